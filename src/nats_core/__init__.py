@@ -1,0 +1,78 @@
+"""nats_core: the sans-IO NATS protocol core.
+
+Bytes go in through :meth:`Connection.receive_data` and come out as events;
+commands go in through the connection's methods and come out as bytes from
+:meth:`Connection.data_to_send`. No sockets, threads, event loops or clocks.
+"""
+
+from ._client_options import ClientOptions, apply_credentials, build_options, parse_credentials
+from ._connection import Connection, Statistics, SubscriptionState
+from ._events import (
+    Connected,
+    Disconnected,
+    Event,
+    InfoUpdated,
+    LameDuckMode,
+    Msg,
+    Pong,
+    Response,
+    ServerErrorEvent,
+    StartTLS,
+    SubscriptionEnded,
+)
+from ._headers import Headers, HeadersInput, decode_headers, encode_headers
+from ._info import ServerInfo
+from ._nuid import NUID
+from ._options import DEFAULT_INBOX_PREFIX, ConnectOptions
+from ._parser import MAX_CONTROL_LINE, ErrOp, InfoOp, Parser
+from ._pool import ServerAddress, ServerPool, parse_url
+from ._state import State
+from ._subjects import (
+    check_publish_subject,
+    check_queue,
+    check_subscribe_subject,
+    is_valid_publish_subject,
+    is_valid_subscribe_subject,
+)
+
+__all__ = [
+    "DEFAULT_INBOX_PREFIX",
+    "MAX_CONTROL_LINE",
+    "NUID",
+    "ClientOptions",
+    "ConnectOptions",
+    "Connected",
+    "Connection",
+    "Disconnected",
+    "ErrOp",
+    "Event",
+    "Headers",
+    "HeadersInput",
+    "InfoOp",
+    "InfoUpdated",
+    "LameDuckMode",
+    "Msg",
+    "Parser",
+    "Pong",
+    "Response",
+    "ServerAddress",
+    "ServerErrorEvent",
+    "ServerInfo",
+    "ServerPool",
+    "StartTLS",
+    "State",
+    "Statistics",
+    "SubscriptionEnded",
+    "SubscriptionState",
+    "apply_credentials",
+    "build_options",
+    "check_publish_subject",
+    "check_queue",
+    "check_subscribe_subject",
+    "decode_headers",
+    "encode_headers",
+    "is_valid_publish_subject",
+    "is_valid_subscribe_subject",
+    "parse_credentials",
+    "parse_url",
+]

@@ -1,0 +1,154 @@
+"""Every option of a client, shared by the blocking and the async adapter.
+
+The core validates and stores them; the adapters act on the I/O ones
+(timeouts, TLS, callbacks). Unknown names and bad values raise at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from ._options import ConnectOptions
+from .errors import LocalProtocolError
+
+__all__ = ["ClientOptions", "apply_credentials", "build_options", "parse_credentials"]
+
+
+@dataclass(slots=True)
+class ClientOptions:
+    """Options the adapters use besides :class:`ConnectOptions` (which is ``core``)."""
+
+    core: ConnectOptions = field(default_factory=ConnectOptions)
+    #: Seconds allowed for dialing and the handshake of one server.
+    connect_timeout: float = 2.0
+    #: Seconds to wait before dialing a server that was tried lately.
+    reconnect_time_wait: float = 2.0
+    #: Random extra wait added to ``reconnect_time_wait`` (plain and TLS).
+    reconnect_jitter: float = 0.1
+    reconnect_jitter_tls: float = 1.0
+    #: ``f(attempt) -> seconds`` replacing the wait and jitter above.
+    reconnect_delay_cb: Callable[[int], float] | None = None
+    #: Keep trying in the background when the first connect fails.
+    retry_on_failed_connect: bool = False
+    #: Seconds between liveness PINGs.
+    ping_interval: float = 120.0
+    #: Seconds a connection drain may take before the client closes anyway.
+    drain_timeout: float = 30.0
+    #: Default pending limits of a subscription (messages, bytes); <= 0 means no limit.
+    pending_msgs_limit: int = 512 * 1024
+    pending_bytes_limit: int = 64 * 1024 * 1024
+    #: Outbound bytes queued before publish waits for the writer.
+    max_outbound_bytes: int = 32 * 1024 * 1024
+    #: An ``ssl.SSLContext``, or None for a default one when TLS is needed.
+    tls: Any = None
+    tls_hostname: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    #: Path of a ``.creds`` file (JWT + NKey seed).
+    user_credentials: str | None = None
+    #: Path of an NKey seed file, or the seed itself.
+    nkeys_seed: str | None = None
+    nkeys_seed_str: str | None = field(default=None, repr=False)
+    error_cb: Callable[..., Any] | None = None
+    disconnected_cb: Callable[..., Any] | None = None
+    reconnected_cb: Callable[..., Any] | None = None
+    closed_cb: Callable[..., Any] | None = None
+    lame_duck_cb: Callable[..., Any] | None = None
+    discovered_servers_cb: Callable[..., Any] | None = None
+
+
+_CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}
+_CLIENT_NAMES = {f.name for f in fields(ClientOptions)} - {"core"}
+_ALIASES = {
+    "dont_randomize": "no_randomize",
+    "no_randomize": "no_randomize",
+}
+_POSITIVE = {"connect_timeout", "ping_interval", "drain_timeout"}
+_NON_NEGATIVE = {"reconnect_time_wait", "reconnect_jitter", "reconnect_jitter_tls"}
+
+
+def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> ClientOptions:
+    """Validate keyword options as the clients' ``connect()`` takes them.
+
+    ``servers`` is a URL, a comma-separated list, or a sequence of URLs.
+    """
+    if servers is None:
+        urls = ["nats://127.0.0.1:4222"]
+    elif isinstance(servers, str):
+        urls = [u.strip() for u in servers.split(",") if u.strip()]
+    else:
+        urls = [str(u) for u in servers]
+    if not urls:
+        raise LocalProtocolError(f"no server URL in {servers!r}")
+    core_kw: dict[str, Any] = {"servers": urls}
+    client_kw: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name in _ALIASES:
+            core_kw[_ALIASES[name]] = bool(value)
+        elif name in _CORE_NAMES:
+            core_kw[name] = value
+        elif name in _CLIENT_NAMES:
+            client_kw[name] = value
+        else:
+            raise TypeError(f"connect() got an unknown option {name!r}")
+        if name in _POSITIVE and not (isinstance(value, (int, float)) and value > 0):
+            raise LocalProtocolError(f"option {name} must be a positive number, not {value!r}")
+        if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):
+            raise LocalProtocolError(f"option {name} must be a number >= 0, not {value!r}")
+    if isinstance(core_kw.get("nkey_seed"), str):
+        core_kw["nkey_seed"] = core_kw["nkey_seed"].encode()
+    opts = ClientOptions(core=ConnectOptions(**core_kw), **client_kw)
+    if opts.nkeys_seed_str:
+        opts.core.nkey_seed = opts.nkeys_seed_str.strip().encode()
+    prefix = opts.core.inbox_prefix
+    if not prefix or any(c in prefix for c in " \t\r\n*>") or prefix.endswith("."):
+        raise LocalProtocolError(f"invalid inbox_prefix {prefix!r}")
+    return opts
+
+
+def parse_credentials(text: str) -> tuple[str, bytes]:
+    """Split the text of a ``.creds`` file into (user JWT, NKey seed).
+
+    Raises :class:`LocalProtocolError` when either block is missing.
+    """
+    jwt = _block(text, "NATS USER JWT")
+    seed = _block(text, "USER NKEY SEED")
+    if jwt is None or seed is None:
+        missing = "user JWT" if jwt is None else "NKey seed"
+        raise LocalProtocolError(f"credentials file has no {missing} block")
+    return jwt, seed.encode()
+
+
+def _block(text: str, title: str) -> str | None:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "BEGIN" in line and title in line:
+            for follow in lines[i + 1 :]:
+                follow = follow.strip()
+                if follow and not follow.startswith("---"):
+                    return follow
+                if "END" in follow:
+                    return None
+    return None
+
+
+def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> None:
+    """Load ``user_credentials`` / ``nkeys_seed`` files through the adapter's ``read_text``.
+
+    The files are read by the adapter (the core does no I/O) and parsed here.
+    """
+    core = opts.core
+    if opts.user_credentials:
+        jwt, seed = parse_credentials(read_text(opts.user_credentials))
+        core.user_jwt = jwt
+        core.nkey_seed = seed
+    if opts.nkeys_seed:
+        value = opts.nkeys_seed.strip()
+        text = value if value.startswith("SU") and "\n" not in value else read_text(value)
+        seeds = [w for w in text.split() if w.startswith("SU")]
+        if not seeds:
+            raise LocalProtocolError("the NKey seed file holds no user seed (a word starting SU)")
+        core.nkey_seed = seeds[0].encode()

@@ -1,0 +1,695 @@
+"""The NATS client connection as a sans-IO state machine.
+
+Bytes from the transport go in through :meth:`Connection.receive_data`, which
+returns events; user commands (publish, subscribe, request, ping, ...) queue
+bytes that the adapter takes with :meth:`Connection.data_to_send`. The
+connection never touches a socket, a thread, an event loop or a clock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ._events import (
+    Connected,
+    Disconnected,
+    Event,
+    InfoUpdated,
+    LameDuckMode,
+    Msg,
+    Pong,
+    Response,
+    ServerErrorEvent,
+    StartTLS,
+    SubscriptionEnded,
+)
+from ._headers import HeadersInput, encode_headers
+from ._info import ServerInfo
+from ._nuid import NUID
+from ._options import ConnectOptions
+from ._parser import OK, PING, PONG, ErrOp, InfoOp, Parser
+from ._pool import ServerAddress, ServerPool
+from ._state import Input, State, next_state
+from ._subjects import check_publish_subject, check_queue, check_subscribe_subject
+from .errors import (
+    AuthorizationError,
+    ConnectionClosedError,
+    ConnectionDrainingError,
+    LocalProtocolError,
+    MaxPayloadError,
+    PermissionsError,
+    ReconnectBufferFullError,
+    SubscriptionClosedError,
+    classify_server_error,
+)
+
+__all__ = ["Connection", "Statistics", "SubscriptionState"]
+
+_PING = b"PING\r\n"
+_PONG = b"PONG\r\n"
+_HANDSHAKE = 0  # ping id of the PING that follows CONNECT
+_KEEPALIVE = -1  # ping id of liveness PINGs
+_SUBJECT_CACHE_MAX = 4096
+_LIVE = (State.CONNECTED, State.DRAINING_SUBS, State.DRAINING_PUBS)
+
+
+class Statistics:
+    """Counters of traffic through one client (all reconnects included)."""
+
+    __slots__ = ("in_bytes", "in_msgs", "out_bytes", "out_msgs", "reconnects")
+
+    def __init__(self) -> None:
+        self.in_msgs = 0
+        self.in_bytes = 0
+        self.out_msgs = 0
+        self.out_bytes = 0
+        self.reconnects = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"Statistics({self.as_dict()})"
+
+
+class SubscriptionState:
+    """One row of the subscription table."""
+
+    __slots__ = ("delivered", "draining", "max_msgs", "queue", "sid", "subject")
+
+    def __init__(self, sid: int, subject: str, queue: str, max_msgs: int) -> None:
+        self.sid = sid
+        self.subject = subject
+        self.queue = queue
+        self.max_msgs = max_msgs
+        self.delivered = 0
+        self.draining = False
+
+    def __repr__(self) -> str:
+        return (
+            f"SubscriptionState(sid={self.sid}, subject={self.subject!r}, queue={self.queue!r}, "
+            f"max_msgs={self.max_msgs}, delivered={self.delivered})"
+        )
+
+
+class Connection:
+    """One client connection, across any number of transports (reconnects).
+
+    ``msg_class`` builds delivered messages; the adapters pass their own
+    subclass of :class:`~nats_core.Msg` and themselves as ``client`` so that
+    ``msg.respond()`` works. ``rng`` feeds the NUIDs and the server shuffle.
+    """
+
+    def __init__(
+        self,
+        options: ConnectOptions | None = None,
+        *,
+        msg_class: type[Msg] = Msg,
+        client: Any = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = opts = options or ConnectOptions()
+        self._rng = rng or random.Random()
+        self.state = State.DISCONNECTED
+        self.info: ServerInfo | None = None
+        self.pool = ServerPool(
+            opts.servers,
+            randomize=not opts.no_randomize,
+            rng=self._rng,
+            max_reconnect_attempts=opts.max_reconnect_attempts,
+            ignore_discovered=opts.ignore_discovered_servers,
+        )
+        self.server: ServerAddress | None = None
+        self.stats = Statistics()
+        self._msg_class = msg_class
+        self._parser = Parser(msg_class, client)
+        self._out = bytearray()
+        self._pending = bytearray()  # publishes made while disconnected
+        self._subs: dict[int, SubscriptionState] = {}
+        self._next_sid = 1
+        self._pings: deque[int] = deque()  # ping ids awaiting PONG on this transport
+        self._deferred_pings: list[int] = []  # pings asked for while disconnected
+        self._drain_pings: dict[int, int] = {}  # ping id -> sid being drained
+        self._next_ping = 1
+        self._keepalive_out = 0
+        self._tls_active = False
+        self._ever_connected = False
+        self._max_payload = 1024 * 1024
+        self._subjects: dict[str, bytes] = {}
+        self._nuid = NUID(self._rng)
+        self._resp_sid = 0
+        self._resp_prefix = ""
+        self._requests: set[str] = set()
+        self._next_token = 0
+
+    # ------------------------------------------------------------------ state
+
+    def _to(self, event: Input) -> None:
+        self.state = next_state(self.state, event)
+
+    @property
+    def is_connected(self) -> bool:
+        """True when the handshake is done and the transport is up."""
+        return self.state in _LIVE
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` ran or a drain finished."""
+        return self.state is State.CLOSED
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server accepts (from INFO; 1 MiB before it)."""
+        return self._max_payload
+
+    @property
+    def subscriptions(self) -> dict[int, SubscriptionState]:
+        """The live subscription table, by sid (read it, do not change it)."""
+        return self._subs
+
+    @property
+    def outbound_size(self) -> int:
+        """Bytes queued for the wire that the adapter has not taken yet."""
+        return len(self._out)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes buffered for the next connection (publishes made while disconnected)."""
+        return len(self._pending)
+
+    def subscription(self, sid: int) -> SubscriptionState | None:
+        """The table row of ``sid``, or None when it is gone."""
+        return self._subs.get(sid)
+
+    # -------------------------------------------------------------- transport
+
+    def connection_made(self, server: ServerAddress | None = None, *, tls: bool = False) -> None:
+        """A transport to ``server`` is open (``tls`` when it is TLS already)."""
+        self._to(Input.CONNECTION_MADE)
+        self.server = server
+        self._tls_active = tls
+        self._parser.reset()
+        self._out.clear()
+        self._pings.clear()
+        self._keepalive_out = 0
+
+    def tls_started(self) -> None:
+        """The adapter finished the TLS upgrade that :class:`StartTLS` asked for."""
+        self._to(Input.TLS_STARTED)
+        self._tls_active = True
+        self._send_connect()
+
+    def connection_lost(self, error: BaseException | None = None) -> list[Event]:
+        """The transport is gone. Keeps subscriptions and buffered publishes for a
+        reconnect; pings that were in flight are sent again on the next connection."""
+        if self.state is State.CLOSED:
+            return []
+        self._to(Input.CONNECTION_LOST)
+        lost = [p for p in self._pings if p > 0]
+        self._deferred_pings[:0] = lost
+        self._pings.clear()
+        self._out.clear()
+        self._parser.reset()
+        self._tls_active = False
+        self._keepalive_out = 0
+        if self.is_closed:
+            self._release()
+        return [Disconnected(error)]
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the wire since the last call (may be empty)."""
+        out = self._out
+        if not out:
+            return b""
+        data = bytes(out)
+        out.clear()
+        return data
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes read from the transport; return the events they complete.
+
+        Raises :class:`~nats_core.errors.RemoteProtocolError` when the bytes are
+        not NATS; the adapter should then drop the transport.
+        """
+        events: list[Event] = []
+        ops = self._parser.feed(data)
+        subs = self._subs
+        stats = self.stats
+        msg_class = self._msg_class
+        for op in ops:
+            if type(op) is msg_class or isinstance(op, Msg):
+                sub = subs.get(op.sid)
+                if sub is None:
+                    continue  # arrived after an unsubscribe
+                stats.in_msgs += 1
+                stats.in_bytes += len(op.data)
+                if op.sid == self._resp_sid:
+                    self._on_response(op, events)
+                    continue
+                sub.delivered += 1
+                if sub.max_msgs:
+                    if sub.delivered > sub.max_msgs:
+                        continue
+                    events.append(op)
+                    if sub.delivered == sub.max_msgs:
+                        del subs[sub.sid]
+                        events.append(SubscriptionEnded(sub.sid, "max_msgs"))
+                else:
+                    events.append(op)
+            elif op is PING:
+                self._out += _PONG
+            elif op is PONG:
+                self._on_pong(events)
+            elif isinstance(op, InfoOp):
+                self._on_info(op.data, events)
+            elif isinstance(op, ErrOp):
+                self._on_err(op.text, events)
+            elif op is OK:
+                pass
+        return events
+
+    # ------------------------------------------------------------- handshake
+
+    def _on_info(self, data: dict[str, Any], events: list[Event]) -> None:
+        info = ServerInfo.from_dict(data)
+        self.info = info
+        if info.max_payload > 0:
+            self._max_payload = info.max_payload
+            self._parser.max_payload = info.max_payload
+        tls = bool(info.tls_required) or (self.server is not None and self.server.tls)
+        added, removed = self.pool.update_discovered(info.connect_urls, tls=tls)
+        if self.state is State.AWAITING_INFO:
+            wants_tls = tls or self.options.tls_required
+            if wants_tls and not self._tls_active:
+                self._to(Input.INFO_TLS)
+                events.append(StartTLS(info))
+            else:
+                self._to(Input.INFO)
+                self._send_connect()
+            return
+        if self.state in _LIVE:
+            if added or removed:
+                events.append(InfoUpdated(info, tuple(added), tuple(removed)))
+            elif not info.ldm:
+                events.append(InfoUpdated(info, (), ()))
+            if info.ldm:
+                events.append(LameDuckMode(info))
+
+    def connect_payload(self) -> dict[str, Any]:
+        """The CONNECT fields this connection sends (credentials included)."""
+        o = self.options
+        info = self.info or ServerInfo()
+        d: dict[str, Any] = {
+            "verbose": o.verbose,
+            "pedantic": o.pedantic,
+            "tls_required": self._tls_active,
+            "lang": o.lang,
+            "version": o.version,
+            "protocol": 1,
+            "echo": not o.no_echo,
+            "headers": info.headers,
+            "no_responders": info.headers,
+        }
+        if o.name:
+            d["name"] = o.name
+        server = self.server
+        user, password, token = o.user, o.password, o.token
+        if server is not None and server.username:
+            if server.password:
+                user, password = server.username, server.password
+            else:
+                token = server.username
+        if user:
+            d["user"] = user
+            d["pass"] = password or ""
+        elif token:
+            d["auth_token"] = token() if callable(token) else token
+        if o.user_jwt is not None:
+            d["jwt"] = o.user_jwt() if callable(o.user_jwt) else o.user_jwt
+        if info.nonce and (o.nkey_seed or o.signature_cb):
+            sig, public = _sign_nonce(info.nonce.encode(), o.nkey_seed, o.signature_cb)
+            d["sig"] = base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
+            if "jwt" not in d:
+                nkey = public or o.nkey_public
+                if nkey:
+                    d["nkey"] = nkey
+        return d
+
+    def _send_connect(self) -> None:
+        payload = json.dumps(self.connect_payload(), separators=(",", ":"))
+        self._out += b"CONNECT " + payload.encode() + b"\r\n" + _PING
+        self._pings.append(_HANDSHAKE)
+
+    def _on_pong(self, events: list[Event]) -> None:
+        self._keepalive_out = 0
+        if not self._pings:
+            return
+        pid = self._pings.popleft()
+        if pid == _HANDSHAKE:
+            self._handshake_done(events)
+        elif pid > 0:
+            events.append(Pong(pid))
+            sid = self._drain_pings.pop(pid, None)
+            if sid is not None and self._subs.pop(sid, None) is not None:
+                events.append(SubscriptionEnded(sid, "drained"))
+
+    def _handshake_done(self, events: list[Event]) -> None:
+        self._to(Input.HANDSHAKE_PONG)
+        reconnected = self._ever_connected
+        self._ever_connected = True
+        if self.server is not None:
+            self.server.did_connect = True
+            self.server.reconnects = 0
+            self.server.auth_errors = 0
+        if reconnected:
+            self.stats.reconnects += 1
+        out = self._out
+        for sub in list(self._subs.values()):
+            if sub.draining:
+                continue
+            self._write_sub(sub)
+            if sub.max_msgs:
+                left = sub.max_msgs - sub.delivered
+                if left <= 0:
+                    del self._subs[sub.sid]
+                    events.append(SubscriptionEnded(sub.sid, "max_msgs"))
+                    out += b"UNSUB %d\r\n" % sub.sid
+                else:
+                    out += b"UNSUB %d %d\r\n" % (sub.sid, left)
+        if self._pending:
+            out += self._pending
+            self._pending.clear()
+        for pid in self._deferred_pings:
+            out += _PING
+            self._pings.append(pid)
+        self._deferred_pings.clear()
+        assert self.info is not None
+        events.append(Connected(self.info, reconnected))
+
+    def _on_err(self, text: str, events: list[Event]) -> None:
+        err = classify_server_error(text)
+        sid = None
+        if isinstance(err, PermissionsError) and err.operation == "subscribe":
+            for s in self._subs.values():
+                if s.subject == err.subject and (err.queue is None or s.queue == err.queue):
+                    sid = s.sid
+                    break
+            if sid is not None:
+                del self._subs[sid]
+                if sid == self._resp_sid:
+                    self._resp_sid = 0
+                events.append(SubscriptionEnded(sid, "permissions"))
+        elif isinstance(err, AuthorizationError) and self.server is not None:
+            server = self.server
+            server.auth_errors = server.auth_errors + 1 if server.last_auth_error == text else 1
+            server.last_auth_error = text
+        events.append(ServerErrorEvent(err, sid))
+
+    # --------------------------------------------------------------- commands
+
+    def _subject_bytes(self, subject: str, what: str = "subject") -> bytes:
+        b = self._subjects.get(subject)
+        if b is None:
+            check_publish_subject(subject, what)
+            b = subject.encode()
+            if len(self._subjects) >= _SUBJECT_CACHE_MAX:
+                self._subjects.clear()
+            self._subjects[subject] = b
+        return b
+
+    def _publish_buffer(self) -> bytearray:
+        st = self.state
+        if st is State.CONNECTED or st is State.DRAINING_SUBS:
+            return self._out
+        if st is State.CLOSED:
+            raise ConnectionClosedError("the connection is closed")
+        if st is State.DRAINING_PUBS:
+            raise ConnectionDrainingError("the connection is draining; publish is refused")
+        if self.options.reconnect_buf_size < 0:
+            raise ReconnectBufferFullError(
+                "not connected and the reconnect buffer is disabled (reconnect_buf_size < 0)"
+            )
+        return self._pending
+
+    def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: HeadersInput | None = None,
+    ) -> None:
+        """Queue a message for ``subject``.
+
+        While disconnected the message goes to the reconnect buffer; past its
+        limit :class:`ReconnectBufferFullError` is raised and nothing is kept.
+        """
+        out = self._publish_buffer()
+        sb = self._subjects.get(subject)
+        if sb is None:
+            sb = self._subject_bytes(subject)
+        if type(payload) is not bytes:
+            payload = _as_bytes(payload)
+        n = len(payload)
+        if headers:
+            hdr = encode_headers(headers)
+            total = len(hdr) + n
+            if total > self._max_payload:
+                raise MaxPayloadError(
+                    f"message of {total} bytes (headers included) exceeds the server's "
+                    f"max_payload of {self._max_payload} bytes"
+                )
+            if reply:
+                op = b"HPUB %b %b %d %d\r\n" % (
+                    sb,
+                    self._subject_bytes(reply, "reply subject"),
+                    len(hdr),
+                    total,
+                )
+            else:
+                op = b"HPUB %b %d %d\r\n" % (sb, len(hdr), total)
+            data = op + hdr + payload + b"\r\n"
+        else:
+            if n > self._max_payload:
+                raise MaxPayloadError(
+                    f"payload of {n} bytes exceeds the server's max_payload of "
+                    f"{self._max_payload} bytes"
+                )
+            if reply:
+                rb = self._subjects.get(reply) or self._subject_bytes(reply, "reply subject")
+                data = b"PUB %b %b %d\r\n%b\r\n" % (sb, rb, n, payload)
+            else:
+                data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+        if out is self._pending and len(out) + len(data) > self.options.reconnect_buf_size:
+            raise ReconnectBufferFullError(
+                f"reconnect buffer is full ({len(out)} of {self.options.reconnect_buf_size} "
+                f"bytes used); a message of {len(data)} bytes to {subject!r} was refused"
+            )
+        out += data
+        stats = self.stats
+        stats.out_msgs += 1
+        stats.out_bytes += n
+
+    def _check_open(self, what: str) -> None:
+        st = self.state
+        if st is State.CLOSED:
+            raise ConnectionClosedError(f"the connection is closed; cannot {what}")
+        if st is State.DRAINING_SUBS or st is State.DRAINING_PUBS:
+            raise ConnectionDrainingError(f"the connection is draining; cannot {what}")
+
+    def _write_sub(self, sub: SubscriptionState) -> None:
+        if sub.queue:
+            self._out += b"SUB %b %b %d\r\n" % (sub.subject.encode(), sub.queue.encode(), sub.sid)
+        else:
+            self._out += b"SUB %b %d\r\n" % (sub.subject.encode(), sub.sid)
+
+    def subscribe(self, subject: str, queue: str = "", max_msgs: int = 0) -> int:
+        """Add a subscription; return its sid. ``max_msgs`` > 0 auto-unsubscribes."""
+        self._check_open("subscribe")
+        check_subscribe_subject(subject)
+        if queue:
+            check_queue(queue)
+        if not isinstance(max_msgs, int) or max_msgs < 0:
+            raise LocalProtocolError(f"max_msgs must be a non-negative integer, not {max_msgs!r}")
+        sid = self._next_sid
+        self._next_sid += 1
+        sub = SubscriptionState(sid, subject, queue, max_msgs)
+        self._subs[sid] = sub
+        if self.state in _LIVE:
+            self._write_sub(sub)
+            if max_msgs:
+                self._out += b"UNSUB %d %d\r\n" % (sid, max_msgs)
+        return sid
+
+    def unsubscribe(self, sid: int, max_msgs: int = 0) -> bool:
+        """Remove subscription ``sid`` now, or after ``max_msgs`` messages in all.
+
+        Returns True when the subscription is gone from the table now.
+        """
+        if self.state is State.CLOSED:
+            raise ConnectionClosedError("the connection is closed; cannot unsubscribe")
+        sub = self._subs.get(sid)
+        if sub is None:
+            raise SubscriptionClosedError(f"subscription {sid} is not active")
+        if not isinstance(max_msgs, int) or max_msgs < 0:
+            raise LocalProtocolError(f"max_msgs must be a non-negative integer, not {max_msgs!r}")
+        live = self.state in _LIVE
+        if max_msgs and sub.delivered < max_msgs:
+            sub.max_msgs = max_msgs
+            if live:
+                self._out += b"UNSUB %d %d\r\n" % (sid, max_msgs)
+            return False
+        del self._subs[sid]
+        if sid == self._resp_sid:
+            self._resp_sid = 0
+        if live:
+            self._out += b"UNSUB %d\r\n" % sid
+        return True
+
+    def drain_subscription(self, sid: int) -> int:
+        """Stop interest in ``sid`` but keep delivering what the server already sent.
+
+        Returns the ping id whose :class:`Pong` is followed by
+        ``SubscriptionEnded(sid, "drained")``.
+        """
+        sub = self._subs.get(sid)
+        if sub is None:
+            raise SubscriptionClosedError(f"subscription {sid} is not active")
+        if self.state in _LIVE:
+            self._out += b"UNSUB %d\r\n" % sid
+        sub.draining = True
+        pid = self.ping()
+        self._drain_pings[pid] = sid
+        return pid
+
+    def ping(self) -> int:
+        """Queue a PING; return its id, echoed by the matching :class:`Pong` event.
+
+        While disconnected the PING waits for the next connection.
+        """
+        if self.state is State.CLOSED:
+            raise ConnectionClosedError("the connection is closed; cannot flush")
+        pid = self._next_ping
+        self._next_ping += 1
+        if self.state in _LIVE:
+            self._out += _PING
+            self._pings.append(pid)
+        else:
+            self._deferred_pings.append(pid)
+        return pid
+
+    def keepalive(self) -> bool:
+        """Called every ``ping_interval``: send a liveness PING.
+
+        Returns True when ``max_pings_outstanding`` PINGs went unanswered: the
+        connection is stale and the adapter should drop the transport.
+        """
+        if self.state not in _LIVE:
+            return False
+        if self._keepalive_out >= self.options.max_pings_outstanding:
+            return True
+        self._keepalive_out += 1
+        self._out += _PING
+        self._pings.append(_KEEPALIVE)
+        return False
+
+    def new_inbox(self) -> str:
+        """A unique inbox subject under the configured prefix."""
+        return f"{self.options.inbox_prefix}.{self._nuid.next()}"
+
+    def next_nuid(self) -> str:
+        """A fresh NUID from this connection's generator."""
+        return self._nuid.next()
+
+    def request(
+        self, subject: str, payload: bytes = b"", headers: HeadersInput | None = None
+    ) -> str:
+        """Publish a request whose reply comes back as a :class:`Response` with the
+        returned token. All requests share one wildcard inbox subscription."""
+        if not self._resp_sid:
+            prefix = f"{self.options.inbox_prefix}.{self._nuid.next()}."
+            self._resp_sid = self.subscribe(prefix + "*")
+            self._resp_prefix = prefix
+        self._next_token += 1
+        token = str(self._next_token)
+        self.publish(subject, payload, self._resp_prefix + token, headers)
+        self._requests.add(token)
+        return token
+
+    def cancel_request(self, token: str) -> None:
+        """Forget request ``token`` (timed out or cancelled); a late reply is dropped."""
+        self._requests.discard(token)
+
+    def _on_response(self, msg: Msg, events: list[Event]) -> None:
+        token = msg.subject[len(self._resp_prefix) :]
+        if token in self._requests:
+            self._requests.remove(token)
+            events.append(Response(token, msg))
+
+    # ------------------------------------------------------------ drain/close
+
+    def start_drain(self) -> list[int]:
+        """Begin draining the connection: every subscription is drained.
+
+        Returns the sids being drained; their ``SubscriptionEnded`` events come
+        as the server confirms. Then call :meth:`drain_publishes`.
+        """
+        self._to(Input.DRAIN)
+        sids = [sid for sid, s in self._subs.items() if not s.draining]
+        for sid in sids:
+            self.drain_subscription(sid)
+        return sids
+
+    def drain_publishes(self) -> int:
+        """Refuse new publishes and flush the last ones; returns the ping id to wait for."""
+        self._to(Input.DRAIN_PUBS)
+        pid = self._next_ping
+        self._next_ping += 1
+        self._out += _PING
+        self._pings.append(pid)
+        return pid
+
+    def close(self) -> None:
+        """Finish for good: forget subscriptions, buffered publishes and pings."""
+        if self.state is State.CLOSED:
+            return
+        self._to(Input.CLOSE)
+        self._release()
+
+    def _release(self) -> None:
+        self._subs.clear()
+        self._pending.clear()
+        self._pings.clear()
+        self._deferred_pings.clear()
+        self._drain_pings.clear()
+        self._requests.clear()
+        self._resp_sid = 0
+
+
+def _as_bytes(payload: object) -> bytes:
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
+
+
+def _sign_nonce(
+    nonce: bytes, seed: bytes | None, cb: Callable[[bytes], bytes] | None
+) -> tuple[bytes, str | None]:
+    if cb is not None:
+        return cb(nonce), None
+    assert seed is not None
+    try:
+        import nkeys
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise LocalProtocolError(
+            "signing with an NKey seed needs the nkeys package: pip install 'pynats[nkeys]'"
+        ) from None
+    kp = nkeys.from_seed(bytearray(seed))
+    sig: bytes = kp.sign(nonce)
+    public: str = kp.public_key.decode()
+    return sig, public

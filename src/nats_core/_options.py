@@ -1,0 +1,51 @@
+"""Connection options understood by the core (the adapters add I/O-only ones)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["DEFAULT_INBOX_PREFIX", "ConnectOptions"]
+
+DEFAULT_INBOX_PREFIX = "_INBOX"
+
+TokenSource = str | Callable[[], str]
+
+
+@dataclass(slots=True)
+class ConnectOptions:
+    """What the core needs to know to handshake, authenticate and reconnect.
+
+    Secrets (``password``, ``token``, ``nkey_seed``) are hidden from ``repr``.
+    """
+
+    servers: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    name: str | None = None
+    verbose: bool = False
+    pedantic: bool = False
+    no_echo: bool = False
+    lang: str = "python3"
+    version: str = "0.1.0"
+    user: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    token: TokenSource | None = field(default=None, repr=False)
+    #: NKey seed (``SU...``) used to sign the server nonce.
+    nkey_seed: bytes | None = field(default=None, repr=False)
+    #: User JWT (from a .creds file or given directly).
+    user_jwt: str | Callable[[], str] | None = field(default=None, repr=False)
+    #: Signs the server nonce; returns the raw ed25519 signature.
+    signature_cb: Callable[[bytes], bytes] | None = field(default=None, repr=False)
+    #: Public NKey sent with a signature made by ``signature_cb``.
+    nkey_public: str | None = None
+    inbox_prefix: str = DEFAULT_INBOX_PREFIX
+    #: Bytes of publishes kept while disconnected (negative: none are kept).
+    reconnect_buf_size: int = 8 * 1024 * 1024
+    #: Require TLS even when the server's INFO does not (the adapters set it for tls:// URLs).
+    tls_required: bool = False
+    #: The adapters do TLS before INFO; the core then expects no upgrade request.
+    tls_handshake_first: bool = False
+    no_randomize: bool = False
+    ignore_discovered_servers: bool = False
+    max_reconnect_attempts: int = 60
+    allow_reconnect: bool = True
+    max_pings_outstanding: int = 2

@@ -1,0 +1,82 @@
+"""Every state of a NATS connection and every transition between them.
+
+Everything that moves the connection from one state to another lives in
+:data:`TRANSITIONS`; an input the table lacks for the current state is a
+:class:`~nats_core.errors.LocalProtocolError` naming both.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .errors import LocalProtocolError
+
+__all__ = ["TRANSITIONS", "Input", "State", "next_state"]
+
+
+class State(Enum):
+    """Where a :class:`~nats_core.Connection` is."""
+
+    #: No transport: before the first dial, or between a loss and a reconnect.
+    DISCONNECTED = "disconnected"
+    #: Transport open, waiting for the server's INFO.
+    AWAITING_INFO = "awaiting_info"
+    #: INFO asked for TLS; waiting for the adapter to upgrade the transport.
+    TLS_WANTED = "tls_wanted"
+    #: CONNECT and PING sent; waiting for the PONG that confirms them.
+    CONNECT_SENT = "connect_sent"
+    #: Usable.
+    CONNECTED = "connected"
+    #: Draining: subscriptions are being drained; publishes still go out.
+    DRAINING_SUBS = "draining_subs"
+    #: Draining: subscriptions are done; the last publishes are being flushed.
+    DRAINING_PUBS = "draining_pubs"
+    #: Finished for good.
+    CLOSED = "closed"
+
+
+class Input(Enum):
+    """What can move the state machine."""
+
+    CONNECTION_MADE = "connection_made"
+    INFO = "info"
+    INFO_TLS = "info_tls"
+    TLS_STARTED = "tls_started"
+    HANDSHAKE_PONG = "handshake_pong"
+    CONNECTION_LOST = "connection_lost"
+    DRAIN = "drain"
+    DRAIN_PUBS = "drain_pubs"
+    CLOSE = "close"
+
+
+S, I = State, Input  # noqa: E741
+
+TRANSITIONS: dict[tuple[State, Input], State] = {
+    (S.DISCONNECTED, I.CONNECTION_MADE): S.AWAITING_INFO,
+    (S.AWAITING_INFO, I.INFO): S.CONNECT_SENT,
+    (S.AWAITING_INFO, I.INFO_TLS): S.TLS_WANTED,
+    (S.TLS_WANTED, I.TLS_STARTED): S.CONNECT_SENT,
+    (S.CONNECT_SENT, I.HANDSHAKE_PONG): S.CONNECTED,
+    (S.AWAITING_INFO, I.CONNECTION_LOST): S.DISCONNECTED,
+    (S.TLS_WANTED, I.CONNECTION_LOST): S.DISCONNECTED,
+    (S.CONNECT_SENT, I.CONNECTION_LOST): S.DISCONNECTED,
+    (S.CONNECTED, I.CONNECTION_LOST): S.DISCONNECTED,
+    (S.DISCONNECTED, I.CONNECTION_LOST): S.DISCONNECTED,
+    (S.CONNECTED, I.DRAIN): S.DRAINING_SUBS,
+    (S.DRAINING_SUBS, I.DRAIN_PUBS): S.DRAINING_PUBS,
+    # A drain cannot finish without a transport: the connection closes.
+    (S.DRAINING_SUBS, I.CONNECTION_LOST): S.CLOSED,
+    (S.DRAINING_PUBS, I.CONNECTION_LOST): S.CLOSED,
+    (S.CLOSED, I.CONNECTION_LOST): S.CLOSED,
+    **{(s, I.CLOSE): S.CLOSED for s in State},
+}
+
+
+def next_state(state: State, event: Input) -> State:
+    """The state after ``event`` in ``state``, or a LocalProtocolError naming both."""
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise LocalProtocolError(
+            f"cannot handle {event.value!r} while the connection is {state.value!r}"
+        ) from None

@@ -1,0 +1,177 @@
+"""The one error tree of pynats, rooted at :class:`NatsError`.
+
+Errors fall in three families:
+
+* :class:`LocalProtocolError`: the caller misused the API (a bad subject, a
+  payload over ``max_payload``, a call the connection's state does not allow).
+* :class:`RemoteProtocolError`: the server sent bytes that are not NATS.
+* :class:`ServerError`: the server sent ``-ERR``; subclasses say which kind and
+  :attr:`ServerError.fatal` says whether the server closes the connection.
+
+Timeouts subclass the builtin :class:`TimeoutError` so ``except TimeoutError``
+catches them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationExpiredError",
+    "AuthorizationError",
+    "BadHeaderError",
+    "BadSubjectError",
+    "ConnectionClosedError",
+    "ConnectionDrainingError",
+    "ConnectionReconnectingError",
+    "LocalProtocolError",
+    "MaxPayloadError",
+    "NatsError",
+    "NatsTimeoutError",
+    "NoRespondersError",
+    "NotConnectedError",
+    "PermissionsError",
+    "ReconnectBufferFullError",
+    "RemoteProtocolError",
+    "ServerError",
+    "SlowConsumerError",
+    "StaleConnectionError",
+    "SubscriptionClosedError",
+    "classify_server_error",
+]
+
+
+class NatsError(Exception):
+    """Root of every error pynats raises."""
+
+
+class LocalProtocolError(NatsError):
+    """The API was used in a way NATS does not allow; nothing was sent."""
+
+
+class BadSubjectError(LocalProtocolError, ValueError):
+    """A subject, reply subject or queue name is not valid."""
+
+
+class BadHeaderError(LocalProtocolError, ValueError):
+    """A header key or value cannot be sent (CR/LF, colon, empty key...)."""
+
+
+class MaxPayloadError(LocalProtocolError, ValueError):
+    """A message is larger than the server's ``max_payload``."""
+
+
+class NotConnectedError(LocalProtocolError):
+    """The call needs a live connection and there is none."""
+
+
+class ConnectionClosedError(NotConnectedError):
+    """The connection was closed; create a new client."""
+
+
+class ConnectionDrainingError(LocalProtocolError):
+    """The connection is draining and takes no new work."""
+
+
+class ConnectionReconnectingError(NatsError):
+    """The connection was lost while the call waited; it may be retried."""
+
+
+class ReconnectBufferFullError(NatsError):
+    """A publish made while reconnecting did not fit in the reconnect buffer."""
+
+
+class SubscriptionClosedError(NatsError):
+    """The subscription was unsubscribed, drained, or closed by the server."""
+
+
+class SlowConsumerError(NatsError):
+    """A subscription's pending limits were reached and messages were dropped."""
+
+    def __init__(self, message: str, *, sid: int, subject: str, dropped: int) -> None:
+        super().__init__(message)
+        self.sid = sid
+        self.subject = subject
+        self.dropped = dropped
+
+
+class NatsTimeoutError(NatsError, TimeoutError):
+    """A call did not complete in time."""
+
+
+class NoRespondersError(NatsError):
+    """A request reached no subscriber (the server answered with status 503)."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"no responders are listening on {subject!r}")
+        self.subject = subject
+
+
+class RemoteProtocolError(NatsError):
+    """The server sent bytes that do not parse as the NATS protocol."""
+
+
+class ServerError(NatsError):
+    """The server sent ``-ERR``.
+
+    ``text`` is the server's message; ``fatal`` is true when the server closes
+    the connection after it.
+    """
+
+    fatal: bool = True
+
+    def __init__(self, text: str, *, fatal: bool | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        if fatal is not None:
+            self.fatal = fatal
+
+
+class AuthorizationError(ServerError):
+    """The server refused the credentials (authorization violation)."""
+
+
+class AuthenticationExpiredError(AuthorizationError):
+    """The user's or account's credentials expired or were revoked."""
+
+
+class StaleConnectionError(ServerError):
+    """The connection stopped answering PINGs."""
+
+
+class PermissionsError(ServerError):
+    """A publish or subscribe was denied; the connection stays open.
+
+    ``operation`` is ``"publish"`` or ``"subscribe"`` and ``subject`` the
+    subject the server named.
+    """
+
+    fatal = False
+
+    def __init__(
+        self, text: str, *, operation: str, subject: str, queue: str | None = None
+    ) -> None:
+        super().__init__(text, fatal=False)
+        self.operation = operation
+        self.subject = subject
+        self.queue = queue
+
+
+_NON_FATAL = ("invalid subject", "invalid publish subject", "maximum subscriptions exceeded")
+
+
+def classify_server_error(text: str) -> ServerError:
+    """Turn the text of a ``-ERR`` into the matching :class:`ServerError`."""
+    low = text.lower()
+    if low.startswith("permissions violation"):
+        # Permissions Violation for Publish to "x" / for Subscription to "x" [using queue "q"]
+        op = "publish" if " publish " in low else "subscribe"
+        parts = text.split('"')
+        subject = parts[1] if len(parts) > 1 else ""
+        queue = parts[3] if len(parts) > 3 else None
+        return PermissionsError(text, operation=op, subject=subject, queue=queue)
+    if "authorization violation" in low:
+        return AuthorizationError(text)
+    if "expired" in low or "revoked" in low:
+        return AuthenticationExpiredError(text)
+    if "stale connection" in low:
+        return StaleConnectionError(text)
+    return ServerError(text, fatal=not any(low.startswith(p) for p in _NON_FATAL))

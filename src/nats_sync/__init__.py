@@ -1,0 +1,32 @@
+"""nats_sync: a blocking NATS client over plain sockets, driven by :mod:`nats_core`."""
+
+from nats_core import Headers
+from nats_core.errors import (
+    ConnectionClosedError,
+    NatsError,
+    NatsTimeoutError,
+    NoRespondersError,
+    SlowConsumerError,
+    SubscriptionClosedError,
+)
+
+from ._client import Client, connect
+from ._msg import Msg
+from ._subscription import Subscription
+from ._transport import ConnectError, make_ssl_context
+
+__all__ = [
+    "Client",
+    "ConnectError",
+    "ConnectionClosedError",
+    "Headers",
+    "Msg",
+    "NatsError",
+    "NatsTimeoutError",
+    "NoRespondersError",
+    "SlowConsumerError",
+    "Subscription",
+    "SubscriptionClosedError",
+    "connect",
+    "make_ssl_context",
+]

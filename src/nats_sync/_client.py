@@ -1,0 +1,692 @@
+"""The blocking NATS client: one reader thread feeds the sans-IO core, one
+writer thread drains it in large writes (and sends liveness PINGs), callbacks
+run on their own threads, never on the reader."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from nats_core import (
+    ClientOptions,
+    Connected,
+    Connection,
+    Disconnected,
+    Event,
+    HeadersInput,
+    InfoUpdated,
+    LameDuckMode,
+    Pong,
+    Response,
+    ServerAddress,
+    ServerErrorEvent,
+    ServerInfo,
+    StartTLS,
+    State,
+    Statistics,
+    SubscriptionEnded,
+    apply_credentials,
+    build_options,
+)
+from nats_core.errors import (
+    ConnectionClosedError,
+    NatsError,
+    NatsTimeoutError,
+    NoRespondersError,
+    RemoteProtocolError,
+    ServerError,
+    StaleConnectionError,
+)
+
+from ._msg import Msg
+from ._subscription import Subscription
+from ._transport import ConnectError, TCPTransport, Transport, make_ssl_context
+
+__all__ = ["Client", "connect"]
+
+log = logging.getLogger("nats_sync")
+
+_READ_SIZE = 256 * 1024
+
+
+class _Waiter:
+    """A one-shot slot a caller blocks on (a pre-acquired lock is the cheapest)."""
+
+    __slots__ = ("_lock", "error", "value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def set(self, value: Any = None, error: BaseException | None = None) -> None:
+        self.value = value
+        self.error = error
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+
+
+class Client:
+    """A blocking NATS client; make one with :func:`connect`. Safe from any thread."""
+
+    def __init__(self, options: ClientOptions) -> None:
+        self._opts = options
+        self._lock = threading.Lock()  # guards the core
+        self._wlock = threading.Lock()  # one writer at a time, in order
+        self._conn = Connection(options.core, msg_class=Msg, client=self, rng=random.Random())
+        self._transport: Transport | None = None
+        self._subs: dict[int, Subscription] = {}
+        self._req_waiters: dict[str, _Waiter] = {}
+        self._pong_waiters: dict[int, _Waiter] = {}
+        self._flush_evt = threading.Event()
+        self._flush_pending = False
+        self._closed_evt = threading.Event()
+        self._closing = False
+        self._stale = False
+        self._reconnecting = False
+        self._cbq: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self.last_error: BaseException | None = None
+
+    # ----------------------------------------------------------- lifecycle
+
+    def _start(self) -> None:
+        errors: list[BaseException] = []
+        servers = list(self._conn.pool.servers)
+        for server in servers:
+            try:
+                evs = self._dial(server)
+            except ServerError:
+                raise
+            except (OSError, NatsError) as e:
+                errors.append(e)
+                continue
+            self._conn.pool.current = server
+            self._spawn()
+            self._handle(evs)
+            return
+        if self._opts.retry_on_failed_connect:
+            self._reconnecting = True
+            self._spawn(reconnect_first=True)
+            return
+        err = errors[-1] if errors else ConnectError("no server to connect to")
+        raise err
+
+    def _spawn(self, reconnect_first: bool = False) -> None:
+        for target, name in (
+            (lambda: self._read_loop(reconnect_first), "nats-reader"),
+            (self._flush_loop, "nats-writer"),
+            (self._callback_loop, "nats-callbacks"),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _tls_context(self) -> Any:
+        o = self._opts
+        if o.tls is not None:
+            return o.tls
+        return make_ssl_context(o.tls_ca_file, o.tls_cert_file, o.tls_key_file)
+
+    def _dial(self, server: ServerAddress) -> list[Event]:
+        """Connect to ``server`` and run the handshake; return events after Connected."""
+        o = self._opts
+        timeout = o.connect_timeout
+        server.last_attempt = time.monotonic()
+        deadline = server.last_attempt + timeout
+        t = TCPTransport.connect(server, timeout)
+        conn = self._conn
+        try:
+            tls_first = o.core.tls_handshake_first
+            if tls_first:
+                t.start_tls(self._tls_context(), o.tls_hostname or server.host, timeout)
+            with self._lock:
+                conn.connection_made(server, tls=tls_first)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise NatsTimeoutError(f"handshake with {server.url} timed out")
+                t.settimeout(left)
+                try:
+                    data = t.read(_READ_SIZE)
+                except TimeoutError:
+                    raise NatsTimeoutError(f"handshake with {server.url} timed out") from None
+                if not data:
+                    raise ConnectError(f"{server.url} closed the connection during the handshake")
+                with self._lock:
+                    evs = conn.receive_data(data)
+                    out = conn.data_to_send()
+                for i, ev in enumerate(evs):
+                    if isinstance(ev, StartTLS):
+                        if out:
+                            t.write(out)
+                            out = b""
+                        t.start_tls(self._tls_context(), o.tls_hostname or server.host, timeout)
+                        with self._lock:
+                            conn.tls_started()
+                            out = conn.data_to_send()
+                    elif isinstance(ev, ServerErrorEvent) and ev.error.fatal:
+                        raise ev.error
+                    elif isinstance(ev, Connected):
+                        with self._wlock:
+                            if out:
+                                t.write(out)
+                            t.settimeout(None)
+                            self._transport = t
+                        self._flush_evt.set()
+                        return evs[i:]
+                if out:
+                    t.write(out)
+        except BaseException as e:
+            t.close()
+            with self._lock:
+                if conn.state is not State.CLOSED and conn.state is not State.DISCONNECTED:
+                    conn.connection_lost(e)
+            raise
+
+    def close(self) -> None:
+        """Close the connection: pending writes are flushed, subscriptions end,
+        waiting calls fail with :class:`ConnectionClosedError`."""
+        if self._closing:
+            self._join()
+            return
+        self._closing = True
+        try:
+            self._write_out()
+        except OSError:
+            pass
+        with self._lock:
+            self._conn.close()
+        self._closed_evt.set()
+        self._flush_evt.set()
+        with self._wlock:
+            t, self._transport = self._transport, None
+        if t is not None:
+            t.shutdown()
+            t.close()
+        self._finish_all()
+        if self._opts.closed_cb is not None:
+            self._cbq.put((self._opts.closed_cb, ()))
+        self._cbq.put(None)
+        self._join()
+
+    def _finish_all(self) -> None:
+        err = ConnectionClosedError("the connection was closed")
+        for w in list(self._req_waiters.values()) + list(self._pong_waiters.values()):
+            w.set(error=err)
+        self._req_waiters.clear()
+        self._pong_waiters.clear()
+        for sub in list(self._subs.values()):
+            sub._finish("connection closed")
+        self._subs.clear()
+
+    def _join(self) -> None:
+        me = threading.current_thread()
+        for t in self._threads:
+            if t is not me and t.name != "nats-callbacks":
+                t.join(5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- threads
+
+    def _read_loop(self, reconnect_first: bool) -> None:
+        conn = self._conn
+        if reconnect_first and not self._reconnect():
+            self._give_up()
+            return
+        while True:
+            t = self._transport
+            err: BaseException | None = None
+            if t is not None:
+                try:
+                    while True:
+                        data = t.read(_READ_SIZE)
+                        if not data:
+                            err = ConnectionResetError("the server closed the connection")
+                            break
+                        with self._lock:
+                            evs = conn.receive_data(data)
+                            answer = conn.outbound_size
+                        if answer:
+                            self._wake_flusher()
+                        if evs:
+                            self._handle(evs)
+                except (OSError, RemoteProtocolError) as e:
+                    err = e
+            if self._closing:
+                return
+            if self._stale:
+                err = StaleConnectionError("stale connection: PINGs went unanswered")
+                self._stale = False
+            self.last_error = err
+            with self._wlock:
+                t, self._transport = self._transport, None
+            if t is not None:
+                t.close()
+            with self._lock:
+                evs = conn.connection_lost(err)
+            self._reconnecting = True
+            self._handle(evs)
+            if conn.is_closed or not self._opts.core.allow_reconnect or not self._reconnect():
+                self._give_up()
+                return
+
+    def _give_up(self) -> None:
+        self._reconnecting = False
+        if not self._closing:
+            threading.Thread(target=self.close, name="nats-close", daemon=True).start()
+
+    def _reconnect(self) -> bool:
+        o = self._opts
+        pool = self._conn.pool
+        attempt = 0
+        while not self._closed_evt.is_set():
+            with self._lock:
+                server = pool.next_server()
+            if server is None:
+                return False
+            attempt += 1
+            if o.reconnect_delay_cb is not None:
+                delay = float(o.reconnect_delay_cb(attempt))
+            else:
+                jitter = o.reconnect_jitter_tls if server.tls or o.tls else o.reconnect_jitter
+                delay = pool.reconnect_delay(
+                    server, time.monotonic(), o.reconnect_time_wait, jitter
+                )
+            if delay > 0 and self._closed_evt.wait(delay):
+                return False
+            server.reconnects += 1
+            try:
+                evs = self._dial(server)
+            except (OSError, NatsError) as e:
+                self.last_error = e
+                if isinstance(e, ServerError):
+                    self._report_error(e)
+                continue
+            self._reconnecting = False
+            self._handle(evs)
+            return True
+        return False
+
+    def _wake_flusher(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._flush_evt.set()
+
+    def _write_out(self) -> None:
+        with self._wlock:
+            t = self._transport
+            if t is None:
+                return
+            with self._lock:
+                data = self._conn.data_to_send()
+            if data:
+                try:
+                    t.write(data)
+                except OSError:
+                    t.shutdown()  # the reader sees the loss and reconnects
+
+    def _flush_loop(self) -> None:
+        interval = self._opts.ping_interval
+        next_ping = time.monotonic() + interval
+        evt = self._flush_evt
+        while not self._closed_evt.is_set():
+            evt.wait(max(next_ping - time.monotonic(), 0.0))
+            evt.clear()
+            self._flush_pending = False
+            if self._closed_evt.is_set():
+                return
+            self._write_out()
+            now = time.monotonic()
+            if now >= next_ping:
+                next_ping = now + interval
+                with self._lock:
+                    stale = self._conn.keepalive()
+                if stale:
+                    self._stale = True
+                    with self._wlock:
+                        if self._transport is not None:
+                            self._transport.shutdown()
+                else:
+                    self._write_out()
+
+    def _callback_loop(self) -> None:
+        while True:
+            item = self._cbq.get()
+            if item is None:
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("exception in a NATS client callback %r", fn)
+
+    def _report_error(self, err: BaseException) -> None:
+        self.last_error = err
+        if self._opts.error_cb is not None:
+            self._cbq.put((self._opts.error_cb, (err,)))
+        else:
+            log.warning("nats: %s", err)
+
+    def _callback(self, fn: Callable[..., Any] | None) -> None:
+        if fn is not None:
+            self._cbq.put((fn, ()))
+
+    def _handle(self, evs: list[Event]) -> None:
+        subs = self._subs
+        cur: Subscription | None = None
+        batch: list[Msg] = []
+        for ev in evs:
+            if type(ev) is Msg:
+                sub = subs.get(ev.sid)
+                if sub is not cur:
+                    if cur is not None:
+                        cur._deliver(batch)
+                    cur, batch = sub, []
+                batch.append(ev)
+                continue
+            if cur is not None:
+                cur._deliver(batch)
+                cur, batch = None, []
+            if isinstance(ev, Response):
+                w = self._req_waiters.pop(ev.token, None)
+                if w is not None:
+                    w.set(ev.msg)
+            elif isinstance(ev, Pong):
+                pw = self._pong_waiters.pop(ev.ping_id, None)
+                if pw is not None:
+                    pw.set()
+            elif isinstance(ev, SubscriptionEnded):
+                ended = subs.pop(ev.sid, None)
+                if ended is not None:
+                    ended._finish(ev.reason)
+            elif isinstance(ev, ServerErrorEvent):
+                self._report_error(ev.error)
+            elif isinstance(ev, Connected):
+                if ev.reconnected:
+                    self._callback(self._opts.reconnected_cb)
+            elif isinstance(ev, Disconnected):
+                self._callback(self._opts.disconnected_cb)
+            elif isinstance(ev, LameDuckMode):
+                self._callback(self._opts.lame_duck_cb)
+            elif isinstance(ev, InfoUpdated) and ev.added:
+                self._callback(self._opts.discovered_servers_cb)
+        if cur is not None:
+            cur._deliver(batch)
+
+    # ----------------------------------------------------------------- API
+
+    def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: HeadersInput | None = None,
+    ) -> None:
+        """Publish ``payload`` to ``subject`` (optionally with a reply subject and headers).
+
+        The bytes are queued and written by the writer thread in large writes;
+        call :meth:`flush` to wait until the server has them.
+        """
+        with self._lock:
+            self._conn.publish(subject, payload, reply, headers)
+            size = self._conn.outbound_size
+        if size > self._opts.max_outbound_bytes:
+            self._write_out()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            self._flush_evt.set()
+
+    def subscribe(
+        self,
+        subject: str,
+        queue: str = "",
+        cb: Callable[[Msg], object] | None = None,
+        max_msgs: int = 0,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Subscription:
+        """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue``.
+
+        With ``cb`` each message is passed to it on the subscription's own
+        thread; without, read messages with ``next_msg()`` or by iterating.
+        ``max_msgs`` > 0 unsubscribes automatically after that many messages.
+        """
+        o = self._opts
+        with self._lock:
+            sid = self._conn.subscribe(subject, queue, max_msgs)
+            sub = Subscription(
+                self,
+                sid,
+                subject,
+                queue,
+                cb,
+                o.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit,
+                o.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit,
+            )
+            self._subs[sid] = sub
+        self._wake_flusher()
+        return sub
+
+    def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None:
+        with self._lock:
+            if sub.sid not in self._conn.subscriptions:
+                return
+            gone = self._conn.unsubscribe(sub.sid, max_msgs)
+            if gone:
+                self._subs.pop(sub.sid, None)
+        if gone:
+            sub._finish("unsubscribed")
+        self._wake_flusher()
+
+    def _drain_subscription(self, sub: Subscription, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if sub.sid not in self._conn.subscriptions:
+                return
+            self._conn.drain_subscription(sub.sid)
+        self._write_out()
+        if not self._wait_sub_done(sub, deadline):
+            raise NatsTimeoutError(f"draining {sub.subject!r} took longer than {timeout} s")
+
+    def _wait_sub_done(self, sub: Subscription, deadline: float) -> bool:
+        with sub._cond:
+            while not sub._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                sub._cond.wait(left)
+        return sub._wait_empty(deadline)
+
+    def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 1.0,
+        headers: HeadersInput | None = None,
+    ) -> Msg:
+        """Publish a request and wait up to ``timeout`` seconds for the first reply.
+
+        Raises :class:`NoRespondersError` when nobody listens on ``subject`` and
+        :class:`NatsTimeoutError` (a ``TimeoutError``) when no reply came.
+        """
+        w = _Waiter()
+        with self._lock:
+            token = self._conn.request(subject, payload, headers)
+            self._req_waiters[token] = w
+        self._write_out()
+        if not w.wait(timeout):
+            with self._lock:
+                self._conn.cancel_request(token)
+                self._req_waiters.pop(token, None)
+            if not w.wait(0):
+                raise NatsTimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
+        if w.error is not None:
+            raise w.error
+        msg: Msg = w.value
+        if msg.is_no_responders:
+            raise NoRespondersError(subject)
+        return msg
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until the server has processed everything sent so far (PING/PONG)."""
+        w = _Waiter()
+        with self._lock:
+            pid = self._conn.ping()
+            self._pong_waiters[pid] = w
+        self._write_out()
+        if not w.wait(timeout):
+            with self._lock:
+                self._pong_waiters.pop(pid, None)
+            raise NatsTimeoutError(f"flush timed out after {timeout} s")
+        if w.error is not None:
+            raise w.error
+
+    def rtt(self, timeout: float = 10.0) -> float:
+        """Round-trip time to the server, in seconds."""
+        start = time.perf_counter()
+        self.flush(timeout)
+        return time.perf_counter() - start
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Drain every subscription, flush the last publishes, then close.
+
+        Raises :class:`NatsTimeoutError` if that takes longer than ``timeout``
+        (default ``drain_timeout``); the connection is closed either way.
+        """
+        timeout = self._opts.drain_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            live = self._conn.is_connected and self._conn.state is State.CONNECTED
+            sids = self._conn.start_drain() if live else []
+        if not live:
+            self.close()
+            return
+        try:
+            self._write_out()
+            for sid in sids:
+                sub = self._subs.get(sid)
+                if sub is not None and not self._wait_sub_done(sub, deadline):
+                    raise NatsTimeoutError(f"drain timed out after {timeout} s")
+            w = _Waiter()
+            with self._lock:
+                pid = self._conn.drain_publishes()
+                self._pong_waiters[pid] = w
+            self._write_out()
+            if not w.wait(deadline - time.monotonic()):
+                raise NatsTimeoutError(f"drain timed out after {timeout} s")
+        finally:
+            self.close()
+
+    def new_inbox(self) -> str:
+        """A unique inbox subject."""
+        with self._lock:
+            return self._conn.new_inbox()
+
+    # ----------------------------------------------------------- properties
+
+    @property
+    def is_connected(self) -> bool:
+        """True while connected to a server."""
+        return self._transport is not None and self._conn.is_connected
+
+    @property
+    def is_reconnecting(self) -> bool:
+        """True while the client looks for a server after losing one."""
+        return self._reconnecting and not self._closing
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the client is closed."""
+        return self._closing
+
+    @property
+    def status(self) -> str:
+        """``connected``, ``reconnecting``, ``draining``, ``closed`` or ``connecting``."""
+        if self._closing:
+            return "closed"
+        st = self._conn.state
+        if st in (State.DRAINING_SUBS, State.DRAINING_PUBS):
+            return "draining"
+        if self.is_connected:
+            return "connected"
+        return "reconnecting" if self._reconnecting else "connecting"
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The INFO of the current server."""
+        return self._conn.info
+
+    @property
+    def connected_url(self) -> str | None:
+        """URL of the server in use (without credentials), None when disconnected."""
+        s = self._conn.server
+        return s.url if s is not None and self.is_connected else None
+
+    @property
+    def servers(self) -> list[str]:
+        """URLs of the server pool, discovered servers included."""
+        return [s.url for s in self._conn.pool.servers]
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server accepts."""
+        return self._conn.max_payload
+
+    @property
+    def stats(self) -> Statistics:
+        """Messages and bytes in and out, and reconnects."""
+        return self._conn.stats
+
+    @property
+    def client_id(self) -> int | None:
+        """The id the server gave this connection."""
+        return self._conn.info.client_id if self._conn.info else None
+
+    def __repr__(self) -> str:
+        return f"<nats_sync.Client {self.status} {self.connected_url or ''}>"
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text()
+
+
+def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) -> Client:
+    """Connect to NATS and return a :class:`Client` (usable as a context manager).
+
+    ``servers`` is a URL, a comma-separated list or a list of URLs. Options:
+    ``name``, ``user``, ``password``, ``token``, ``connect_timeout``, ``no_echo``,
+    ``inbox_prefix``, ``verbose``, ``pedantic``, ``error_cb``, ``closed_cb``,
+    ``disconnected_cb``, ``reconnected_cb``, ... (see the README's options table).
+    Raises on the first connect failing unless ``retry_on_failed_connect``.
+    """
+    opts = build_options(servers, **options)
+    apply_credentials(opts, _read_text)
+    client = Client(opts)
+    client._start()
+    return client

@@ -1,0 +1,84 @@
+"""Blocking transports: TCP (with TLS upgrade) behind one small interface."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from typing import Protocol
+
+from nats_core import ServerAddress
+from nats_core.errors import NatsError
+
+__all__ = ["ConnectError", "TCPTransport", "Transport", "make_ssl_context"]
+
+
+class ConnectError(NatsError, OSError):
+    """Dialing a server failed (refused, unreachable, TLS handshake...)."""
+
+
+class Transport(Protocol):
+    """What the blocking client needs from a byte stream."""
+
+    def read(self, max_bytes: int) -> bytes: ...
+    def write(self, data: bytes) -> None: ...
+    def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None: ...
+    def settimeout(self, timeout: float | None) -> None: ...
+    def close(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+class TCPTransport:
+    """A TCP socket; ``start_tls`` wraps it in place."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    @classmethod
+    def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
+        """Dial ``server`` within ``timeout`` seconds."""
+        try:
+            sock = socket.create_connection((server.host, server.port), timeout=timeout)
+        except OSError as e:
+            raise ConnectError(f"cannot connect to {server.url}: {e}") from e
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(sock)
+
+    def read(self, max_bytes: int) -> bytes:
+        return self.sock.recv(max_bytes)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=hostname)
+        except (OSError, ssl.SSLError) as e:
+            raise ConnectError(f"TLS handshake failed: {e}") from e
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.sock.settimeout(timeout)
+
+    def shutdown(self) -> None:
+        """Wake a reader blocked in ``read`` (it sees end of stream)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def make_ssl_context(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """A verifying client context, optionally trusting ``ca_file`` and presenting a
+    client certificate (mutual TLS)."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    if cert_file:
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx

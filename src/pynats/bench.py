@@ -1,0 +1,547 @@
+"""Benchmarks: pynats (blocking, asyncio, Trio) beside nats-py and nats.go, in one run.
+
+``pynats bench`` starts an embedded nats-server (or uses ``--server``), runs the
+same three workloads on every client, each in its own process, and prints a
+table of msgs/s with the ratios to nats-py and nats.go:
+
+* ``pub``: publish N messages, then flush;
+* ``pubsub``: publish N messages on one connection, received on another;
+* ``reqrep``: R sequential requests answered by a responder on another connection.
+
+``--parser`` adds an in-process parser benchmark (ours and nats-py's fed the same
+bytes) and ``--memory`` the peak memory of receiving many messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .server import NatsServer
+
+__all__ = ["main"]
+
+WORKLOADS = ("pub", "pubsub", "reqrep")
+OUR_CLIENTS = ("sync", "asyncio", "trio")
+
+
+# ----------------------------------------------------------------- workers
+
+
+def _report(name: str, count: int, seconds: float) -> None:
+    print(f"{name} {count / seconds:.0f}", flush=True)
+
+
+def worker_sync(url: str, n: int, size: int, r: int) -> None:
+    """The three workloads on nats_sync."""
+    import nats_sync
+
+    payload = b"x" * size
+    with nats_sync.connect(url) as nc, nats_sync.connect(url) as sc:
+        pub = nc.publish
+        t = time.perf_counter()
+        for _ in range(n):
+            pub("bench.pub", payload)
+        nc.flush(60)
+        _report("pub", n, time.perf_counter() - t)
+
+        done = threading.Event()
+        got = 0
+
+        def on_msg(_msg: object) -> None:
+            nonlocal got
+            got += 1
+            if got == n:
+                done.set()
+
+        sc.subscribe("bench.ps", cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+        sc.flush()
+        t = time.perf_counter()
+        for _ in range(n):
+            pub("bench.ps", payload)
+        nc.flush(60)
+        if not done.wait(120):
+            raise SystemExit(f"pubsub: only {got} of {n} messages arrived")
+        _report("pubsub", n, time.perf_counter() - t)
+
+        sc.subscribe("bench.rr", cb=lambda m: m.respond(b"ok"))
+        sc.flush()
+        t = time.perf_counter()
+        for _ in range(r):
+            nc.request("bench.rr", b"hi", timeout=2)
+        _report("reqrep", r, time.perf_counter() - t)
+
+
+async def _async_workload(url: str, n: int, size: int, r: int) -> None:
+    import anyio
+
+    import nats_anyio
+
+    payload = b"x" * size
+    async with nats_anyio.connect(url) as nc, nats_anyio.connect(url) as sc:
+        pub = nc.publish
+        t = time.perf_counter()
+        for _ in range(n):
+            await pub("bench.pub", payload)
+        await nc.flush(60)
+        _report("pub", n, time.perf_counter() - t)
+
+        done = anyio.Event()
+        got = 0
+
+        def on_msg(_msg: object) -> None:
+            nonlocal got
+            got += 1
+            if got == n:
+                done.set()
+
+        await sc.subscribe("bench.ps", cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+        await sc.flush()
+        t = time.perf_counter()
+        for _ in range(n):
+            await pub("bench.ps", payload)
+        await nc.flush(60)
+        with anyio.fail_after(120):
+            await done.wait()
+        _report("pubsub", n, time.perf_counter() - t)
+
+        async def respond(m: Any) -> None:
+            await m.respond(b"ok")
+
+        await sc.subscribe("bench.rr", cb=respond)
+        await sc.flush()
+        t = time.perf_counter()
+        for _ in range(r):
+            await nc.request("bench.rr", b"hi", timeout=2)
+        _report("reqrep", r, time.perf_counter() - t)
+
+
+def worker_asyncio(url: str, n: int, size: int, r: int) -> None:
+    """The three workloads on nats_anyio under asyncio."""
+    import asyncio
+
+    asyncio.run(_async_workload(url, n, size, r))
+
+
+def worker_trio(url: str, n: int, size: int, r: int) -> None:
+    """The three workloads on nats_anyio under Trio."""
+    import trio
+
+    trio.run(_async_workload, url, n, size, r)
+
+
+def worker_natspy(url: str, n: int, size: int, r: int) -> None:
+    """The same workloads on nats-py (as ../shared/peers/bench_natspy.py runs them)."""
+    import asyncio
+
+    import nats
+
+    async def run() -> None:
+        payload = b"x" * size
+        nc = await nats.connect(url)
+        sc = await nats.connect(url)
+        t = time.perf_counter()
+        for _ in range(n):
+            await nc.publish("bench.pub", payload)
+        await nc.flush()
+        _report("pub", n, time.perf_counter() - t)
+        got = 0
+        done = asyncio.Event()
+
+        async def on_msg(_msg: Any) -> None:
+            nonlocal got
+            got += 1
+            if got == n:
+                done.set()
+
+        await sc.subscribe(
+            "bench.ps", cb=on_msg, pending_msgs_limit=n * 2, pending_bytes_limit=n * size * 4
+        )
+        await sc.flush()
+        t = time.perf_counter()
+        for _ in range(n):
+            await nc.publish("bench.ps", payload)
+        await nc.flush()
+        await asyncio.wait_for(done.wait(), 120)
+        _report("pubsub", n, time.perf_counter() - t)
+
+        async def respond(m: Any) -> None:
+            await m.respond(b"ok")
+
+        await sc.subscribe("bench.rr", cb=respond)
+        await sc.flush()
+        t = time.perf_counter()
+        for _ in range(r):
+            await nc.request("bench.rr", b"hi", timeout=2)
+        _report("reqrep", r, time.perf_counter() - t)
+        await nc.close()
+        await sc.close()
+
+    asyncio.run(run())
+
+
+WORKERS: dict[str, Callable[[str, int, int, int], None]] = {
+    "sync": worker_sync,
+    "asyncio": worker_asyncio,
+    "trio": worker_trio,
+    "nats-py": worker_natspy,
+}
+
+
+def worker_memory(url: str, client: str, n: int, size: int) -> None:
+    """Receive ``n`` messages (published by a child process); print peak RSS growth."""
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    publisher = [sys.executable, "-m", "pynats.bench", "--publish-only", url, str(n), str(size)]
+    if client == "sync":
+        import nats_sync
+
+        done = threading.Event()
+        got = 0
+
+        def on_msg(_msg: object) -> None:
+            nonlocal got
+            got += 1
+            if got == n:
+                done.set()
+
+        with nats_sync.connect(url) as sc:
+            sc.subscribe("bench.mem", cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
+            sc.flush()
+            subprocess.run(publisher, check=True)
+            if not done.wait(300):
+                raise SystemExit(f"memory: only {got} of {n} arrived")
+    else:
+        import asyncio
+
+        import nats
+
+        async def run() -> None:
+            got = 0
+            done = asyncio.Event()
+
+            async def on_msg(_msg: Any) -> None:
+                nonlocal got
+                got += 1
+                if got == n:
+                    done.set()
+
+            sc = await nats.connect(url)
+            await sc.subscribe(
+                "bench.mem", cb=on_msg, pending_msgs_limit=n * 2, pending_bytes_limit=n * size * 4
+            )
+            await sc.flush()
+            proc = await asyncio.create_subprocess_exec(*publisher)
+            await proc.wait()
+            await asyncio.wait_for(done.wait(), 300)
+            await sc.close()
+
+        asyncio.run(run())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"mem_kib {peak - base}", flush=True)
+
+
+def publish_only(url: str, n: int, size: int) -> None:
+    """Publish ``n`` messages to bench.mem (the memory benchmark's sender)."""
+    import nats_sync
+
+    payload = b"x" * size
+    with nats_sync.connect(url) as nc:
+        for _ in range(n):
+            nc.publish("bench.mem", payload)
+        nc.flush(120)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def _msg_stream(count: int, size: int, headers: bool) -> bytes:
+    payload = b"x" * size
+    if headers:
+        hdr = b"NATS/1.0\r\nTrace-Id: abcdef\r\nKind: bench\r\n\r\n"
+        one = b"HMSG bench.parse 1 %d %d\r\n%b%b\r\n" % (len(hdr), len(hdr) + size, hdr, payload)
+    else:
+        one = b"MSG bench.parse 1 %d\r\n%b\r\n" % (size, payload)
+    return one * count
+
+
+def _chunks(data: bytes, chunk: int) -> list[bytes]:
+    return [data[i : i + chunk] for i in range(0, len(data), chunk)]
+
+
+def parser_ours(chunks: list[bytes]) -> int:
+    """Feed ``chunks`` to our parser; return messages parsed."""
+    from nats_core import Parser
+
+    p = Parser(max_payload=64 * 1024 * 1024)
+    n = 0
+    for c in chunks:
+        n += len(p.feed(c))
+    return n
+
+
+def parser_natspy(chunks: list[bytes]) -> int:
+    """Feed ``chunks`` to nats-py's parser with a sink that only counts."""
+    import asyncio
+
+    from nats.protocol.parser import Parser
+
+    class Sink:
+        n = 0
+
+        async def _process_msg(self, *args: Any) -> None:
+            self.n += 1
+
+    async def run() -> int:
+        sink = Sink()
+        p = Parser(sink)
+        for c in chunks:
+            await p.parse(c)
+        return sink.n
+
+    return asyncio.run(run())
+
+
+def bench_parser(count: int, size: int, headers: bool, chunk: int = 65536) -> dict[str, Any]:
+    """MB/s and msgs/s of both parsers on the same MSG or HMSG stream."""
+    data = _msg_stream(count, size, headers)
+    chunks = _chunks(data, chunk)
+    out: dict[str, Any] = {"bytes": len(data), "count": count}
+    for name, fn in (("pynats", parser_ours), ("nats-py", parser_natspy)):
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            got = fn(chunks)
+            best = min(best, time.perf_counter() - t)
+            if got != count:
+                raise SystemExit(f"{name} parser returned {got} of {count} messages")
+        out[name] = {"msgs_s": count / best, "mb_s": len(data) / best / 1e6}
+    return out
+
+
+# ------------------------------------------------------------------ runner
+
+
+def _run_worker(cmd: list[str], timeout: float) -> dict[str, float]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    figures: dict[str, float] = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                figures[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return figures
+
+
+def _gobench(peers: Path | None) -> str | None:
+    """Build ../shared/peers/gobench when Go and nats.go are installed."""
+    if peers is None or not (peers / "gobench" / "main.go").exists() or not shutil.which("go"):
+        return None
+    if not Path("/usr/share/gocode/src/github.com/nats-io/nats.go").is_dir():
+        return None
+    out = Path(tempfile.mkdtemp(prefix="pynats-gobench-")) / "gobench"
+    env = dict(
+        os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(out.parent / "cache")
+    )
+    r = subprocess.run(
+        ["go", "build", "-o", str(out), "."],
+        cwd=peers / "gobench",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return str(out) if r.returncode == 0 else None
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.2f}"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmarks as ``args`` say; print progress and the table; return results."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    clients = [c for c in args.clients.split(",") if c]
+    peers = Path(args.peers) if args.peers else None
+    results: dict[str, Any] = {"n": args.n, "r": args.r, "sizes": sizes, "runs": {}}
+    srv: NatsServer | None = None
+    url = args.server
+    if url is None:
+        srv = NatsServer().start()
+        url = srv.url
+        print(f"embedded nats-server {srv.version} at {url}", file=sys.stderr)
+    try:
+        gobin = _gobench(peers) if "nats.go" in clients else None
+        if "nats.go" in clients and gobin is None:
+            print(
+                "nats.go: not available (needs golang-go and "
+                "golang-github-nats-io-go-nats-dev, and ../shared/peers)",
+                file=sys.stderr,
+            )
+        natspy_script = peers / "bench_natspy.py" if peers else None
+        for size in sizes:
+            for client in clients:
+                common = ["--url", url, "--n", str(args.n), "--size", str(size), "--r", str(args.r)]
+                if client == "nats.go":
+                    if gobin is None:
+                        continue
+                    cmd = [
+                        gobin,
+                        "-url",
+                        url,
+                        "-n",
+                        str(args.n),
+                        "-size",
+                        str(size),
+                        "-r",
+                        str(args.r),
+                    ]
+                elif client == "nats-py" and natspy_script and natspy_script.exists():
+                    cmd = [sys.executable, str(natspy_script), *common]
+                else:
+                    cmd = [sys.executable, "-m", "pynats.bench", "--worker", client, *common]
+                print(
+                    f"  running {client:8} size={size:<5} ...", end="", file=sys.stderr, flush=True
+                )
+                t = time.perf_counter()
+                try:
+                    figs = _run_worker(cmd, timeout=600)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    print(f" failed: {e}", file=sys.stderr)
+                    continue
+                print(f" {time.perf_counter() - t:.1f} s", file=sys.stderr)
+                results["runs"].setdefault(str(size), {})[client] = figs
+        _print_table(results, clients)
+        if args.parser:
+            results["parser"] = {}
+            for headers in (False, True):
+                key = "HMSG" if headers else "MSG"
+                res = bench_parser(args.parser_count, 128, headers)
+                results["parser"][key] = res
+                ours, theirs = res["pynats"], res["nats-py"]
+                print(
+                    f"parser {key:4} 128 B: pynats {ours['msgs_s']:,.0f} msgs/s "
+                    f"({ours['mb_s']:.0f} MB/s), nats-py {theirs['msgs_s']:,.0f} msgs/s "
+                    f"({theirs['mb_s']:.0f} MB/s), ratio {ours['msgs_s'] / theirs['msgs_s']:.2f}"
+                )
+        if args.memory:
+            results["memory"] = {}
+            for client in ("sync", "nats-py"):
+                figs = _run_worker(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pynats.bench",
+                        "--memory-worker",
+                        client,
+                        url,
+                        str(args.memory),
+                        "16",
+                    ],
+                    timeout=900,
+                )
+                results["memory"][client] = figs.get("mem_kib")
+            m = results["memory"]
+            print(
+                f"peak memory growth receiving {args.memory:,} msgs: "
+                f"pynats(sync) {m['sync'] / 1024:.1f} MiB, nats-py {m['nats-py'] / 1024:.1f} MiB"
+            )
+    finally:
+        if srv is not None:
+            srv.stop()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _print_table(results: dict[str, Any], clients: Sequence[str]) -> None:
+    print()
+    head = f"{'workload':8} {'size':>5} " + " ".join(f"{c:>10}" for c in clients)
+    ours = [c for c in clients if c in OUR_CLIENTS]
+    head += "  " + " ".join(f"{c + '/py':>11} {c + '/go':>11}" for c in ours)
+    print(head)
+    print("-" * len(head))
+    for size, by_client in results["runs"].items():
+        for wl in WORKLOADS:
+            vals = {c: by_client.get(c, {}).get(wl) for c in clients}
+            line = f"{wl:8} {size:>5} " + " ".join(f"{_fmt(vals[c]):>10}" for c in clients)
+            py, go = vals.get("nats-py"), vals.get("nats.go")
+            line += "  " + " ".join(
+                f"{_ratio(vals[c], py):>11} {_ratio(vals[c], go):>11}" for c in ours
+            )
+            print(line)
+    print()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``pynats bench``."""
+    p = argparse.ArgumentParser(
+        prog="pynats bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--server", default=None, help="use this server instead of an embedded one")
+    p.add_argument("--n", type=int, default=200_000, help="messages per pub/pubsub run")
+    p.add_argument("--r", type=int, default=5_000, help="requests per reqrep run")
+    p.add_argument("--sizes", default="16,128,4096")
+    p.add_argument("--clients", default="sync,asyncio,trio,nats-py,nats.go")
+    p.add_argument(
+        "--peers",
+        default=None,
+        help="the peers folder (../shared/peers) for nats-py's script and nats.go",
+    )
+    p.add_argument("--parser", action="store_true", help="also benchmark the parsers")
+    p.add_argument("--parser-count", type=int, default=200_000)
+    p.add_argument(
+        "--memory",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure peak memory receiving N messages",
+    )
+    p.add_argument("--json", default=None, help="write the results to this file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``pynats bench`` (and the worker modes the runner starts)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        w = argparse.ArgumentParser()
+        w.add_argument("--worker")
+        w.add_argument("--url")
+        w.add_argument("--n", type=int)
+        w.add_argument("--size", type=int)
+        w.add_argument("--r", type=int)
+        a = w.parse_args(argv)
+        WORKERS[a.worker](a.url, a.n, a.size, a.r)
+        return 0
+    if argv[:1] == ["--memory-worker"]:
+        worker_memory(argv[2], argv[1], int(argv[3]), int(argv[4]))
+        return 0
+    if argv[:1] == ["--publish-only"]:
+        publish_only(argv[1], int(argv[2]), int(argv[3]))
+        return 0
+    run(build_parser().parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -357,6 +357,8 @@ class Connection:
             events.append(Pong(pid))
             sid = self._drain_pings.pop(pid, None)
             if sid is not None and self._subs.pop(sid, None) is not None:
+                if sid == self._resp_sid:
+                    self._resp_sid = 0
                 events.append(SubscriptionEnded(sid, "drained"))
 
     def _handshake_done(self, events: list[Event]) -> None:

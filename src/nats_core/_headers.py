@@ -151,7 +151,7 @@ def decode_headers(block: bytes) -> Headers:
     headers = Headers()
     if first:
         code, _, desc = first.partition(" ")
-        if len(code) == 3 and code.isdigit():
+        if len(code) == 3 and code.isascii() and code.isdigit():
             headers.status = int(code)
             headers.description = desc.strip()
         else:

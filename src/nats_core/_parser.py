@@ -174,7 +174,8 @@ class Parser:
         while pos < n:
             idx = find(b"\r\n", scan if scan > pos else pos)
             if idx < 0:
-                if n - pos > MAX_CONTROL_LINE:
+                # A full-length line may be waiting for the LF of its CRLF.
+                if n - pos > MAX_CONTROL_LINE + (buf[n - 1] == 13):
                     raise _too_long(buf, pos)
                 scan = n - 1  # a CR may be the last byte
                 break

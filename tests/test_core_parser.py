@@ -25,7 +25,7 @@ from core_helpers import (
     style_st,
 )
 from nats_core import MAX_CONTROL_LINE, ErrOp, Headers, InfoOp, Msg, Parser
-from nats_core._parser import OK, PAYLOAD_SLACK, PING, PONG
+from nats_core._parser import MAX_INFO_LINE, OK, PAYLOAD_SLACK, PING, PONG
 from nats_core.errors import RemoteProtocolError
 
 # ------------------------------------------------------------- valid input
@@ -346,12 +346,23 @@ ERRORS: list[tuple[str, bytes, str]] = [
         hm("a 1", "NATS/1.0 \u00b2\u00b2\u00b2\r\n\r\n".encode()),
         "bad status",
     ),
-    ("hmsg-bad-header-line", hm("a 1", b"NATS/1.0\r\nnope\r\n\r\n"), "bad header line"),
-    ("hmsg-empty-key", hm("a 1", b"NATS/1.0\r\n: v\r\n\r\n"), "bad header line"),
     ("hmsg-zero-header", b"HMSG a 1 0 0\r\n\r\n", "does not start with NATS/1.0"),
     ("long-line-with-crlf", b"-ERR '" + b"x" * MAX_CONTROL_LINE + b"'\r\n", "longer than 4096"),
     ("good-then-bad", b"PING\r\nMSG a 1 1\r\nx\r\nNOPE\r\n", "unknown protocol operation"),
 ]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [b"NATS/1.0\r\nnope\r\n\r\n", b"NATS/1.0\r\n: v\r\n\r\n"],
+    ids=["no-colon", "empty-key"],
+)
+def test_bad_header_fields_raise_when_read(block: bytes) -> None:
+    # Header fields are decoded lazily: the frame parses, reading the fields raises.
+    (msg,) = Parser().feed(hm("a 1", block))
+    assert isinstance(msg, Msg)
+    with pytest.raises(RemoteProtocolError, match="bad header line"):
+        _ = msg.headers
 
 
 @pytest.mark.parametrize("mode", FEED_MODES)
@@ -376,7 +387,20 @@ def test_errors_random_splits(data: st.DataObject) -> None:
             feed_chunks(Parser(), data.draw(splits_of(raw)))
 
 
-@pytest.mark.parametrize("prefix", [b"", b"INFO ", b"MSG a 1 ", b"PING\r\nFOO"])
+def test_info_may_exceed_the_control_line_cap() -> None:
+    # A large cluster's INFO (many connect_urls) is longer than 4096 bytes.
+    urls = [f"10.0.{i // 250}.{i % 250}:4222" for i in range(600)]
+    raw = b"INFO " + json.dumps({"connect_urls": urls}).encode() + b"\r\n"
+    assert len(raw) > 2 * MAX_CONTROL_LINE
+    for chunks in ([raw], bytewise(raw)):
+        parser = Parser()
+        ops = [op for c in chunks for op in parser.feed(c)]
+        assert ops == [InfoOp({"connect_urls": urls})]
+    with pytest.raises(RemoteProtocolError, match="longer than"):
+        Parser().feed(b"INFO {" + b" " * MAX_INFO_LINE)
+
+
+@pytest.mark.parametrize("prefix", [b"", b"MSG a 1 ", b"PING\r\nFOO"])
 def test_long_control_line_raises_without_waiting_for_crlf(prefix: bytes) -> None:
     filler = b"x" * (2 * MAX_CONTROL_LINE)
     # Whole: no CRLF anywhere, yet it raises at once.

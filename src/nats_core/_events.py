@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._headers import STATUS_NO_RESPONDERS, Headers
+from ._headers import STATUS_NO_RESPONDERS, Headers, decode_headers
 from ._info import ServerInfo
 from .errors import ServerError
 
@@ -45,23 +45,35 @@ class Msg(Event):
     builds messages of whatever class it was given as ``msg_class``.
     """
 
-    __slots__ = ("_client", "data", "headers", "reply", "sid", "subject")
+    __slots__ = ("_client", "_headers", "data", "reply", "sid", "subject")
 
     def __init__(
         self,
         subject: str,
-        reply: str,
-        data: bytes,
-        headers: Headers | None,
-        sid: int,
+        reply: str = "",
+        data: bytes = b"",
+        headers: Headers | bytes | None = None,
+        sid: int = 0,
         client: Any = None,
     ) -> None:
         self.subject = subject
         self.reply = reply
         self.data = data
-        self.headers = headers
+        self._headers = headers  # raw header block bytes are decoded on first read
         self.sid = sid
         self._client = client
+
+    @property
+    def headers(self) -> Headers | None:
+        """The message's headers, or None. Decoded from the wire on first access."""
+        h = self._headers
+        if type(h) is bytes:
+            h = self._headers = decode_headers(h)
+        return h  # type: ignore[return-value]
+
+    @headers.setter
+    def headers(self, value: Headers | None) -> None:
+        self._headers = value
 
     @property
     def is_no_responders(self) -> bool:

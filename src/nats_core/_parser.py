@@ -12,7 +12,6 @@ import json
 from typing import Any, Final
 
 from ._events import Msg
-from ._headers import decode_headers
 from .errors import RemoteProtocolError
 
 __all__ = [
@@ -27,6 +26,8 @@ __all__ = [
 ]
 
 MAX_CONTROL_LINE: Final = 4096
+#: INFO may be longer (a large cluster's connect_urls); it gets this cap instead.
+MAX_INFO_LINE: Final = 1024 * 1024
 #: Bytes accepted beyond the server's max_payload before a payload is refused.
 PAYLOAD_SLACK: Final = 64 * 1024
 
@@ -115,7 +116,7 @@ class Parser:
         self.msg_class = msg_class
         self.client = client
         self.max_payload = max_payload
-        self._rest = b""  # unparsed bytes (at most one partial control line)
+        self._rest = bytearray()  # unparsed bytes (at most one partial control line)
         self._scan = 0  # where the next CRLF search starts in _rest
         # A MSG/HMSG whose payload is still arriving:
         # (subject, sid, reply, hdr_len, total_len)
@@ -126,7 +127,7 @@ class Parser:
 
     def reset(self) -> None:
         """Forget any partial input (a new transport starts from scratch)."""
-        self._rest = b""
+        self._rest = bytearray()
         self._scan = 0
         self._pending = None
         self._chunks = []
@@ -142,6 +143,10 @@ class Parser:
         except RemoteProtocolError as e:
             self._broken = e
             raise
+        except UnicodeDecodeError as e:
+            err = RemoteProtocolError(f"subject or reply subject is not UTF-8: {e}")
+            self._broken = err
+            raise err from None
         except (ValueError, TypeError, IndexError, RecursionError) as e:  # pragma: no cover
             err = RemoteProtocolError(f"unparseable input from the server: {e}")
             self._broken = err
@@ -163,7 +168,14 @@ class Parser:
             self._pending = None
             scan = pos
         elif self._rest:
-            buf = self._rest + data
+            rest = self._rest
+            rest += data
+            if b"\n" not in data:
+                # No line can end in this chunk: keep collecting, without copying it all.
+                _check_partial(rest, 0, len(rest))
+                self._scan = len(rest) - 1
+                return out
+            buf = bytes(rest)
             scan = self._scan
             pos = 0
         else:
@@ -171,31 +183,91 @@ class Parser:
             scan = pos = 0
         n = len(buf)
         find = buf.find
+        startswith = buf.startswith
+        msg_class = self.msg_class
+        client = self.client
+        cap = self.max_payload + PAYLOAD_SLACK
         while pos < n:
             idx = find(b"\r\n", scan if scan > pos else pos)
             if idx < 0:
-                # A full-length line may be waiting for the LF of its CRLF.
-                if n - pos > MAX_CONTROL_LINE + (buf[n - 1] == 13):
-                    raise _too_long(buf, pos)
+                _check_partial(buf, pos, n)
                 scan = n - 1  # a CR may be the last byte
                 break
-            if idx - pos > MAX_CONTROL_LINE:
+            if idx - pos > MAX_CONTROL_LINE and not _is_info(buf, pos, idx):
                 raise _too_long(buf, pos)
-            line = buf[pos:idx]
-            pos = idx + 2
-            if line[:4] == b"MSG ":
-                args = line[4:].split()
+            if startswith(b"MSG ", pos):
+                # The hot path: a plain message, parsed inline.
+                args = buf[pos + 4 : idx].split()
+                na = len(args)
+                if na == 3:
+                    subj, sid_b, size_b = args
+                    reply = ""
+                elif na == 4:
+                    subj, sid_b, rep, size_b = args
+                    reply = rep.decode()
+                else:
+                    raise RemoteProtocolError(f"MSG needs 3 or 4 arguments, got {na}")
+                if not size_b.isdigit() or len(size_b) > 18:
+                    raise RemoteProtocolError(f"bad size {size_b[:32]!r} in control line")
+                if not sid_b.isdigit() or len(sid_b) > 18:
+                    raise RemoteProtocolError(f"bad sid {sid_b[:32]!r} in control line")
+                size = int(size_b)
+                if size > cap:
+                    raise RemoteProtocolError(
+                        f"message of {size} bytes exceeds max_payload {self.max_payload}"
+                    )
+                start = idx + 2
+                end = start + size
+                if end + 2 <= n:
+                    if buf[end : end + 2] != b"\r\n":
+                        raise _no_crlf(subj, size)
+                    out.append(
+                        msg_class(subj.decode(), reply, buf[start:end], None, int(sid_b), client)
+                    )
+                    pos = scan = end + 2
+                    continue
                 hlen = -1
+                pos = start
+            elif startswith(b"HMSG ", pos):
+                args = buf[pos + 5 : idx].split()
+                hlen = 0
+                pos = idx + 2
+                na = len(args)
+                if na == 4:
+                    subj, sid_b, hsize_b, size_b = args
+                    reply = ""
+                elif na == 5:
+                    subj, sid_b, rep, hsize_b, size_b = args
+                    reply = rep.decode()
+                else:
+                    raise RemoteProtocolError(f"HMSG needs 4 or 5 arguments, got {na}")
+                size = _num(size_b, "total size")
+                hsize = _num(hsize_b, "header size")
+                end = pos + size
+                if end + 2 <= n and hsize <= size <= cap:
+                    if buf[end : end + 2] != b"\r\n":
+                        raise _no_crlf(subj, size)
+                    hend = pos + hsize
+                    block = buf[pos:hend]
+                    _check_header_block(block, subj)
+                    out.append(
+                        msg_class(
+                            subj.decode(), reply, buf[hend:end], block, _num(sid_b, "sid"), client
+                        )
+                    )
+                    pos = scan = end + 2
+                    continue
             else:
+                line = buf[pos:idx]
+                pos = idx + 2
                 parts = line.split()
                 if not parts:
                     raise RemoteProtocolError("empty control line from the server")
                 op = parts[0].upper()
+                args = parts[1:]
                 if op == b"MSG":
-                    args = parts[1:]
                     hlen = -1
                 elif op == b"HMSG":
-                    args = parts[1:]
                     hlen = 0
                 elif op == b"PING":
                     out.append(PING)
@@ -224,16 +296,16 @@ class Parser:
                 tail = buf[pos:]
                 self._chunks = [tail]
                 self._have = len(tail)
-                self._rest = b""
+                self._rest = bytearray()
                 self._scan = 0
                 return out
             pos = self._payload(buf, pos, head, out)
             scan = pos
         if pos >= n:
-            self._rest = b""
+            self._rest = bytearray()
             self._scan = 0
         else:
-            self._rest = buf[pos:]
+            self._rest = bytearray(buf[pos:])
             self._scan = max(0, scan - pos)
         return out
 
@@ -283,9 +355,11 @@ class Parser:
         if hlen < 0:
             out.append(self.msg_class(subject, reply, buf[pos:end], None, sid, self.client))
         else:
-            headers = decode_headers(buf[pos : pos + hlen])
+            block = buf[pos : pos + hlen]
+            _check_header_block(block, subject.encode())
+            # Header fields are decoded when first read (Msg.headers).
             out.append(
-                self.msg_class(subject, reply, buf[pos + hlen : end], headers, sid, self.client)
+                self.msg_class(subject, reply, buf[pos + hlen : end], block, sid, self.client)
             )
         return end + 2
 
@@ -300,7 +374,43 @@ def _info_json(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _too_long(buf: bytes, pos: int) -> RemoteProtocolError:
+def _too_long(buf: bytes | bytearray, pos: int) -> RemoteProtocolError:
+    limit = MAX_INFO_LINE if _is_info(buf, pos, len(buf)) else MAX_CONTROL_LINE
     return RemoteProtocolError(
-        f"control line longer than {MAX_CONTROL_LINE} bytes: {buf[pos : pos + 40]!r}"
+        f"control line longer than {limit} bytes: {bytes(buf[pos : pos + 40])!r}"
     )
+
+
+def _is_info(buf: bytes | bytearray, pos: int, end: int) -> bool:
+    return bytes(buf[pos : min(pos + 4, end)]).upper() == b"INFO"
+
+
+def _check_partial(buf: bytes | bytearray, pos: int, n: int) -> None:
+    """Raise when the unfinished line at ``pos`` is already longer than allowed."""
+    length = n - pos
+    # A full-length line may be waiting for the LF of its CRLF.
+    if length > MAX_CONTROL_LINE + (buf[n - 1] == 13) and (
+        length > MAX_INFO_LINE or not _is_info(buf, pos, n)
+    ):
+        raise _too_long(buf, pos)
+
+
+def _no_crlf(subject: bytes, size: int) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"payload of {subject[:64]!r} is not followed by CRLF (declared {size} bytes)"
+    )
+
+
+def _check_header_block(block: bytes, subject: bytes) -> None:
+    """Check the block's frame and status line now; its fields are decoded lazily."""
+    if not block.startswith(b"NATS/1.0"):
+        raise RemoteProtocolError(
+            f"header block of {subject[:64]!r} does not start with NATS/1.0: {block[:32]!r}"
+        )
+    if not block.endswith(b"\r\n\r\n"):
+        raise RemoteProtocolError(f"header block of {subject[:64]!r} does not end with CRLF CRLF")
+    if block[8:10] != b"\r\n":
+        first = block[8 : block.find(b"\r\n")].split(None, 1)
+        code = first[0] if first else b""
+        if len(code) != 3 or not code.isdigit():
+            raise RemoteProtocolError(f"bad status in header line: {block[:64]!r}")

@@ -1,0 +1,58 @@
+"""nats_anyio: an async NATS client on anyio, driven by :mod:`nats_core`.
+
+The same code runs under ``asyncio.run`` and ``trio.run``::
+
+    async with nats_anyio.connect("nats://127.0.0.1:4222") as nc:
+        sub = await nc.subscribe("greet.*")
+        await nc.publish("greet.joe", b"hello")
+        msg = await sub.next_msg(timeout=1)
+"""
+
+from nats_core import Headers
+from nats_core.errors import (
+    ConnectionClosedError,
+    NatsError,
+    NatsTimeoutError,
+    NoRespondersError,
+    SlowConsumerError,
+    SubscriptionClosedError,
+)
+
+from ._client import Client
+from ._connect import connect
+from ._msg import Msg
+from ._subscription import Subscription
+from ._transport import (
+    ConnectError,
+    MemoryServer,
+    MemoryServerConnection,
+    MemoryTransport,
+    TCPTransport,
+    Transport,
+    TransportError,
+    TransportFactory,
+    make_ssl_context,
+)
+
+__all__ = [
+    "Client",
+    "ConnectError",
+    "ConnectionClosedError",
+    "Headers",
+    "MemoryServer",
+    "MemoryServerConnection",
+    "MemoryTransport",
+    "Msg",
+    "NatsError",
+    "NatsTimeoutError",
+    "NoRespondersError",
+    "SlowConsumerError",
+    "Subscription",
+    "SubscriptionClosedError",
+    "TCPTransport",
+    "Transport",
+    "TransportError",
+    "TransportFactory",
+    "connect",
+    "make_ssl_context",
+]

@@ -1,0 +1,685 @@
+"""The async NATS client on anyio (asyncio and Trio alike).
+
+A reader task feeds the sans-IO core, a flusher task drains it in large writes,
+a ping task sends the liveness PINGs, a dispatcher task runs the connection
+callbacks and every callback subscription has a task of its own. They all live
+in a task group owned by the client and scoped by ``async with connect(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from nats_core import (
+    ClientOptions,
+    Connected,
+    Connection,
+    Disconnected,
+    Event,
+    HeadersInput,
+    InfoUpdated,
+    LameDuckMode,
+    Pong,
+    Response,
+    ServerAddress,
+    ServerErrorEvent,
+    ServerInfo,
+    StartTLS,
+    State,
+    Statistics,
+    SubscriptionEnded,
+)
+from nats_core.errors import (
+    ConnectionClosedError,
+    NatsError,
+    NatsTimeoutError,
+    NoRespondersError,
+    ServerError,
+    StaleConnectionError,
+)
+
+from ._msg import Msg
+from ._subscription import Subscription
+from ._transport import ConnectError, Transport, TransportFactory, make_ssl_context
+from ._util import Waiter, call_maybe_async, new_lock
+
+__all__ = ["Client"]
+
+log = logging.getLogger("nats_anyio")
+
+_READ_SIZE = 256 * 1024
+#: Seconds close() lets queued connection callbacks (closed_cb...) run.
+_CLOSE_GRACE = 5.0
+
+_CallbackItem = tuple[Callable[..., object], tuple[Any, ...]]
+
+#: The client whose background task is running (set by each of its tasks).
+_own_task: ContextVar[Client | None] = ContextVar("nats_anyio_own_task", default=None)
+
+
+class Client:
+    """An async NATS client; get one with ``async with connect(...) as nc``.
+
+    Every method is called from tasks of the event loop the client runs in.
+    """
+
+    def __init__(self, options: ClientOptions, transport_factory: TransportFactory) -> None:
+        self._opts = options
+        self._factory = transport_factory
+        self._conn = Connection(options.core, msg_class=Msg, client=self, rng=random.Random())
+        self._transport: Transport | None = None
+        self._wlock = new_lock()  # one writer at a time, in order
+        self._subs: dict[int, Subscription] = {}
+        self._req_waiters: dict[str, Waiter] = {}
+        self._pong_waiters: dict[int, Waiter] = {}
+        self._wake = anyio.Event()  # wakes the flusher
+        self._flush_pending = False
+        self._closing = False
+        self._closed_evt = anyio.Event()
+        self._reconnecting = False
+        self._drop_error: BaseException | None = None  # why the transport is being dropped
+        self._server_error: ServerError | None = None  # a fatal -ERR on this transport
+        self._read_scope: anyio.CancelScope | None = None
+        self._tg: TaskGroup | None = None
+        self._cb_send, self._cb_receive = anyio.create_memory_object_stream[_CallbackItem | None](
+            math.inf
+        )
+        self._dispatch_done = anyio.Event()
+        self._tasks_done = anyio.Event()  # the client's task group has exited
+        self._dispatcher: int | None = None  # task id of the callback dispatcher
+        #: The last error seen (a lost connection, a server -ERR...), or None.
+        self.last_error: BaseException | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def _connect_first(self) -> tuple[list[Event], bool]:
+        """Dial the pool once; return (events after Connected, reconnect in background)."""
+        errors: list[BaseException] = []
+        for server in list(self._conn.pool.servers):
+            try:
+                evs = await self._dial(server)
+            except ServerError:
+                raise
+            except (OSError, NatsError) as e:
+                errors.append(e)
+                continue
+            self._conn.pool.current = server
+            return evs, False
+        if self._opts.retry_on_failed_connect:
+            self._reconnecting = True
+            return [], True
+        raise errors[-1] if errors else ConnectError("no server to connect to")
+
+    async def _run(
+        self, reconnect_first: bool, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Own the client's task group until :meth:`close` cancels it."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._dispatch_loop, name="nats-callbacks")
+                tg.start_soon(self._read_loop, reconnect_first, name="nats-reader")
+                tg.start_soon(self._flush_loop, name="nats-flusher")
+                tg.start_soon(self._ping_loop, name="nats-pinger")
+                task_status.started()
+        finally:
+            self._tasks_done.set()
+
+    def _mark_own_task(self) -> None:
+        """Called first by each background task, so close() knows not to await it."""
+        _own_task.set(self)
+
+    def _tls_context(self) -> Any:
+        o = self._opts
+        if o.tls is not None:
+            return o.tls
+        return make_ssl_context(o.tls_ca_file, o.tls_cert_file, o.tls_key_file)
+
+    async def _dial(self, server: ServerAddress) -> list[Event]:
+        """Connect to ``server`` and run the handshake; return events from Connected on."""
+        timeout = self._opts.connect_timeout
+        server.last_attempt = anyio.current_time()
+        t: Transport | None = None
+        try:
+            with anyio.move_on_after(timeout):
+                t = await self._factory(server, timeout)
+                return await self._handshake(t, server)
+            raise NatsTimeoutError(f"connecting to {server.url} timed out after {timeout} s")
+        except BaseException as e:
+            with anyio.CancelScope(shield=True):
+                if t is not None:
+                    await t.close()
+            conn = self._conn
+            if conn.state is not State.CLOSED and conn.state is not State.DISCONNECTED:
+                conn.connection_lost(e)
+            raise
+
+    async def _handshake(self, t: Transport, server: ServerAddress) -> list[Event]:
+        o = self._opts
+        conn = self._conn
+        tls_first = o.core.tls_handshake_first
+        if tls_first:
+            await t.start_tls(self._tls_context(), o.tls_hostname or server.host)
+        conn.connection_made(server, tls=tls_first)
+        while True:
+            data = await t.read(_READ_SIZE)
+            if not data:
+                raise ConnectError(f"{server.url} closed the connection during the handshake")
+            evs = conn.receive_data(data)
+            out = conn.data_to_send()
+            for i, ev in enumerate(evs):
+                if isinstance(ev, StartTLS):
+                    if out:
+                        await t.write(out)
+                    await t.start_tls(self._tls_context(), o.tls_hostname or server.host)
+                    conn.tls_started()
+                    out = conn.data_to_send()
+                elif isinstance(ev, ServerErrorEvent) and ev.error.fatal:
+                    raise ev.error
+                elif isinstance(ev, Connected):
+                    async with self._wlock:
+                        if out:
+                            await t.write(out)
+                        self._transport = t
+                        self._drop_error = None
+                        self._server_error = None
+                    self._wake_flusher()
+                    return evs[i:]
+            if out:
+                await t.write(out)
+
+    async def close(self) -> None:
+        """Close the connection: pending writes are flushed, subscriptions end,
+        waiting calls fail with :class:`ConnectionClosedError`, ``closed_cb`` runs
+        and the client's tasks are cancelled; returns once they ended (unless
+        called from one of them). Cannot itself be cancelled."""
+        if self._closing:
+            if _own_task.get() is not self:
+                await self._closed_evt.wait()
+            return
+        self._closing = True
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(self._opts.connect_timeout):
+                await self._write_out(shield=False)
+            self._conn.close()
+            t, self._transport = self._transport, None
+            if t is not None:
+                await t.close()
+            self._finish_all()
+            self._callback(self._opts.closed_cb)
+            self._cb_send.send_nowait(None)  # the dispatcher stops after the queue
+            if self._tg is not None:
+                if anyio.get_current_task().id != self._dispatcher:
+                    with anyio.move_on_after(_CLOSE_GRACE):
+                        await self._dispatch_done.wait()
+                self._tg.cancel_scope.cancel()
+                if _own_task.get() is not self:
+                    await self._tasks_done.wait()
+            self._closed_evt.set()
+
+    def _finish_all(self) -> None:
+        err = ConnectionClosedError("the connection was closed")
+        for w in [*self._req_waiters.values(), *self._pong_waiters.values()]:
+            w.set(error=err)
+        self._req_waiters.clear()
+        self._pong_waiters.clear()
+        for sub in list(self._subs.values()):
+            sub._finish("connection closed")
+        self._subs.clear()
+
+    # ---------------------------------------------------------------- tasks
+
+    async def _read_loop(self, reconnect_first: bool) -> None:
+        self._mark_own_task()
+        conn = self._conn
+        if reconnect_first and not await self._reconnect():
+            await self._give_up()
+            return
+        while True:
+            t = self._transport
+            err: BaseException | None = None
+            if t is not None and self._drop_error is None:
+                with anyio.CancelScope() as self._read_scope:
+                    try:
+                        while True:
+                            data = await t.read(_READ_SIZE)
+                            if not data:
+                                err = self._server_error or ConnectionResetError(
+                                    "the server closed the connection"
+                                )
+                                break
+                            evs = conn.receive_data(data)
+                            if conn.outbound_size:
+                                self._wake_flusher()
+                            if evs:
+                                self._handle(evs)
+                    except OSError as e:  # TransportError included
+                        err = e
+                    except NatsError as e:  # bytes that are not NATS, or a core refusal
+                        err = e
+                        self._report_error(e)
+                self._read_scope = None
+            if self._drop_error is not None:
+                err, self._drop_error = self._drop_error, None
+            if self._closing:
+                return
+            self.last_error = err
+            t, self._transport = self._transport, None
+            if t is not None:
+                with anyio.CancelScope(shield=True):
+                    await t.close()
+            self._reconnecting = True
+            self._handle(conn.connection_lost(err))
+            if conn.is_closed or not self._opts.core.allow_reconnect or not await self._reconnect():
+                await self._give_up()
+                return
+
+    def _drop(self, err: BaseException) -> None:
+        """Make the reader abandon the current transport (stale, write failed)."""
+        if self._drop_error is None:
+            self._drop_error = err
+        if self._read_scope is not None:
+            self._read_scope.cancel()
+
+    async def _give_up(self) -> None:
+        self._reconnecting = False
+        if not self._closing:
+            await self.close()
+
+    async def _reconnect(self) -> bool:
+        o = self._opts
+        pool = self._conn.pool
+        attempt = 0
+        while not self._closing:
+            server = pool.next_server()
+            if server is None:
+                return False
+            attempt += 1
+            if o.reconnect_delay_cb is not None:
+                delay = float(o.reconnect_delay_cb(attempt))
+            else:
+                jitter = o.reconnect_jitter_tls if server.tls or o.tls else o.reconnect_jitter
+                delay = pool.reconnect_delay(
+                    server, anyio.current_time(), o.reconnect_time_wait, jitter
+                )
+            if delay > 0:
+                await anyio.sleep(delay)
+            server.reconnects += 1
+            try:
+                evs = await self._dial(server)
+            except (OSError, NatsError) as e:
+                self.last_error = e
+                if isinstance(e, ServerError):
+                    self._report_error(e)
+                continue
+            self._reconnecting = False
+            self._handle(evs)
+            return True
+        return False
+
+    def _wake_flusher(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._wake.set()
+
+    async def _write_out(self, shield: bool = True) -> None:
+        """Write what the core has queued (in order: one writer at a time).
+
+        A write cut short would corrupt the stream, so it is shielded from
+        cancellation (closing the transport still ends it); close() passes
+        ``shield=False`` for its last, time-bounded flush.
+        """
+        async with self._wlock:
+            t = self._transport
+            if t is None:
+                return
+            data = self._conn.data_to_send()
+            if not data:
+                return
+            try:
+                with anyio.CancelScope(shield=shield):
+                    await t.write(data)
+            except OSError as e:  # TransportError, or a raw one from a custom transport
+                if self._transport is t:
+                    self._drop(e)
+
+    async def _flush_loop(self) -> None:
+        self._mark_own_task()
+        while True:
+            if not self._flush_pending:
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            self._flush_pending = False
+            await self._write_out()
+
+    async def _ping_loop(self) -> None:
+        """Liveness PINGs in their own task: a flusher stuck writing to a server
+        that stopped reading must not keep the stale connection from being noticed."""
+        self._mark_own_task()
+        interval = self._opts.ping_interval
+        while True:
+            await anyio.sleep(interval)
+            if self._conn.keepalive():
+                self._drop(StaleConnectionError("stale connection: PINGs went unanswered"))
+            else:
+                self._wake_flusher()
+
+    async def _dispatch_loop(self) -> None:
+        self._mark_own_task()
+        self._dispatcher = anyio.get_current_task().id
+        try:
+            while True:
+                item = await self._cb_receive.receive()
+                if item is None:
+                    return
+                fn, args = item
+                try:
+                    await call_maybe_async(fn, *args)
+                except Exception:
+                    log.exception("exception in a NATS client callback %r", fn)
+        finally:
+            self._dispatch_done.set()
+
+    def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
+        if fn is not None:
+            try:
+                self._cb_send.send_nowait((fn, args))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+    def _report_error(self, err: BaseException) -> None:
+        self.last_error = err
+        if self._opts.error_cb is not None:
+            self._callback(self._opts.error_cb, err)
+        else:
+            log.warning("nats: %s", err)
+
+    def _handle(self, evs: list[Event]) -> None:
+        """Act on the core's events (reader task; never blocks)."""
+        subs = self._subs
+        cur: Subscription | None = None
+        batch: list[Msg] = []
+        for ev in evs:
+            if type(ev) is Msg:
+                sub = subs.get(ev.sid)
+                if sub is not cur:
+                    if cur is not None:
+                        cur._deliver(batch)
+                    cur, batch = sub, []
+                batch.append(ev)
+                continue
+            if cur is not None:
+                cur._deliver(batch)
+                cur, batch = None, []
+            if isinstance(ev, Response):
+                w = self._req_waiters.pop(ev.token, None)
+                if w is not None:
+                    w.set(ev.msg)
+            elif isinstance(ev, Pong):
+                pw = self._pong_waiters.pop(ev.ping_id, None)
+                if pw is not None:
+                    pw.set()
+            elif isinstance(ev, SubscriptionEnded):
+                ended = subs.pop(ev.sid, None)
+                if ended is not None:
+                    ended._finish(ev.reason)
+            elif isinstance(ev, ServerErrorEvent):
+                if ev.error.fatal:
+                    self._server_error = ev.error
+                self._report_error(ev.error)
+            elif isinstance(ev, Connected):
+                if ev.reconnected:
+                    self._callback(self._opts.reconnected_cb)
+            elif isinstance(ev, Disconnected):
+                self._callback(self._opts.disconnected_cb)
+            elif isinstance(ev, LameDuckMode):
+                self._callback(self._opts.lame_duck_cb)
+            elif isinstance(ev, InfoUpdated) and ev.added:
+                self._callback(self._opts.discovered_servers_cb)
+        if cur is not None:
+            cur._deliver(batch)
+
+    # ------------------------------------------------------------------ API
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: HeadersInput | None = None,
+    ) -> None:
+        """Publish ``payload`` to ``subject`` (optionally with a reply subject and headers).
+
+        The message is appended to the outbound buffer, which the flusher task
+        writes in large writes; no system call per message. When more than
+        ``max_outbound_bytes`` are queued, the call waits until they are written.
+        Await :meth:`flush` to know the server has them.
+        """
+        conn = self._conn
+        conn.publish(subject, payload, reply, headers)
+        if conn.outbound_size > self._opts.max_outbound_bytes:
+            await self._write_out()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            self._wake.set()
+
+    async def _publish_now(
+        self, subject: str, payload: bytes, headers: HeadersInput | None
+    ) -> None:
+        """Publish and write at once (a reply is latency-bound)."""
+        self._conn.publish(subject, payload, "", headers)
+        await self._write_out()
+
+    async def subscribe(
+        self,
+        subject: str,
+        queue: str = "",
+        cb: Callable[[Msg], object] | None = None,
+        max_msgs: int = 0,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Subscription:
+        """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue``.
+
+        With ``cb`` (a plain or an async function) each message is passed to it
+        in the subscription's own task; without, read messages with
+        ``await sub.next_msg()`` or ``async for msg in sub``. ``max_msgs`` > 0
+        unsubscribes automatically after that many messages.
+        """
+        o = self._opts
+        sid = self._conn.subscribe(subject, queue, max_msgs)
+        sub = Subscription(
+            self,
+            sid,
+            subject,
+            queue,
+            cb,
+            o.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit,
+            o.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit,
+        )
+        self._subs[sid] = sub
+        if cb is not None:
+            assert self._tg is not None
+            self._tg.start_soon(sub._run_callbacks, name=f"nats-sub-{sid}")
+        self._wake_flusher()
+        return sub
+
+    async def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None:
+        if sub.sid not in self._conn.subscriptions:
+            return
+        if self._conn.unsubscribe(sub.sid, max_msgs):
+            self._subs.pop(sub.sid, None)
+            sub._finish("unsubscribed")
+        self._wake_flusher()
+
+    async def _drain_subscription(self, sub: Subscription, timeout: float) -> None:
+        if sub.sid not in self._conn.subscriptions:
+            return
+        self._conn.drain_subscription(sub.sid)
+        done = False
+        with anyio.move_on_after(timeout):
+            await self._write_out()
+            await sub._wait_drained()
+            done = True
+        if not done:
+            raise NatsTimeoutError(f"draining {sub.subject!r} took longer than {timeout} s")
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 1.0,
+        headers: HeadersInput | None = None,
+    ) -> Msg:
+        """Publish a request and wait up to ``timeout`` seconds for the first reply.
+
+        Raises :class:`NoRespondersError` when nobody listens on ``subject`` and
+        :class:`NatsTimeoutError` (a ``TimeoutError``) when no reply came.
+        Cancelling the call cancels only this request.
+        """
+        w = Waiter()
+        token = self._conn.request(subject, payload, headers)
+        self._req_waiters[token] = w
+        try:
+            with anyio.move_on_after(timeout):
+                await self._write_out()
+                await w.event.wait()
+        finally:
+            if not w.event.is_set():
+                self._conn.cancel_request(token)
+                self._req_waiters.pop(token, None)
+        if not w.event.is_set():
+            raise NatsTimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
+        if w.error is not None:
+            raise w.error
+        msg: Msg = w.value
+        if msg.is_no_responders:
+            raise NoRespondersError(subject)
+        return msg
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until the server has processed everything sent so far (PING/PONG)."""
+        w = Waiter()
+        pid = self._conn.ping()
+        self._pong_waiters[pid] = w
+        try:
+            with anyio.move_on_after(timeout):
+                await self._write_out()
+                await w.event.wait()
+        finally:
+            if not w.event.is_set():
+                self._pong_waiters.pop(pid, None)
+        if not w.event.is_set():
+            raise NatsTimeoutError(f"flush timed out after {timeout} s")
+        if w.error is not None:
+            raise w.error
+
+    async def rtt(self, timeout: float = 10.0) -> float:
+        """Round-trip time to the server, in seconds."""
+        start = time.perf_counter()
+        await self.flush(timeout)
+        return time.perf_counter() - start
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Drain every subscription, flush the last publishes, then close.
+
+        Raises :class:`NatsTimeoutError` if that takes longer than ``timeout``
+        (default ``drain_timeout``); the connection is closed either way.
+        """
+        timeout = self._opts.drain_timeout if timeout is None else timeout
+        conn = self._conn
+        if not (self.is_connected and conn.state is State.CONNECTED):
+            await self.close()
+            return
+        done = False
+        try:
+            with anyio.move_on_after(timeout):
+                draining = [self._subs[sid] for sid in conn.start_drain() if sid in self._subs]
+                await self._write_out()
+                for sub in draining:
+                    await sub._wait_drained()
+                w = Waiter()
+                self._pong_waiters[conn.drain_publishes()] = w
+                await self._write_out()
+                await w.event.wait()
+                done = True
+        finally:
+            await self.close()
+        if not done:
+            raise NatsTimeoutError(f"drain timed out after {timeout} s")
+
+    def new_inbox(self) -> str:
+        """A unique inbox subject."""
+        return self._conn.new_inbox()
+
+    # ----------------------------------------------------------- properties
+
+    @property
+    def is_connected(self) -> bool:
+        """True while connected to a server."""
+        return self._transport is not None and self._conn.is_connected
+
+    @property
+    def is_reconnecting(self) -> bool:
+        """True while the client looks for a server after losing one."""
+        return self._reconnecting and not self._closing
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the client is closed."""
+        return self._closing
+
+    @property
+    def status(self) -> str:
+        """``connected``, ``reconnecting``, ``draining``, ``closed`` or ``connecting``."""
+        if self._closing:
+            return "closed"
+        st = self._conn.state
+        if st in (State.DRAINING_SUBS, State.DRAINING_PUBS):
+            return "draining"
+        if self.is_connected:
+            return "connected"
+        return "reconnecting" if self._reconnecting else "connecting"
+
+    @property
+    def server_info(self) -> ServerInfo | None:
+        """The INFO of the current server."""
+        return self._conn.info
+
+    @property
+    def connected_url(self) -> str | None:
+        """URL of the server in use (without credentials), None when disconnected."""
+        s = self._conn.server
+        return s.url if s is not None and self.is_connected else None
+
+    @property
+    def servers(self) -> list[str]:
+        """URLs of the server pool, discovered servers included."""
+        return [s.url for s in self._conn.pool.servers]
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server accepts."""
+        return self._conn.max_payload
+
+    @property
+    def stats(self) -> Statistics:
+        """Messages and bytes in and out, and reconnects."""
+        return self._conn.stats
+
+    @property
+    def client_id(self) -> int | None:
+        """The id the server gave this connection."""
+        return self._conn.info.client_id if self._conn.info else None
+
+    def __repr__(self) -> str:
+        return f"<nats_anyio.Client {self.status} {self.connected_url or ''}>"

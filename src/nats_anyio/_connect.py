@@ -1,0 +1,60 @@
+"""``connect()``: the async context manager that owns a client and its tasks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from nats_core import apply_credentials, build_options
+
+from ._client import Client
+from ._transport import TCPTransport, TransportFactory
+
+__all__ = ["connect"]
+
+
+def _read_text(path: str) -> str:
+    return Path(path).expanduser().read_text()
+
+
+@asynccontextmanager
+async def connect(
+    servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any
+) -> AsyncIterator[Client]:
+    """Connect to NATS; use as ``async with connect(...) as nc:``.
+
+    The client's tasks (reader, flusher, ping timer, callbacks) run in a task
+    group scoped by the block; leaving the block closes the client and ends
+    them all. ``servers`` is a URL, a comma-separated list or a list
+    of URLs; the options are those of ``nats_sync.connect`` (``name``, ``user``,
+    ``password``, ``token``, ``connect_timeout``, ``ping_interval``,
+    ``error_cb``, ``disconnected_cb``, ``reconnected_cb``, ``closed_cb``, ...;
+    callbacks may be plain or async functions). Raises when the first connect
+    fails, unless ``retry_on_failed_connect``.
+    """
+    factory: TransportFactory = options.pop("_transport_factory", None) or TCPTransport.connect
+    opts = build_options(servers, **options)
+    apply_credentials(opts, _read_text)
+    if opts.tls is not None:
+        opts.core.tls_required = True
+    client = Client(opts, factory)
+    first, reconnect_first = await client._connect_first()
+    body_error: BaseException | None = None
+    async with anyio.create_task_group() as tg:
+        await tg.start(client._run, reconnect_first)
+        client._handle(first)
+        try:
+            yield client
+        except (anyio.get_cancelled_exc_class(), GeneratorExit):
+            raise
+        except BaseException as e:
+            # Raised after the task group, so it is not wrapped in an ExceptionGroup.
+            body_error = e
+        finally:
+            await client.close()
+    if body_error is not None:
+        raise body_error

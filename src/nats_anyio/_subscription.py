@@ -1,0 +1,231 @@
+"""Subscriptions of the async client: a queue fed by the reader task, read with
+``next_msg()``/``async for`` or by a callback running in its own task."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Self
+
+import anyio
+
+from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
+
+from ._msg import Msg
+from ._util import call_maybe_async
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["Subscription"]
+
+
+class Subscription:
+    """One subscription. Iterate it with ``async for``, await :meth:`next_msg`, or
+    give ``cb`` at subscribe.
+
+    Messages wait in a queue bounded by the pending limits; past them new
+    messages are dropped, counted in :attr:`dropped`, and a
+    :class:`SlowConsumerError` goes to the client's error callback (once per
+    episode: until the queue has been emptied again).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        sid: int,
+        subject: str,
+        queue: str,
+        cb: Callable[[Msg], object] | None,
+        pending_msgs_limit: int,
+        pending_bytes_limit: int,
+    ) -> None:
+        self._client = client
+        self.sid = sid
+        self.subject = subject
+        self.queue = queue
+        self._cb = cb
+        self._msgs: deque[Msg] = deque()
+        self._waiter: anyio.Event | None = None  # set by the next delivery or finish
+        self._closed = False  # no more messages will be queued
+        self._closed_evt = anyio.Event()
+        self._cb_done = anyio.Event()  # the callback task ended
+        self._cb_task: int | None = None  # its task id
+        self._end_reason = ""
+        self.pending_msgs_limit = pending_msgs_limit
+        self.pending_bytes_limit = pending_bytes_limit
+        self._pending_bytes = 0
+        #: Messages handed to the application (by next_msg, iteration or callback).
+        self.delivered = 0
+        #: Messages dropped because the pending limits were reached.
+        self.dropped = 0
+        self._slow = False
+
+    def __repr__(self) -> str:
+        return (
+            f"<Subscription sid={self.sid} subject={self.subject!r} queue={self.queue!r} "
+            f"pending={len(self._msgs)} closed={self._closed}>"
+        )
+
+    # ------------------------------------------------ called by the reader
+
+    def _deliver(self, batch: list[Msg]) -> None:
+        """Queue ``batch`` (reader task; never blocks); drops past the pending limits."""
+        if self._closed:
+            return
+        limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
+        msgs = self._msgs
+        dropped = 0
+        for msg in batch:
+            size = len(msg.data)
+            if (0 < limit_m <= len(msgs)) or (0 < limit_b < self._pending_bytes + size):
+                dropped += 1
+                continue
+            msgs.append(msg)
+            self._pending_bytes += size
+        self._wake()
+        if dropped:
+            self.dropped += dropped
+            if not self._slow:
+                self._slow = True
+                self._client._report_error(
+                    SlowConsumerError(
+                        f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
+                        f"({limit_m} msgs, {limit_b} bytes) reached, messages dropped",
+                        sid=self.sid,
+                        subject=self.subject,
+                        dropped=self.dropped,
+                    )
+                )
+
+    def _finish(self, reason: str) -> None:
+        """No more messages will come; queued ones stay readable."""
+        if not self._closed:
+            self._closed = True
+            self._end_reason = reason
+            self._closed_evt.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            w.set()
+
+    # ----------------------------------------------------- consumer side
+
+    async def _wait_msgs(self) -> None:
+        while not self._msgs:
+            if self._closed:
+                raise SubscriptionClosedError(
+                    f"subscription to {self.subject!r} is closed ({self._end_reason})"
+                )
+            w = self._waiter
+            if w is None:
+                w = self._waiter = anyio.Event()
+            await w.wait()
+
+    def _take(self) -> Msg:
+        msg = self._msgs.popleft()
+        self._pending_bytes -= len(msg.data)
+        self.delivered += 1
+        if not self._msgs:
+            self._slow = False
+        return msg
+
+    async def next_msg(self, timeout: float | None = 1.0) -> Msg:
+        """The next message; waits up to ``timeout`` seconds (None: forever).
+
+        Raises :class:`NatsTimeoutError` (a ``TimeoutError``) when none came, and
+        :class:`SubscriptionClosedError` when the subscription ended and is empty.
+        Cancelling the call cancels only the wait; no message is lost.
+        """
+        if self._cb is not None:
+            raise SubscriptionClosedError("next_msg() is not for a callback subscription")
+        if not self._msgs:
+            if timeout is None:
+                await self._wait_msgs()
+            else:
+                with anyio.move_on_after(timeout):
+                    await self._wait_msgs()
+                if not self._msgs:
+                    raise NatsTimeoutError(f"no message on {self.subject!r} within {timeout} s")
+        return self._take()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Msg:
+        """The next message; stops when the subscription ends (unsubscribe, drain,
+        max msgs, close) and its queue is empty."""
+        if not self._msgs:
+            try:
+                await self._wait_msgs()
+            except SubscriptionClosedError:
+                raise StopAsyncIteration from None
+        return self._take()
+
+    async def _run_callbacks(self) -> None:
+        """The subscription's own task: hand each message to the callback."""
+        cb = self._cb
+        assert cb is not None
+        self._client._mark_own_task()
+        self._cb_task = anyio.get_current_task().id
+        try:
+            while True:
+                if not self._msgs:
+                    try:
+                        await self._wait_msgs()
+                    except SubscriptionClosedError:
+                        return
+                msg = self._take()
+                try:
+                    await call_maybe_async(cb, msg)
+                except Exception as e:
+                    self._client._report_error(e)
+        finally:
+            self._cb_done.set()
+
+    # ----------------------------------------------------------- control
+
+    @property
+    def pending_msgs(self) -> int:
+        """Messages received and not yet handed to the application."""
+        return len(self._msgs)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Payload bytes of :attr:`pending_msgs`."""
+        return self._pending_bytes
+
+    @property
+    def is_closed(self) -> bool:
+        """True once no more messages will arrive (queued ones may remain)."""
+        return self._closed
+
+    def set_pending_limits(self, msgs: int, bytes_: int) -> None:
+        """Change the pending limits (<= 0: no limit)."""
+        self.pending_msgs_limit = msgs
+        self.pending_bytes_limit = bytes_
+
+    async def unsubscribe(self, max_msgs: int = 0) -> None:
+        """Stop now, or after ``max_msgs`` messages in all (auto-unsubscribe)."""
+        await self._client._unsubscribe(self, max_msgs)
+
+    async def auto_unsubscribe(self, max_msgs: int) -> None:
+        """Unsubscribe once ``max_msgs`` messages have been received in all."""
+        await self._client._unsubscribe(self, max_msgs)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Stop interest, then deliver what already arrived; returns once the
+        server confirmed and (for callbacks) every queued message was handled.
+
+        Raises :class:`NatsTimeoutError` when that takes longer than ``timeout``.
+        """
+        await self._client._drain_subscription(self, timeout)
+
+    async def _wait_drained(self) -> None:
+        await self._closed_evt.wait()
+        # From inside the callback itself, waiting for it to end would deadlock.
+        if self._cb is not None and anyio.get_current_task().id != self._cb_task:
+            await self._cb_done.wait()

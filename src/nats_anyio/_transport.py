@@ -1,0 +1,310 @@
+"""Async transports: TCP (with TLS) on anyio, and an in-memory pair for tests.
+
+A transport is a byte stream with ``read``/``write``/``start_tls``/``close``.
+Native errors (``OSError``, ``ssl.SSLError``, anyio's and Trio's stream
+errors) are mapped at this boundary to :class:`TransportError` (and
+:class:`ConnectError` when dialing), so the client handles one family.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import ByteStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.tls import TLSStream
+
+from nats_core import ServerAddress
+from nats_core.errors import NatsError
+
+__all__ = [
+    "ConnectError",
+    "MemoryServer",
+    "MemoryServerConnection",
+    "MemoryTransport",
+    "TCPTransport",
+    "Transport",
+    "TransportError",
+    "TransportFactory",
+    "make_ssl_context",
+]
+
+
+class TransportError(NatsError, OSError):
+    """The byte stream to the server failed (reset, broken, closed under us)."""
+
+
+class ConnectError(TransportError):
+    """Dialing a server failed (refused, unreachable, TLS handshake...)."""
+
+
+class Transport(Protocol):
+    """What the async client needs from a byte stream to one server."""
+
+    async def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` once the peer closed the stream."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        ...
+
+    async def start_tls(self, ctx: ssl.SSLContext, hostname: str | None) -> None:
+        """Upgrade the stream to TLS in place."""
+        ...
+
+    async def close(self) -> None:
+        """Close at once (never blocks for long; safe to call twice)."""
+        ...
+
+
+#: ``await factory(server, timeout)`` dials ``server`` and returns a transport.
+TransportFactory = Callable[[ServerAddress, float], Awaitable[Transport]]
+
+
+def _native_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (
+        OSError,
+        ssl.SSLError,
+        anyio.BrokenResourceError,
+        anyio.ClosedResourceError,
+        anyio.BusyResourceError,
+    )
+    trio = sys.modules.get("trio")
+    if trio is not None:  # only when running on Trio; never imported here
+        errors += (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError)
+    return errors
+
+
+@contextmanager
+def _mapped(what: str, error: type[TransportError] = TransportError) -> Iterator[None]:
+    """Turn native stream errors raised inside the block into ``error``."""
+    try:
+        yield
+    except NatsError:
+        raise
+    except _native_errors() as e:
+        detail = str(e) or type(e).__name__
+        raise error(f"{what}: {detail}") from e
+
+
+class TCPTransport:
+    """A TCP stream from :func:`anyio.connect_tcp`; ``start_tls`` wraps it in place."""
+
+    def __init__(self, stream: ByteStream, url: str = "") -> None:
+        self.stream = stream
+        self.url = url
+
+    @classmethod
+    async def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
+        """Dial ``server`` within ``timeout`` seconds (raises :class:`ConnectError`)."""
+        try:
+            with _mapped(f"cannot connect to {server.url}", ConnectError):
+                with anyio.fail_after(timeout):
+                    stream = await anyio.connect_tcp(server.host, server.port)
+        except ConnectError as e:
+            if isinstance(e.__cause__, TimeoutError):
+                raise ConnectError(
+                    f"cannot connect to {server.url}: timed out after {timeout} s"
+                ) from None
+            raise
+        return cls(stream, server.url)
+
+    async def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` once the server closed the stream."""
+        try:
+            with _mapped(f"reading from {self.url or 'the server'} failed"):
+                return await self.stream.receive(max_bytes)
+        except anyio.EndOfStream:
+            return b""
+
+    async def write(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        with _mapped(f"writing to {self.url or 'the server'} failed"):
+            await self.stream.send(data)
+
+    async def start_tls(self, ctx: ssl.SSLContext, hostname: str | None) -> None:
+        """Run the TLS handshake over the current stream and use TLS from now on."""
+        with _mapped("TLS handshake failed", ConnectError):
+            self.stream = await TLSStream.wrap(
+                self.stream,
+                server_side=False,
+                hostname=hostname,
+                ssl_context=ctx,
+                standard_compatible=False,
+            )
+
+    async def close(self) -> None:
+        """Close at once, without a TLS closing handshake."""
+        await anyio.aclose_forcefully(self.stream)
+
+
+def make_ssl_context(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """A verifying client context, optionally trusting ``ca_file`` and presenting a
+    client certificate (mutual TLS)."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    if cert_file:
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+# ---------------------------------------------------------------- in memory
+
+
+class MemoryTransport:
+    """The client's end of an in-memory connection (see :class:`MemoryServer`)."""
+
+    def __init__(
+        self, send: MemoryObjectSendStream[bytes], receive: MemoryObjectReceiveStream[bytes]
+    ) -> None:
+        self._send = send
+        self._receive = receive
+        self._rest = b""
+
+    async def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes the server sent; ``b""`` once it closed."""
+        if not self._rest:
+            try:
+                with _mapped("reading from the in-memory server failed"):
+                    self._rest = await self._receive.receive()
+            except anyio.EndOfStream:
+                return b""
+        data, self._rest = self._rest[:max_bytes], self._rest[max_bytes:]
+        return data
+
+    async def write(self, data: bytes) -> None:
+        """Hand ``data`` to the server's end."""
+        with _mapped("writing to the in-memory server failed"):
+            await self._send.send(data)
+
+    async def start_tls(self, ctx: ssl.SSLContext, hostname: str | None) -> None:
+        """Always fails: there is no TLS in memory."""
+        raise ConnectError("the in-memory transport cannot do TLS")
+
+    async def close(self) -> None:
+        """Close both directions (the server's end reads end of stream)."""
+        self._send.close()
+        self._receive.close()
+
+
+class MemoryServerConnection:
+    """The test's end of one in-memory connection: script what the server says."""
+
+    def __init__(
+        self, send: MemoryObjectSendStream[bytes], receive: MemoryObjectReceiveStream[bytes]
+    ) -> None:
+        self._send = send
+        self._receive = receive
+        #: Everything the client sent that :meth:`expect` has not consumed yet.
+        self.buffer = b""
+        #: True once the client closed its end.
+        self.client_closed = False
+
+    async def send(self, data: bytes) -> None:
+        """Send ``data`` to the client (dropped silently if the client is gone)."""
+        try:
+            await self._send.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass
+
+    async def receive(self) -> bytes:
+        """The next chunk the client wrote; ``b""`` once it closed."""
+        try:
+            return await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            self.client_closed = True
+            return b""
+
+    async def expect(self, needle: bytes) -> bytes:
+        """Read until ``needle`` was sent; return the bytes up to and including it.
+
+        Raises :class:`EOFError` if the client closes first.
+        """
+        while needle not in self.buffer:
+            data = await self.receive()
+            if not data:
+                raise EOFError(f"the client closed before sending {needle!r}")
+            self.buffer += data
+        i = self.buffer.index(needle) + len(needle)
+        found, self.buffer = self.buffer[:i], self.buffer[i:]
+        return found
+
+    async def handshake(self, info: dict[str, Any] | None = None) -> bytes:
+        """Send INFO, wait for CONNECT and its PING, answer PONG; return the CONNECT."""
+        await self.send(MemoryServer.info_line(info))
+        got = await self.expect(b"PING\r\n")
+        await self.send(b"PONG\r\n")
+        return got
+
+    async def serve_pings(self) -> None:
+        """Answer every PING with PONG until the client closes (run it in a task)."""
+        while True:
+            try:
+                await self.expect(b"PING\r\n")
+            except EOFError:
+                return
+            await self.send(b"PONG\r\n")
+
+    async def stop_reading(self) -> None:
+        """Stop reading what the client sends: its next write fails (a broken pipe)."""
+        self._receive.close()
+
+    async def close(self) -> None:
+        """Close the connection as the server would (the client reads end of stream)."""
+        self._send.close()
+        self._receive.close()
+
+
+class MemoryServer:
+    """A scripted stand-in for nats-server, for tests and fault injection.
+
+    Pass :meth:`connect` as the client's transport factory; every dial queues a
+    :class:`MemoryServerConnection` that the test takes with :meth:`accept` and
+    drives. Set :attr:`refuse` to make dials fail with :class:`ConnectError`.
+    """
+
+    def __init__(self) -> None:
+        send, receive = anyio.create_memory_object_stream[MemoryServerConnection](math.inf)
+        self._accept_send = send
+        self._accept_receive = receive
+        self.refuse = False
+        #: How many times a client dialed (refused dials included).
+        self.dials = 0
+
+    @staticmethod
+    def info_line(info: dict[str, Any] | None = None) -> bytes:
+        """An ``INFO`` line with sensible defaults, updated with ``info``."""
+        data: dict[str, Any] = {
+            "server_id": "MEMORY",
+            "server_name": "memory",
+            "version": "2.14.0",
+            "proto": 1,
+            "headers": True,
+            "max_payload": 1048576,
+            "client_id": 1,
+        }
+        data.update(info or {})
+        return b"INFO " + json.dumps(data).encode() + b"\r\n"
+
+    async def connect(self, server: ServerAddress, timeout: float) -> Transport:
+        """The transport factory: returns the client's end of a new connection."""
+        self.dials += 1
+        if self.refuse:
+            raise ConnectError(f"cannot connect to {server.url}: refused (in-memory server)")
+        to_server_send, to_server_receive = anyio.create_memory_object_stream[bytes](math.inf)
+        to_client_send, to_client_receive = anyio.create_memory_object_stream[bytes](math.inf)
+        await self._accept_send.send(MemoryServerConnection(to_client_send, to_server_receive))
+        return MemoryTransport(to_server_send, to_client_receive)
+
+    async def accept(self) -> MemoryServerConnection:
+        """The server's end of the next connection a client makes."""
+        return await self._accept_receive.receive()

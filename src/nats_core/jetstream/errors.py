@@ -1,0 +1,422 @@
+"""JetStream errors: API errors chosen by ``err_code`` (ADR-7), pull statuses, local misuse.
+
+Three families, all under :class:`JetStreamError` (itself a
+:class:`nats_core.errors.NatsError`):
+
+* :class:`APIError` and its subclasses: the server answered a JetStream API
+  request (or a publish) with ``{"error": {"code", "err_code", "description"}}``.
+  :func:`api_error` picks the subclass from ``err_code``; an unknown code gives
+  a plain :class:`APIError`, never a failure.
+* :class:`PullStatusError` and its subclasses: a pull request ended with an
+  inline status (404, 408, 409, 400, 423) as ADR-37 describes; ``terminal``
+  says whether a continuous consume must stop.
+* Local errors: :class:`InvalidNameError` and :class:`InvalidOptionError`
+  (also ``ValueError``), raised before anything is sent.
+
+:func:`check_response` turns any API reply into a dict or the right error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._events import Msg
+from ..errors import LocalProtocolError, NatsError
+
+__all__ = [
+    "APIError",
+    "AsyncPublishTimeoutError",
+    "BadRequestError",
+    "BatchCompletedError",
+    "ConsumerAlreadyExistsError",
+    "ConsumerDeletedError",
+    "ConsumerDoesNotExistError",
+    "ConsumerNameExistsError",
+    "ConsumerNotFoundError",
+    "DuplicateMessageInProcessError",
+    "ExpectedStreamMismatchError",
+    "InvalidMsgTTLError",
+    "InvalidNameError",
+    "InvalidOptionError",
+    "InvalidResponseError",
+    "JetStreamError",
+    "JetStreamNotEnabledError",
+    "JetStreamNotEnabledForAccountError",
+    "LeadershipChangedError",
+    "MaxBytesExceededError",
+    "MaximumConsumersLimitError",
+    "MaximumStreamsLimitError",
+    "MessageSizeExceedsMaximumError",
+    "MissedHeartbeatError",
+    "MsgNotFoundError",
+    "MsgTTLDisabledError",
+    "NoMessagesError",
+    "NoStreamResponseError",
+    "NotJetStreamMessageError",
+    "NotPullConsumerError",
+    "PinIdMismatchError",
+    "PullBadRequestError",
+    "PullRequestRejectedError",
+    "PullRequestTimeoutError",
+    "PullStatusError",
+    "ServerShutdownError",
+    "StreamNameInUseError",
+    "StreamNotFoundError",
+    "StreamSealedError",
+    "StreamStoreFailedError",
+    "StreamSubjectOverlapError",
+    "TooManyPendingError",
+    "WrongLastMsgIdError",
+    "WrongLastSequenceError",
+    "api_error",
+    "api_error_from_json",
+    "check_response",
+]
+
+
+class JetStreamError(NatsError):
+    """Root of every JetStream error."""
+
+
+class InvalidResponseError(JetStreamError):
+    """A JetStream reply could not be understood (not JSON, not an object, fields missing)."""
+
+
+class InvalidNameError(JetStreamError, LocalProtocolError, ValueError):
+    """A stream, consumer or durable name cannot be used; nothing was sent."""
+
+
+class InvalidOptionError(JetStreamError, LocalProtocolError, ValueError):
+    """Options contradict each other or are out of range; nothing was sent."""
+
+
+class NotJetStreamMessageError(JetStreamError, ValueError):
+    """The message's reply subject is not a ``$JS.ACK`` subject, so it has no metadata."""
+
+
+class NoStreamResponseError(JetStreamError):
+    """A JetStream publish reached no stream (the server answered 503 no responders).
+
+    No stream listens on the subject, or JetStream is not enabled.
+    """
+
+    def __init__(self, subject: str = "") -> None:
+        where = f" on {subject!r}" if subject else ""
+        super().__init__(
+            f"no stream answered the publish{where}: create a stream that captures "
+            "the subject, or check that JetStream is enabled"
+        )
+        self.subject = subject
+
+
+class AsyncPublishTimeoutError(JetStreamError, TimeoutError):
+    """An asynchronous publish got no ack within its ack timeout."""
+
+
+class TooManyPendingError(JetStreamError):
+    """Too many asynchronous publishes await their acks; wait for some to complete."""
+
+
+class MissedHeartbeatError(JetStreamError):
+    """No message, heartbeat or status arrived for two idle-heartbeat intervals.
+
+    Not terminal: the consumer may be gone (deleted, server restarted) or the
+    connection stalled; consume re-pulls, an ordered consumer resets.
+    """
+
+
+# ----------------------------------------------------------------- API errors
+
+
+class APIError(JetStreamError):
+    """The JetStream API answered with an error.
+
+    ``code`` is the HTTP-like status (400, 404, 503...), ``err_code`` the
+    JetStream error code of ADR-7 (10059 stream not found...), and
+    ``description`` the server's text (not stable: match on ``err_code``).
+    """
+
+    def __init__(self, code: int = 0, err_code: int = 0, description: str = "") -> None:
+        self.code = code
+        self.err_code = err_code
+        self.description = description
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        desc = self.description or "jetstream api error"
+        return f"{desc} (code={self.code}, err_code={self.err_code})"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code}, err_code={self.err_code}, "
+            f"description={self.description!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """10003: the request was malformed."""
+
+
+class ConsumerNameExistsError(APIError):
+    """10013: a consumer of that name exists with a different configuration."""
+
+
+class ConsumerNotFoundError(APIError):
+    """10014: no consumer of that name on the stream."""
+
+
+class MaximumConsumersLimitError(APIError):
+    """10026: the stream or account reached its consumer limit."""
+
+
+class MaximumStreamsLimitError(APIError):
+    """10027: the account reached its stream limit."""
+
+
+class MsgNotFoundError(APIError):
+    """10037 (or a direct get's 404): no message matches the request."""
+
+
+class JetStreamNotEnabledError(APIError):
+    """10076: JetStream is not enabled on the server.
+
+    Also raised (code 503, err_code 10076) when an API request finds no
+    responders, which is how a server without JetStream (or a wrong domain or
+    prefix) shows itself.
+    """
+
+
+class JetStreamNotEnabledForAccountError(JetStreamNotEnabledError):
+    """10039: JetStream is not enabled for this account."""
+
+
+class MessageSizeExceedsMaximumError(APIError):
+    """10054: the message is larger than the stream's ``max_msg_size``."""
+
+
+class StreamNameInUseError(APIError):
+    """10058: a stream of that name exists with a different configuration."""
+
+
+class StreamNotFoundError(APIError):
+    """10059: no stream of that name (or none captures the subject)."""
+
+
+class ExpectedStreamMismatchError(APIError):
+    """10060: the publish's ``Nats-Expected-Stream`` names another stream."""
+
+
+class StreamSubjectOverlapError(APIError):
+    """10065: the stream's subjects overlap those of an existing stream."""
+
+
+class WrongLastMsgIdError(APIError):
+    """10070: ``Nats-Expected-Last-Msg-Id`` does not match the stream's last message id."""
+
+
+class WrongLastSequenceError(APIError):
+    """10071 (10164 on replicated streams): an expected last sequence did not match."""
+
+
+class StreamStoreFailedError(APIError):
+    """10077: the stream refused to store the message.
+
+    The description says why, for instance "maximum messages per subject
+    exceeded" on a ``discard_new_per_subject`` stream, or "maximum messages
+    exceeded" / "maximum bytes exceeded" with discard new.
+    """
+
+
+class StreamSealedError(APIError):
+    """10109: the operation is not allowed on a sealed stream."""
+
+
+class ConsumerAlreadyExistsError(APIError):
+    """10148: create (action ``create``) found a consumer with a different configuration."""
+
+
+class ConsumerDoesNotExistError(APIError):
+    """10149: update (action ``update``) found no such consumer."""
+
+
+class DuplicateMessageInProcessError(APIError):
+    """10158: a message with the same ``Nats-Msg-Id`` is being stored right now."""
+
+
+class InvalidMsgTTLError(APIError):
+    """10165: the ``Nats-TTL`` header is not a valid TTL (below 1 s, unparsable)."""
+
+
+class MsgTTLDisabledError(APIError):
+    """10166: the stream does not allow per-message TTLs (``allow_msg_ttl``)."""
+
+
+_BY_ERR_CODE: dict[int, type[APIError]] = {
+    10003: BadRequestError,
+    10013: ConsumerNameExistsError,
+    10014: ConsumerNotFoundError,
+    10026: MaximumConsumersLimitError,
+    10027: MaximumStreamsLimitError,
+    10037: MsgNotFoundError,
+    10039: JetStreamNotEnabledForAccountError,
+    10054: MessageSizeExceedsMaximumError,
+    10058: StreamNameInUseError,
+    10059: StreamNotFoundError,
+    10060: ExpectedStreamMismatchError,
+    10065: StreamSubjectOverlapError,
+    10070: WrongLastMsgIdError,
+    10071: WrongLastSequenceError,
+    10076: JetStreamNotEnabledError,
+    10077: StreamStoreFailedError,
+    10109: StreamSealedError,
+    10148: ConsumerAlreadyExistsError,
+    10149: ConsumerDoesNotExistError,
+    10158: DuplicateMessageInProcessError,
+    10164: WrongLastSequenceError,
+    10165: InvalidMsgTTLError,
+    10166: MsgTTLDisabledError,
+}
+
+
+def api_error(code: int, err_code: int, description: str = "") -> APIError:
+    """The :class:`APIError` subclass for ``err_code`` (a plain APIError when unknown)."""
+    cls = _BY_ERR_CODE.get(err_code, APIError)
+    return cls(code, err_code, description)
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return 0
+
+
+def api_error_from_json(error: Any) -> APIError:
+    """Build the typed error from an API reply's ``error`` object."""
+    if not isinstance(error, dict):
+        return APIError(0, 0, f"malformed error in api response: {error!r}")
+    desc = error.get("description")
+    return api_error(
+        _as_int(error.get("code")),
+        _as_int(error.get("err_code")),
+        desc if isinstance(desc, str) else "",
+    )
+
+
+# -------------------------------------------------------------- pull statuses
+
+
+class PullStatusError(JetStreamError):
+    """A pull request ended with an inline status (ADR-37 "status handling").
+
+    ``status`` and ``description`` come from the status line; ``terminal`` is
+    true when a continuous consume must stop (400, 409 Consumer Deleted, 409
+    Consumer is push based).
+    """
+
+    terminal: bool = False
+
+    def __init__(self, status: int, description: str = "") -> None:
+        self.status = status
+        self.description = description
+        text = f"{status} {description}".strip()
+        super().__init__(f"pull request ended with status {text}")
+
+
+class NoMessagesError(PullStatusError):
+    """404 No Messages: a ``no_wait`` pull found nothing to deliver."""
+
+
+class PullRequestTimeoutError(PullStatusError):
+    """408 Request Timeout (or Interest Expired): the pull request expired."""
+
+
+class PullBadRequestError(PullStatusError):
+    """400 Bad Request: the server rejected the pull request."""
+
+    terminal = True
+
+
+class ConsumerDeletedError(PullStatusError):
+    """409 Consumer Deleted: the consumer is gone."""
+
+    terminal = True
+
+
+class NotPullConsumerError(PullStatusError):
+    """409 Consumer is push based: the consumer cannot be pulled from."""
+
+    terminal = True
+
+
+class LeadershipChangedError(PullStatusError):
+    """409 Leadership Change: pending pull requests were dropped; pull again."""
+
+
+class MaxBytesExceededError(PullStatusError):
+    """409 Message Size Exceeds MaxBytes: the next message does not fit ``max_bytes``."""
+
+
+class BatchCompletedError(PullStatusError):
+    """409 Batch Completed: the batch was delivered though ``max_bytes`` was not reached."""
+
+
+class PullRequestRejectedError(PullStatusError):
+    """409 Exceeded MaxWaiting / MaxRequestBatch / MaxRequestExpires / MaxRequestMaxBytes.
+
+    The consumer's limits refused the pull request.
+    """
+
+
+class ServerShutdownError(PullStatusError):
+    """409 Server Shutdown: the server is going away; pull again after reconnecting."""
+
+
+class PinIdMismatchError(PullStatusError):
+    """423 Nats-Wrong-Pin-Id: this client is no longer the pinned one of its priority group."""
+
+
+# ------------------------------------------------------------------ replies
+
+
+def check_response(reply: Msg | bytes, *, subject: str = "") -> dict[str, Any]:
+    """Decode an API reply into a dict, raising the typed error it carries.
+
+    Raises :class:`JetStreamNotEnabledError` for a 503 no-responders status
+    (no JetStream, or a wrong domain/prefix), the :class:`APIError` subclass
+    chosen by ``err_code`` when the reply has ``error``, and
+    :class:`InvalidResponseError` when it is not a JSON object.
+    ``subject`` (the request's) only improves the messages.
+    """
+    if isinstance(reply, Msg):
+        if reply.is_no_responders:
+            where = f" on {subject!r}" if subject else ""
+            raise JetStreamNotEnabledError(
+                503,
+                10076,
+                f"no responders for the jetstream api request{where}: JetStream is not "
+                "enabled, or the domain or api prefix is wrong",
+            )
+        status = reply.status
+        if status is not None and not reply.data:
+            desc = reply.headers.description if reply.headers is not None else ""
+            raise APIError(status, 0, desc or f"unexpected status {status} in api reply")
+        data = reply.data
+    else:
+        data = reply
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidResponseError(
+            f"invalid JSON in jetstream api response: {bytes(data[:64])!r}"
+        ) from exc
+    if not isinstance(obj, dict):
+        raise InvalidResponseError(f"jetstream api response is not a JSON object: {obj!r:.64}")
+    error = obj.get("error")
+    if error is not None:
+        raise api_error_from_json(error)
+    return obj

@@ -1,0 +1,364 @@
+"""JetStream publish: expectation headers, pub-ack parsing, async publish bookkeeping.
+
+A JetStream publish is a request: the adapter sends the message with
+:func:`publish_headers` merged into its headers and parses the reply with
+:func:`parse_pub_ack`. A 503 (no responders) means no stream captured the
+subject yet; nats.go retries a couple of times (``DEFAULT_RETRY_ATTEMPTS``,
+``DEFAULT_RETRY_WAIT``) before giving :class:`NoStreamResponseError`.
+
+:class:`AsyncPublishTracker` keeps the state of many publishes in flight on
+one wildcard reply subscription; the adapter holds a future per token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from .._events import Msg
+from .._headers import Headers, HeadersInput
+from ._codec import format_go_duration, to_nanos
+from .errors import (
+    APIError,
+    AsyncPublishTimeoutError,
+    InvalidOptionError,
+    InvalidResponseError,
+    JetStreamError,
+    NoStreamResponseError,
+    TooManyPendingError,
+    api_error_from_json,
+)
+from .models import PubAck
+
+__all__ = [
+    "DEFAULT_MAX_PENDING",
+    "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_RETRY_WAIT",
+    "EXPECTED_LAST_MSG_ID",
+    "EXPECTED_LAST_SEQ",
+    "EXPECTED_LAST_SUBJECT_SEQ",
+    "EXPECTED_LAST_SUBJECT_SEQ_SUBJECT",
+    "EXPECTED_STREAM",
+    "MSG_ID",
+    "MSG_ROLLUP",
+    "MSG_TTL",
+    "AsyncPublishTracker",
+    "PendingPublish",
+    "PublishOutcome",
+    "format_ttl",
+    "parse_pub_ack",
+    "publish_headers",
+]
+
+MSG_ID = "Nats-Msg-Id"
+EXPECTED_STREAM = "Nats-Expected-Stream"
+EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
+EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+EXPECTED_LAST_SUBJECT_SEQ_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+MSG_TTL = "Nats-TTL"
+MSG_ROLLUP = "Nats-Rollup"
+
+DEFAULT_RETRY_ATTEMPTS = 2
+"""Retries of a publish answered by 503 no responders (nats.go's default)."""
+DEFAULT_RETRY_WAIT = 0.25
+"""Seconds between those retries."""
+DEFAULT_MAX_PENDING = 4000
+"""Async publishes allowed in flight (nats.go's default)."""
+
+_ROLLUPS = ("sub", "all")
+
+
+def format_ttl(ttl: timedelta | float | str) -> str:
+    """The ``Nats-TTL`` value for ``ttl`` (ADR-43): a Go duration string ("5s", "1h0m0s").
+
+    ``ttl`` is a timedelta, seconds, or the string ``"never"`` (kept forever,
+    even past the stream's ``max_age``). The server wants at least one second.
+    """
+    if isinstance(ttl, str):
+        if ttl == "never":
+            return ttl
+        raise InvalidOptionError(f"ttl must be a duration or 'never', not {ttl!r}")
+    try:
+        ns = to_nanos(ttl)
+    except TypeError as exc:
+        raise InvalidOptionError(str(exc)) from None
+    if ns < 1_000_000_000:
+        raise InvalidOptionError(f"message ttl must be at least 1 second, not {ttl!r}")
+    return format_go_duration(ttl)
+
+
+def _uint(value: object, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidOptionError(f"{what} must be a non-negative integer, not {value!r}")
+    return str(value)
+
+
+def publish_headers(
+    headers: HeadersInput | None = None,
+    *,
+    msg_id: str | None = None,
+    expected_stream: str | None = None,
+    expected_last_seq: int | None = None,
+    expected_last_subject_seq: int | None = None,
+    expected_last_subject_seq_subject: str | None = None,
+    expected_last_msg_id: str | None = None,
+    ttl: timedelta | float | str | None = None,
+    rollup: str | None = None,
+) -> Headers | None:
+    """The user's ``headers`` plus the JetStream publish options, as a new :class:`Headers`.
+
+    ``msg_id`` deduplicates within the stream's duplicate window; the
+    ``expected_*`` options make the publish fail unless the stream matches
+    (optimistic concurrency); ``expected_last_subject_seq_subject`` (with
+    ``expected_last_subject_seq``) checks another subject than the one
+    published to; ``ttl`` sets a per-message TTL; ``rollup`` is ``"sub"`` or
+    ``"all"``. Returns ``None`` when there is nothing to send.
+    """
+    out = Headers(headers) if headers is not None else Headers()
+    if msg_id is not None:
+        if not msg_id:
+            raise InvalidOptionError("msg_id must not be empty")
+        out[MSG_ID] = msg_id
+    if expected_stream is not None:
+        out[EXPECTED_STREAM] = expected_stream
+    if expected_last_seq is not None:
+        out[EXPECTED_LAST_SEQ] = _uint(expected_last_seq, "expected_last_seq")
+    if expected_last_subject_seq_subject is not None and expected_last_subject_seq is None:
+        raise InvalidOptionError(
+            "expected_last_subject_seq_subject needs expected_last_subject_seq"
+        )
+    if expected_last_subject_seq is not None:
+        out[EXPECTED_LAST_SUBJECT_SEQ] = _uint(
+            expected_last_subject_seq, "expected_last_subject_seq"
+        )
+        if expected_last_subject_seq_subject is not None:
+            out[EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = expected_last_subject_seq_subject
+    if expected_last_msg_id is not None:
+        out[EXPECTED_LAST_MSG_ID] = expected_last_msg_id
+    if ttl is not None:
+        out[MSG_TTL] = format_ttl(ttl)
+    if rollup is not None:
+        if rollup not in _ROLLUPS:
+            raise InvalidOptionError(f"rollup must be 'sub' or 'all', not {rollup!r}")
+        out[MSG_ROLLUP] = rollup
+    if not out and out.status is None:
+        return None
+    return out
+
+
+def parse_pub_ack(reply: Msg | bytes, *, subject: str = "") -> PubAck:
+    """Parse a publish reply into a :class:`PubAck`.
+
+    503 no responders raises :class:`NoStreamResponseError`; an ``error``
+    reply the :class:`APIError` subclass of its ``err_code``; anything that is
+    not a pub ack :class:`InvalidResponseError`.
+    """
+    if isinstance(reply, Msg):
+        if reply.is_no_responders:
+            raise NoStreamResponseError(subject)
+        data = reply.data
+    else:
+        data = reply
+    try:
+        obj: Any = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidResponseError(f"invalid jetstream publish ack: {bytes(data[:64])!r}") from exc
+    if not isinstance(obj, Mapping):
+        raise InvalidResponseError(f"invalid jetstream publish ack: {obj!r:.64}")
+    if obj.get("error") is not None:
+        raise api_error_from_json(obj["error"])
+    ack = PubAck.from_json({k: v for k, v in obj.items() if k != "type"})
+    if not ack.stream:
+        raise InvalidResponseError(f"invalid jetstream publish ack (no stream): {obj!r:.64}")
+    return ack
+
+
+# ----------------------------------------------------------- async publish
+
+
+@dataclass(slots=True)
+class PendingPublish:
+    """One async publish awaiting its ack: send ``payload`` to ``subject`` with ``reply``."""
+
+    token: str
+    reply: str
+    subject: str
+    payload: bytes
+    headers: Headers | None
+    deadline: float | None
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """What happened to the async publish ``token``.
+
+    Exactly one of: ``ack`` (stored), ``error`` (failed: resolve the future
+    with it), or ``retry`` (503: publish ``retry`` again after
+    ``retry_wait`` seconds with the same reply subject).
+    """
+
+    token: str
+    ack: PubAck | None = None
+    error: JetStreamError | None = None
+    retry: PendingPublish | None = None
+
+
+class AsyncPublishTracker:
+    """Bookkeeping of asynchronous JetStream publishes (no I/O, no clock).
+
+    The adapter subscribes once to :attr:`subscription_subject`
+    (``<reply_prefix>*``), then for each publish calls :meth:`track` (which
+    gives the reply subject and a token) and sends the message. Replies go to
+    :meth:`on_reply`; :meth:`expire` times out acks past ``ack_timeout``;
+    :meth:`fail_all` ends everything (disconnect, close). ``max_pending``
+    bounds the publishes in flight: :meth:`track` raises
+    :class:`TooManyPendingError` when full (check :attr:`is_full` and wait for
+    an outcome first).
+    """
+
+    __slots__ = (
+        "_next",
+        "_pending",
+        "ack_timeout",
+        "max_pending",
+        "max_retries",
+        "reply_prefix",
+        "retry_wait",
+    )
+
+    def __init__(
+        self,
+        reply_prefix: str,
+        *,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_retries: int = DEFAULT_RETRY_ATTEMPTS,
+        retry_wait: float = DEFAULT_RETRY_WAIT,
+        ack_timeout: float | None = None,
+    ) -> None:
+        if not reply_prefix.endswith("."):
+            reply_prefix += "."
+        if max_pending < 1:
+            raise InvalidOptionError(f"max_pending must be at least 1, not {max_pending!r}")
+        if max_retries < 0:
+            raise InvalidOptionError(f"max_retries must not be negative, not {max_retries!r}")
+        if ack_timeout is not None and ack_timeout <= 0:
+            raise InvalidOptionError(f"ack_timeout must be positive, not {ack_timeout!r}")
+        self.reply_prefix = reply_prefix
+        self.max_pending = max_pending
+        self.max_retries = max_retries
+        self.retry_wait = retry_wait
+        self.ack_timeout = ack_timeout
+        self._pending: dict[str, PendingPublish] = {}
+        self._next = 0
+
+    @property
+    def subscription_subject(self) -> str:
+        """The wildcard subject to subscribe to for every ack."""
+        return self.reply_prefix + "*"
+
+    @property
+    def pending_count(self) -> int:
+        """Publishes awaiting an outcome."""
+        return len(self._pending)
+
+    @property
+    def is_full(self) -> bool:
+        """True when :meth:`track` would raise :class:`TooManyPendingError`."""
+        return len(self._pending) >= self.max_pending
+
+    @property
+    def all_done(self) -> bool:
+        """True when no publish awaits an outcome (every one acked or failed)."""
+        return not self._pending
+
+    def pending(self, token: str) -> PendingPublish | None:
+        """The publish in flight under ``token``, if any."""
+        return self._pending.get(token)
+
+    def track(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        headers: Headers | None = None,
+        *,
+        now: float,
+    ) -> PendingPublish:
+        """Register a publish; send it to ``subject`` with the returned ``reply``."""
+        if self.is_full:
+            raise TooManyPendingError(
+                f"{len(self._pending)} async publishes await their acks (max_pending="
+                f"{self.max_pending}): wait for some to complete"
+            )
+        self._next += 1
+        token = format(self._next, "x")
+        deadline = None if self.ack_timeout is None else now + self.ack_timeout
+        p = PendingPublish(token, self.reply_prefix + token, subject, payload, headers, deadline)
+        self._pending[token] = p
+        return p
+
+    def token_of(self, reply_subject: str) -> str | None:
+        """The token of an ack's subject, or ``None`` when it is not one of ours."""
+        if not reply_subject.startswith(self.reply_prefix):
+            return None
+        token = reply_subject[len(self.reply_prefix) :]
+        return token or None
+
+    def on_reply(self, msg: Msg, now: float) -> PublishOutcome | None:
+        """Handle a reply that arrived on the subscription; ``None`` if it is unknown."""
+        token = self.token_of(msg.subject)
+        if token is None:
+            return None
+        return self.on_token_reply(token, msg, now)
+
+    def on_token_reply(self, token: str, msg: Msg, now: float) -> PublishOutcome | None:
+        """Handle the reply ``msg`` to the publish ``token`` (``None`` if unknown or late)."""
+        p = self._pending.get(token)
+        if p is None:
+            return None
+        if msg.is_no_responders and p.retries < self.max_retries:
+            p.retries += 1
+            if self.ack_timeout is not None:
+                p.deadline = now + self.ack_timeout
+            return PublishOutcome(token, retry=p)
+        del self._pending[token]
+        try:
+            ack = parse_pub_ack(msg, subject=p.subject)
+        except (APIError, JetStreamError) as exc:
+            return PublishOutcome(token, error=exc)
+        return PublishOutcome(token, ack=ack)
+
+    def expire(self, now: float) -> list[PublishOutcome]:
+        """Fail the publishes whose ack is overdue at ``now``."""
+        late = [t for t, p in self._pending.items() if p.deadline is not None and now >= p.deadline]
+        out = []
+        for t in late:
+            p = self._pending.pop(t)
+            out.append(
+                PublishOutcome(
+                    t,
+                    error=AsyncPublishTimeoutError(
+                        f"no ack for the publish to {p.subject!r} in time"
+                    ),
+                )
+            )
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`expire` next has work, or ``None`` (no ack timeout, nothing pending)."""
+        deadlines = [p.deadline for p in self._pending.values() if p.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def fail_all(self, error: JetStreamError) -> list[PublishOutcome]:
+        """End every pending publish with ``error`` (disconnected, closed...)."""
+        out = [PublishOutcome(t, error=error) for t in self._pending]
+        self._pending.clear()
+        return out
+
+    def forget(self, token: str) -> None:
+        """Drop ``token`` without an outcome (its publish could not be sent)."""
+        self._pending.pop(token, None)

@@ -1,0 +1,535 @@
+"""Pull consumers (ADR-37): pull requests, continuous consume and one-shot fetch.
+
+Two state machines, fed by the adapter with every message of the pull
+subscription and the current time (``now``, seconds from any monotonic
+clock); they never read a clock or send anything themselves.
+
+:class:`PullConsumeState` keeps a buffer topped up (``consume()``/
+``messages()``): it tracks the messages and bytes still pending from the pull
+requests in flight, asks for a new pull when they fall below the threshold
+(half the buffer by default), reads the ``Nats-Pending-*`` headers of the
+statuses that end a pull, watches idle heartbeats (two missed intervals give
+:class:`MissedHeartbeatError`) and pulls again after a reconnect.
+
+:class:`FetchState` runs one pull request (``fetch()``/``next()``) and says
+when it is done: batch filled, bytes reached, a status ended it, the client
+deadline passed or heartbeats stopped.
+
+Every step returns a :class:`PullOutcome`: deliver the message or not, an
+error to report, whether it is over, a pull request to publish (to
+``CONSUMER.MSG.NEXT``, with the subscription's inbox as reply, see
+:func:`next_request`), an empty reply to send for flow control.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from .._events import Msg
+from .._headers import encode_headers
+from ._codec import dump_json, seconds, to_nanos
+from .api import JSApi
+from .errors import InvalidOptionError, JetStreamError, MissedHeartbeatError, PullStatusError
+from .msg import JSStatus, StatusKind, jetstream_status, status_error
+from .requests import JSRequest, validate_consumer_name, validate_stream_name
+
+__all__ = [
+    "BATCH_FOR_BYTES",
+    "DEFAULT_EXPIRES",
+    "DEFAULT_MAX_MESSAGES",
+    "FETCH_CLIENT_SLACK",
+    "FetchState",
+    "PullConsumeState",
+    "PullOutcome",
+    "PullRequest",
+    "msg_size",
+    "next_request",
+]
+
+DEFAULT_MAX_MESSAGES = 500
+"""Buffer size of consume when neither max_messages nor max_bytes is given."""
+DEFAULT_EXPIRES = 30.0
+"""Seconds a pull request waits on the server (consume and fetch)."""
+BATCH_FOR_BYTES = 1_000_000
+"""``batch`` of byte-limited pulls (ADR-37: a large number, not 0)."""
+FETCH_CLIENT_SLACK = 1.0
+"""Seconds the client waits for a fetch beyond its ``expires``."""
+_MIN_CONSUME_EXPIRES = 1.0
+_MIN_HEARTBEAT, _MAX_HEARTBEAT = 0.5, 30.0
+_ENDS_PULL_QUIETLY = frozenset(
+    {
+        StatusKind.NO_MESSAGES,
+        StatusKind.REQUEST_TIMEOUT,
+        StatusKind.MAX_BYTES_EXCEEDED,
+        StatusKind.BATCH_COMPLETED,
+        StatusKind.PIN_ID_MISMATCH,
+    }
+)
+_ENDS_FETCH_QUIETLY = _ENDS_PULL_QUIETLY - {StatusKind.PIN_ID_MISMATCH}
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOptionError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def _duration(value: timedelta | float, what: str) -> float:
+    try:
+        s = seconds(value)
+    except TypeError:
+        raise InvalidOptionError(f"{what} must be seconds or a timedelta, not {value!r}") from None
+    if not s > 0 or math.isinf(s):
+        raise InvalidOptionError(f"{what} must be positive and finite, not {value!r}")
+    return s
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """The body of a ``CONSUMER.MSG.NEXT`` request; times in seconds.
+
+    ``batch`` messages at most, ``max_bytes`` bytes at most, waiting
+    ``expires`` seconds on the server (``no_wait``: answer at once, 404 when
+    empty); ``idle_heartbeat`` asks for heartbeats while waiting and must not
+    exceed half of ``expires``. ``group``, ``min_pending``,
+    ``min_ack_pending``, ``priority`` and ``pin_id`` are for priority groups.
+    """
+
+    batch: int
+    expires: float | None = None
+    max_bytes: int | None = None
+    no_wait: bool = False
+    idle_heartbeat: float | None = None
+    group: str | None = None
+    min_pending: int | None = None
+    min_ack_pending: int | None = None
+    priority: int | None = None
+    pin_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int(self.batch, "batch")
+        if self.max_bytes is not None:
+            _positive_int(self.max_bytes, "max_bytes")
+        if self.expires is not None:
+            _duration(self.expires, "expires")
+        if self.idle_heartbeat is not None:
+            hb = _duration(self.idle_heartbeat, "idle_heartbeat")
+            if self.expires is None:
+                raise InvalidOptionError("idle_heartbeat needs expires")
+            if hb > self.expires / 2:
+                raise InvalidOptionError(
+                    f"idle_heartbeat ({hb}s) must be at most half of expires ({self.expires}s)"
+                )
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as a JSON object (durations in nanoseconds)."""
+        out: dict[str, Any] = {"batch": self.batch}
+        if self.expires is not None:
+            out["expires"] = to_nanos(self.expires)
+        if self.max_bytes is not None:
+            out["max_bytes"] = self.max_bytes
+        if self.no_wait:
+            out["no_wait"] = True
+        if self.idle_heartbeat is not None:
+            out["idle_heartbeat"] = to_nanos(self.idle_heartbeat)
+        for key, value in (
+            ("group", self.group),
+            ("min_pending", self.min_pending),
+            ("min_ack_pending", self.min_ack_pending),
+            ("priority", self.priority),
+            ("id", self.pin_id),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+    def payload(self) -> bytes:
+        """The request as JSON bytes."""
+        return dump_json(self.to_json())
+
+
+def next_request(
+    stream: str, consumer: str, request: PullRequest, *, api: JSApi | None = None
+) -> JSRequest:
+    """The ``CONSUMER.MSG.NEXT.<stream>.<consumer>`` publish for ``request``.
+
+    Publish it with the pull subscription's inbox as the reply subject (not
+    as a one-reply request: many messages come back).
+    """
+    validate_stream_name(stream)
+    validate_consumer_name(consumer)
+    a = api if api is not None else JSApi()
+    return JSRequest(a.consumer_msg_next(stream, consumer), request.payload())
+
+
+def msg_size(msg: Msg) -> int:
+    """A message's size as the server counts it against ``max_bytes`` (ADR-37):
+    subject, reply, header block and payload."""
+    size = len(msg.subject) + len(msg.reply) + len(msg.data)
+    if msg.headers is not None:
+        size += len(encode_headers(msg.headers))
+    return size
+
+
+@dataclass(frozen=True, slots=True)
+class PullOutcome:
+    """What the adapter does after a step of a pull state machine.
+
+    ``deliver``: hand the message to the user. ``error``: report it (a
+    warning unless ``done``). ``done``: consume terminated / fetch finished;
+    stop. ``pull``: publish this pull request now. ``respond_to``: publish an
+    empty message there (flow control). ``status`` is the status received, if any.
+    """
+
+    deliver: bool = False
+    done: bool = False
+    error: JetStreamError | None = None
+    pull: PullRequest | None = None
+    respond_to: str = ""
+    status: JSStatus | None = None
+
+
+_NOTHING = PullOutcome()
+
+
+class PullConsumeState:
+    """Continuous pull consume (ADR-37 "Consume").
+
+    Give ``max_messages`` (buffer size, default 500) or ``max_bytes`` (then
+    ``batch`` is :data:`BATCH_FOR_BYTES`), not both. ``expires`` (>= 1 s,
+    default 30 s) is each pull's server-side wait; ``idle_heartbeat`` defaults
+    to half of it capped at 30 s (5 s for ordered consumers when ``expires``
+    >= 10 s); thresholds default to half the buffer.
+
+    Call :meth:`start` and publish its request; then :meth:`on_msg` for every
+    message of the subscription, :meth:`check` when :attr:`deadline` passes,
+    :meth:`on_disconnect` / :meth:`on_reconnect` on connection changes.
+    """
+
+    __slots__ = (
+        "_connected",
+        "_hb_deadline",
+        "delivered",
+        "done",
+        "error",
+        "expires",
+        "idle_heartbeat",
+        "max_bytes",
+        "max_messages",
+        "pending_bytes",
+        "pending_msgs",
+        "threshold_bytes",
+        "threshold_messages",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_messages: int | None = None,
+        max_bytes: int | None = None,
+        expires: timedelta | float = DEFAULT_EXPIRES,
+        idle_heartbeat: timedelta | float | None = None,
+        threshold_messages: int | None = None,
+        threshold_bytes: int | None = None,
+        ordered: bool = False,
+    ) -> None:
+        if max_messages is not None and max_bytes is not None:
+            raise InvalidOptionError("give max_messages or max_bytes, not both")
+        if max_bytes is not None:
+            self.max_bytes = _positive_int(max_bytes, "max_bytes")
+            self.max_messages = BATCH_FOR_BYTES
+        else:
+            self.max_bytes = 0
+            self.max_messages = (
+                DEFAULT_MAX_MESSAGES
+                if max_messages is None
+                else _positive_int(max_messages, "max_messages")
+            )
+        self.expires = _duration(expires, "expires")
+        if self.expires < _MIN_CONSUME_EXPIRES:
+            raise InvalidOptionError(f"expires must be at least 1s, not {expires!r}")
+        if idle_heartbeat is None:
+            if ordered:
+                hb = 5.0 if self.expires >= 10.0 else self.expires / 2
+            else:
+                hb = min(self.expires / 2, _MAX_HEARTBEAT)
+        else:
+            hb = _duration(idle_heartbeat, "idle_heartbeat")
+            if not _MIN_HEARTBEAT <= hb <= _MAX_HEARTBEAT:
+                raise InvalidOptionError(f"idle_heartbeat must be within 0.5s-30s, not {hb}s")
+        if hb > self.expires / 2:
+            raise InvalidOptionError(
+                f"idle_heartbeat ({hb}s) must be at most half of expires ({self.expires}s)"
+            )
+        self.idle_heartbeat = hb
+        self.threshold_messages = self._threshold(threshold_messages, self.max_messages, "messages")
+        self.threshold_bytes = (
+            self._threshold(threshold_bytes, self.max_bytes, "bytes") if self.max_bytes else 0
+        )
+        self.pending_msgs = 0
+        self.pending_bytes = 0
+        self.delivered = 0
+        self.done = False
+        self.error: JetStreamError | None = None
+        self._connected = True
+        self._hb_deadline: float | None = None
+
+    @staticmethod
+    def _threshold(value: int | None, limit: int, what: str) -> int:
+        if value is None:
+            return math.ceil(limit / 2)
+        _positive_int(value, f"threshold_{what}")
+        if value > limit:
+            raise InvalidOptionError(f"threshold_{what} ({value}) exceeds max_{what} ({limit})")
+        return value
+
+    # ---------------------------------------------------------- requests
+    def _request(self, batch: int, max_bytes: int | None) -> PullRequest:
+        return PullRequest(
+            batch=batch,
+            expires=self.expires,
+            max_bytes=max_bytes,
+            idle_heartbeat=self.idle_heartbeat,
+        )
+
+    def _full(self, now: float) -> PullRequest:
+        self.pending_msgs = self.max_messages
+        self.pending_bytes = self.max_bytes
+        self._hb_deadline = now + 2 * self.idle_heartbeat
+        return self._request(self.max_messages, self.max_bytes or None)
+
+    def _refill(self) -> PullRequest | None:
+        if self.done or not self._connected:
+            return None
+        low_msgs = self.pending_msgs < self.threshold_messages
+        low_bytes = bool(self.max_bytes) and self.pending_bytes < self.threshold_bytes
+        if not (low_msgs or low_bytes):
+            return None
+        if self.max_bytes:
+            req = self._request(self.max_messages, self.max_bytes - self.pending_bytes)
+        else:
+            req = self._request(self.max_messages - self.pending_msgs, None)
+        self.pending_msgs = self.max_messages
+        self.pending_bytes = self.max_bytes
+        return req
+
+    def start(self, now: float) -> PullRequest:
+        """The first pull request, filling the whole buffer; starts the heartbeat watch."""
+        if self.done:
+            raise InvalidOptionError("this consume has ended; start a new one")
+        return self._full(now)
+
+    # -------------------------------------------------------------- input
+    def on_msg(self, msg: Msg, now: float, size: int | None = None) -> PullOutcome:
+        """Account for one message of the pull subscription.
+
+        ``size`` is the message's wire size if the adapter knows it (else
+        :func:`msg_size` computes it when ``max_bytes`` is in use).
+        """
+        if self.done:
+            return PullOutcome(done=True, error=self.error)
+        if self._connected:
+            self._hb_deadline = now + 2 * self.idle_heartbeat
+        status = jetstream_status(msg)
+        if status is None:
+            self.delivered += 1
+            self.pending_msgs = max(0, self.pending_msgs - 1)
+            if self.max_bytes:
+                self.pending_bytes = max(
+                    0, self.pending_bytes - (msg_size(msg) if size is None else size)
+                )
+            return PullOutcome(deliver=True, pull=self._refill())
+        kind = status.kind
+        if kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
+            return PullOutcome(status=status, respond_to=status.reply)
+        self.pending_msgs = max(0, self.pending_msgs - status.pending_msgs)
+        if self.max_bytes:
+            self.pending_bytes = max(0, self.pending_bytes - status.pending_bytes)
+        error = status_error(status)
+        if error is not None and error.terminal:
+            self.done = True
+            self.error = error
+            self._hb_deadline = None
+            return PullOutcome(done=True, error=error, status=status)
+        if kind in (StatusKind.LEADERSHIP_CHANGE, StatusKind.PIN_ID_MISMATCH):
+            self.pending_msgs = 0
+            self.pending_bytes = 0
+        report = None if kind in _ENDS_PULL_QUIETLY else error
+        return PullOutcome(error=report, pull=self._refill(), status=status)
+
+    @property
+    def deadline(self) -> float | None:
+        """When :meth:`check` must run next (the heartbeat deadline), or ``None``."""
+        return None if self.done or not self._connected else self._hb_deadline
+
+    def check(self, now: float) -> PullOutcome | None:
+        """Detect missed heartbeats at ``now``.
+
+        Two silent heartbeat intervals give a (non-terminal)
+        :class:`MissedHeartbeatError` and a fresh pull for the whole buffer.
+        """
+        deadline = self.deadline
+        if deadline is None or now < deadline:
+            return None
+        error = MissedHeartbeatError(
+            f"no heartbeat for {2 * self.idle_heartbeat:g}s: the consumer may be gone "
+            "or the connection stalled; pulling again"
+        )
+        return PullOutcome(error=error, pull=self._full(now))
+
+    def on_disconnect(self) -> None:
+        """The connection dropped: pause the heartbeat watch and stop pulling."""
+        self._connected = False
+        self._hb_deadline = None
+
+    def on_reconnect(self, now: float) -> PullRequest | None:
+        """The connection is back: the pull to publish (``None`` once consume has ended)."""
+        self._connected = True
+        if self.done:
+            return None
+        return self._full(now)
+
+    def stop(self) -> None:
+        """End the consume (the user stopped it); later messages are not delivered."""
+        self.done = True
+        self._hb_deadline = None
+
+
+class FetchState:
+    """One pull request (``fetch``/``next``), from publish to completion.
+
+    ``batch`` messages (default 1, or :data:`BATCH_FOR_BYTES` when only
+    ``max_bytes`` is given), within ``expires`` seconds (default 30 s; none
+    with ``no_wait`` unless given). ``idle_heartbeat`` defaults to 5 s when
+    ``expires`` >= 10 s, else none (nats.go's rule). Publish :attr:`request`,
+    feed :meth:`on_msg`, call :meth:`check` at :attr:`deadline`.
+    """
+
+    __slots__ = (
+        "_expiry",
+        "_hb_deadline",
+        "done",
+        "error",
+        "received",
+        "received_bytes",
+        "request",
+        "slack",
+    )
+
+    def __init__(
+        self,
+        batch: int | None = None,
+        *,
+        max_bytes: int | None = None,
+        expires: timedelta | float | None = None,
+        no_wait: bool = False,
+        idle_heartbeat: timedelta | float | None = None,
+        now: float,
+        slack: float = FETCH_CLIENT_SLACK,
+    ) -> None:
+        if batch is None:
+            batch = BATCH_FOR_BYTES if max_bytes is not None else 1
+        exp: float | None
+        if expires is None:
+            exp = None if no_wait else DEFAULT_EXPIRES
+        else:
+            exp = _duration(expires, "expires")
+        hb: float | None
+        if idle_heartbeat is None:
+            hb = 5.0 if exp is not None and exp >= 10.0 else None
+        else:
+            hb = _duration(idle_heartbeat, "idle_heartbeat")
+        self.request = PullRequest(
+            batch=batch, expires=exp, max_bytes=max_bytes, no_wait=no_wait, idle_heartbeat=hb
+        )
+        self.slack = slack
+        self._expiry = now + (exp or 0.0) + slack
+        self._hb_deadline = None if hb is None else now + 2 * hb
+        self.received = 0
+        self.received_bytes = 0
+        self.done = False
+        self.error: JetStreamError | None = None
+
+    def _finish(self, error: JetStreamError | None = None) -> PullOutcome:
+        self.done = True
+        self.error = error
+        return PullOutcome(done=True, error=error)
+
+    def on_msg(self, msg: Msg, now: float, size: int | None = None) -> PullOutcome:
+        """Account for one message; ``done`` in the outcome ends the fetch."""
+        if self.done:
+            return PullOutcome(done=True, error=self.error)
+        req = self.request
+        if req.idle_heartbeat is not None:
+            self._hb_deadline = now + 2 * req.idle_heartbeat
+        status = jetstream_status(msg)
+        if status is None:
+            self.received += 1
+            if req.max_bytes is not None:
+                self.received_bytes += msg_size(msg) if size is None else size
+            full = self.received >= req.batch or (
+                req.max_bytes is not None and self.received_bytes >= req.max_bytes
+            )
+            if full:
+                self.done = True
+            return PullOutcome(deliver=True, done=full)
+        if status.kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
+            return PullOutcome(status=status, respond_to=status.reply)
+        error: PullStatusError | None = None
+        if status.kind not in _ENDS_FETCH_QUIETLY:
+            error = status_error(status)
+        self.done = True
+        self.error = error
+        return PullOutcome(done=True, error=error, status=status)
+
+    @property
+    def deadline(self) -> float | None:
+        """When :meth:`check` must run next, or ``None`` once done."""
+        if self.done:
+            return None
+        if self._hb_deadline is None:
+            return self._expiry
+        return min(self._expiry, self._hb_deadline)
+
+    def check(self, now: float) -> PullOutcome | None:
+        """End the fetch if its client deadline passed (no error: fewer messages than
+        asked) or heartbeats stopped (:class:`MissedHeartbeatError`)."""
+        if self.done:
+            return None
+        if now >= self._expiry:
+            return self._finish()
+        if self._hb_deadline is not None and now >= self._hb_deadline:
+            hb = self.request.idle_heartbeat or 0.0
+            return self._finish(MissedHeartbeatError(f"no heartbeat for {2 * hb:g}s during fetch"))
+        return None
+
+    def on_reconnect(self, now: float) -> PullRequest | None:
+        """The connection came back while fetching: the pull request for what is
+        still missing in the time left, or ``None`` (then the fetch is done)."""
+        if self.done:
+            return None
+        req = self.request
+        remaining = None if req.expires is None else self._expiry - self.slack - now
+        if remaining is not None and remaining < 0.001:
+            self._finish()
+            return None
+        hb = req.idle_heartbeat
+        if hb is not None and remaining is not None and hb > remaining / 2:
+            hb = None
+        self._hb_deadline = None if hb is None else now + 2 * hb
+        # Not done means the byte budget is not spent: at least one byte is left.
+        max_bytes = None if req.max_bytes is None else req.max_bytes - self.received_bytes
+        return PullRequest(
+            batch=req.batch - self.received,
+            expires=remaining,
+            max_bytes=max_bytes,
+            no_wait=req.no_wait,
+            idle_heartbeat=hb,
+        )
+
+    def stop(self) -> None:
+        """Abandon the fetch (cancelled by the user)."""
+        self.done = True

@@ -1,0 +1,487 @@
+"""Pull consumers: pull requests, the consume state machine, the fetch state machine."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nats_core import Headers, Msg
+from nats_core._headers import decode_headers, encode_headers
+from nats_core.jetstream import (
+    ConsumerDeletedError,
+    FetchState,
+    InvalidOptionError,
+    JSApi,
+    LeadershipChangedError,
+    MissedHeartbeatError,
+    NotPullConsumerError,
+    PullBadRequestError,
+    PullConsumeState,
+    PullRequest,
+    PullRequestRejectedError,
+    ServerShutdownError,
+    msg_size,
+    next_request,
+)
+
+INBOX = "_INBOX.pull.x"
+
+# ---------------------------------------------------------------- helpers
+
+
+def user(seq: int = 1, data: bytes = b"hello", headers: Headers | None = None) -> Msg:
+    reply = f"$JS.ACK.S.C.1.{seq}.{seq}.1700000000000000000.0"
+    return Msg("orders.new", reply, data, headers, 1)
+
+
+def status(code: int, desc: str = "", reply: str = "", **hdrs: str) -> Msg:
+    h = Headers({k.replace("_", "-"): v for k, v in hdrs.items()}, status=code, description=desc)
+    return Msg(INBOX, reply, b"", h, 1)
+
+
+def heartbeat() -> Msg:
+    return status(100, "Idle Heartbeat", Nats_Last_Consumer="1", Nats_Last_Stream="3")
+
+
+def timeout(msgs: int, nbytes: int = 0) -> Msg:
+    return status(
+        408, "Request Timeout", Nats_Pending_Messages=str(msgs), Nats_Pending_Bytes=str(nbytes)
+    )
+
+
+def wire(raw_hdr: str | None, data: bytes, subject: str = INBOX, reply: str = "") -> Msg:
+    """A message as captured from nats-server 2.14."""
+    h = decode_headers(raw_hdr.encode()) if raw_hdr else None
+    return Msg(subject, reply, data, h, 1)
+
+
+# ------------------------------------------------------------ pull requests
+
+
+def test_pull_request_json() -> None:
+    req = PullRequest(batch=10, expires=30.0, max_bytes=1024, idle_heartbeat=15.0)
+    assert req.to_json() == {
+        "batch": 10,
+        "expires": 30_000_000_000,
+        "max_bytes": 1024,
+        "idle_heartbeat": 15_000_000_000,
+    }
+    assert json.loads(req.payload()) == req.to_json()
+    assert b" " not in req.payload()
+    assert PullRequest(batch=1, no_wait=True).to_json() == {"batch": 1, "no_wait": True}
+    prio = PullRequest(
+        batch=1, group="g", min_pending=5, min_ack_pending=2, priority=1, pin_id="pin"
+    )
+    assert prio.to_json() == {
+        "batch": 1,
+        "group": "g",
+        "min_pending": 5,
+        "min_ack_pending": 2,
+        "priority": 1,
+        "id": "pin",
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch": 0},
+        {"batch": True},
+        {"batch": 1, "max_bytes": 0},
+        {"batch": 1, "expires": 0},
+        {"batch": 1, "expires": -1.0},
+        {"batch": 1, "expires": float("inf")},
+        {"batch": 1, "idle_heartbeat": 1.0},  # needs expires
+        {"batch": 1, "expires": 10.0, "idle_heartbeat": 5.1},  # more than half
+        {"batch": 1, "expires": 10.0, "idle_heartbeat": 0},
+    ],
+)
+def test_pull_request_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidOptionError):
+        PullRequest(**kwargs)
+
+
+def test_next_request() -> None:
+    req = next_request("S", "C", PullRequest(batch=5, expires=1.0))
+    assert req.subject == "$JS.API.CONSUMER.MSG.NEXT.S.C"
+    assert json.loads(req.payload) == {"batch": 5, "expires": 1_000_000_000}
+    hub = next_request("S", "C", PullRequest(batch=1), api=JSApi(domain="hub"))
+    assert hub.subject == "$JS.hub.API.CONSUMER.MSG.NEXT.S.C"
+
+
+def test_msg_size_counts_subject_reply_headers_and_data() -> None:
+    m = user(1, b"hello")
+    assert msg_size(m) == len("orders.new") + len(m.reply) + 5
+    h = Headers({"Foo": "bar"})
+    mh = user(1, b"hi", h)
+    assert msg_size(mh) == len("orders.new") + len(mh.reply) + 2 + len(encode_headers(h))
+
+
+# ------------------------------------------------------------------ consume
+
+
+def test_consume_defaults() -> None:
+    c = PullConsumeState()
+    assert (c.max_messages, c.max_bytes, c.expires, c.idle_heartbeat) == (500, 0, 30.0, 15.0)
+    assert c.threshold_messages == 250
+    req = c.start(now=100.0)
+    assert req == PullRequest(batch=500, expires=30.0, idle_heartbeat=15.0)
+    assert c.pending_msgs == 500 and c.deadline == 130.0
+    assert PullConsumeState(expires=120).idle_heartbeat == 30.0  # capped
+    assert PullConsumeState(expires=timedelta(seconds=4)).idle_heartbeat == 2.0
+    assert PullConsumeState(ordered=True).idle_heartbeat == 5.0
+    assert PullConsumeState(ordered=True, expires=6).idle_heartbeat == 3.0
+    assert PullConsumeState(max_messages=7).threshold_messages == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_messages": 10, "max_bytes": 100},
+        {"max_messages": 0},
+        {"max_bytes": 0},
+        {"expires": 0.5},
+        {"expires": "30s"},
+        {"idle_heartbeat": 0.1},
+        {"idle_heartbeat": 31},
+        {"expires": 2, "idle_heartbeat": 1.5},
+        {"max_messages": 10, "threshold_messages": 11},
+        {"max_messages": 10, "threshold_messages": 0},
+        {"max_bytes": 100, "threshold_bytes": 101},
+    ],
+)
+def test_consume_option_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidOptionError):
+        PullConsumeState(**kwargs)
+
+
+def test_consume_refills_at_threshold() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0.0)
+    for i in range(1, 6):
+        out = c.on_msg(user(i), now=float(i))
+        assert out.deliver and out.pull is None and out.error is None
+    assert c.pending_msgs == 5
+    out = c.on_msg(user(6), now=6.0)  # 4 pending < threshold 5
+    assert out.deliver
+    assert out.pull == PullRequest(batch=6, expires=30.0, idle_heartbeat=15.0)
+    assert c.pending_msgs == 10 and c.delivered == 6
+
+
+def test_consume_with_one_message_buffer_never_stalls() -> None:
+    c = PullConsumeState(max_messages=1)
+    assert c.threshold_messages == 1
+    assert c.start(now=0).batch == 1
+    for i in range(1, 4):
+        out = c.on_msg(user(i), now=i)
+        assert out.deliver and out.pull is not None and out.pull.batch == 1
+
+
+def test_consume_custom_threshold() -> None:
+    c = PullConsumeState(max_messages=10, threshold_messages=2)
+    c.start(now=0)
+    pulls = [c.on_msg(user(i), now=0).pull for i in range(1, 10)]
+    assert [p.batch if p else None for p in pulls] == [None] * 8 + [9]
+
+
+def test_consume_pending_from_status_headers() -> None:
+    """The exchange nats-server 2.14 sent for a 5-message pull that got one message."""
+    c = PullConsumeState(max_messages=5, expires=1.2, idle_heartbeat=0.5)
+    c.start(now=0.0)
+    hb = wire(
+        "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 3\r\n\r\n", b""
+    )
+    out = c.on_msg(hb, now=0.5)
+    assert not out.deliver and out.pull is None and out.status is not None
+    assert out.status.last_stream == 3
+    assert c.deadline == 1.5
+    msg = wire(
+        "NATS/1.0\r\nNats-Msg-Id: a1\r\nFoo: bar\r\n\r\n",
+        b"hello",
+        subject="orders.new",
+        reply="$JS.ACK.ORDERS.proc.2.1.2.1795765547390656323.0",
+    )
+    out = c.on_msg(msg, now=0.6)
+    assert out.deliver and out.pull is None and c.pending_msgs == 4
+    end = wire(
+        "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 4\r\nNats-Pending-Bytes: 0\r\n\r\n",
+        b"",
+    )
+    out = c.on_msg(end, now=1.2)
+    assert not out.deliver and out.error is None and not out.done  # not telegraphed
+    assert out.pull == PullRequest(batch=5, expires=1.2, idle_heartbeat=0.5)
+    assert c.pending_msgs == 5
+
+
+def test_consume_heartbeat_miss() -> None:
+    c = PullConsumeState(max_messages=10, expires=10, idle_heartbeat=1)
+    c.start(now=0.0)
+    for i in range(1, 4):
+        c.on_msg(user(i), now=0.5)
+    assert c.pending_msgs == 7
+    assert c.deadline == 2.5
+    assert c.check(2.4) is None
+    c.on_msg(heartbeat(), now=2.0)  # heartbeats push the deadline
+    assert c.deadline == 4.0 and c.check(3.9) is None
+    out = c.check(4.0)
+    assert out is not None and isinstance(out.error, MissedHeartbeatError)
+    assert not out.done and not out.deliver
+    assert out.pull == PullRequest(batch=10, expires=10, idle_heartbeat=1)
+    assert c.pending_msgs == 10 and c.deadline == 6.0
+    assert "2s" in str(out.error)
+
+
+def test_consume_terminal_statuses() -> None:
+    for code, desc, cls in [
+        (409, "Consumer Deleted", ConsumerDeletedError),
+        (409, "Consumer is push based", NotPullConsumerError),
+        (400, "Bad Request", PullBadRequestError),
+    ]:
+        c = PullConsumeState(max_messages=4)
+        c.start(now=0)
+        out = c.on_msg(status(code, desc), now=1)
+        assert out.done and isinstance(out.error, cls) and out.pull is None
+        assert c.done and c.error is out.error and c.deadline is None
+        assert c.check(1e9) is None
+        late = c.on_msg(user(1), now=2)
+        assert late.done and not late.deliver
+        assert c.on_reconnect(now=3) is None
+
+
+def test_consume_leadership_change_repulls_at_once() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    out = c.on_msg(status(409, "Leadership Change"), now=1)
+    assert isinstance(out.error, LeadershipChangedError) and not out.done
+    assert out.pull is not None and out.pull.batch == 10
+
+
+def test_consume_pin_mismatch_repulls_quietly() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    out = c.on_msg(status(423, "Nats-Wrong-Pin-Id"), now=1)
+    assert out.error is None and out.pull is not None and out.pull.batch == 10
+
+
+@pytest.mark.parametrize(
+    ("desc", "cls"),
+    [("Exceeded MaxWaiting", PullRequestRejectedError), ("Server Shutdown", ServerShutdownError)],
+)
+def test_consume_warnings(desc: str, cls: type[Exception]) -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    out = c.on_msg(status(409, desc), now=1)
+    assert isinstance(out.error, cls) and not out.done
+    # no pending headers: the buffer still counts as requested, no hot re-pull loop
+    assert out.pull is None and c.pending_msgs == 10
+
+
+def test_consume_quiet_statuses() -> None:
+    for msg in (
+        status(404, "No Messages"),
+        status(408, "Interest Expired", Nats_Pending_Messages="10", Nats_Pending_Bytes="0"),
+        status(409, "Message Size Exceeds MaxBytes", Nats_Pending_Messages="3"),
+        status(409, "Batch Completed"),
+    ):
+        c = PullConsumeState(max_messages=10)
+        c.start(now=0)
+        out = c.on_msg(msg, now=1)
+        assert out.error is None and not out.done and not out.deliver
+
+
+def test_consume_flow_control_needs_a_reply() -> None:
+    c = PullConsumeState()
+    c.start(now=0)
+    out = c.on_msg(status(100, "FlowControl Request", reply="$JS.FC.S.C.1"), now=1)
+    assert out.respond_to == "$JS.FC.S.C.1" and not out.deliver
+
+
+def test_consume_by_bytes() -> None:
+    c = PullConsumeState(max_bytes=1000)
+    assert c.max_messages == 1_000_000 and c.threshold_bytes == 500
+    req = c.start(now=0)
+    assert (req.batch, req.max_bytes) == (1_000_000, 1000)
+    out = c.on_msg(user(1, b"x" * 200), now=0, size=300)
+    assert out.deliver and out.pull is None and c.pending_bytes == 700
+    out = c.on_msg(user(2, b"x" * 200), now=0, size=300)
+    assert out.pull is not None  # 400 < 500
+    assert (out.pull.batch, out.pull.max_bytes) == (1_000_000, 600)
+    assert c.pending_bytes == 1000
+    m = user(3, b"y" * 50)
+    c.on_msg(m, now=0)  # size computed
+    assert c.pending_bytes == 1000 - msg_size(m)
+    out = c.on_msg(timeout(0, 600), now=1)
+    assert out.pull is not None and out.pull.max_bytes == 600 + msg_size(m)
+
+
+def test_consume_disconnect_and_reconnect() -> None:
+    c = PullConsumeState(max_messages=4, expires=10, idle_heartbeat=2)
+    c.start(now=0)
+    c.on_disconnect()
+    assert c.deadline is None and c.check(1e9) is None
+    for i in range(1, 4):  # messages already in flight are still delivered
+        out = c.on_msg(user(i), now=1)
+        assert out.deliver and out.pull is None  # no pulls while disconnected
+    req = c.on_reconnect(now=50.0)
+    assert req == PullRequest(batch=4, expires=10, idle_heartbeat=2)
+    assert c.pending_msgs == 4 and c.deadline == 54.0
+
+
+def test_consume_stop() -> None:
+    c = PullConsumeState()
+    c.start(now=0)
+    c.stop()
+    assert c.done and c.deadline is None
+    out = c.on_msg(user(1), now=1)
+    assert out.done and not out.deliver
+    with pytest.raises(InvalidOptionError):
+        c.start(now=2)
+
+
+@given(
+    max_messages=st.integers(min_value=1, max_value=50),
+    events=st.lists(
+        st.one_of(
+            st.just("msg"),
+            st.just("hb"),
+            st.integers(min_value=0, max_value=60).map(lambda n: ("timeout", n)),
+        ),
+        max_size=200,
+    ),
+)
+def test_consume_pending_invariants(max_messages: int, events: list[Any]) -> None:
+    """Whatever arrives, pending stays within [0, max] and a pull is asked for
+    exactly when pending dropped below the threshold."""
+    c = PullConsumeState(max_messages=max_messages)
+    c.start(now=0)
+    for ev in events:
+        if ev == "msg":
+            out = c.on_msg(user(1), now=1)
+        elif ev == "hb":
+            out = c.on_msg(heartbeat(), now=1)
+        else:
+            out = c.on_msg(timeout(ev[1]), now=1)
+        assert 0 <= c.pending_msgs <= max_messages
+        assert c.pending_msgs >= c.threshold_messages or out.pull is not None
+        if out.pull is not None:
+            assert c.pending_msgs == max_messages
+            assert 1 <= out.pull.batch <= max_messages
+
+
+# -------------------------------------------------------------------- fetch
+
+
+def test_fetch_defaults() -> None:
+    f = FetchState(now=10.0)
+    assert f.request == PullRequest(batch=1, expires=30.0, idle_heartbeat=5.0)
+    assert f.deadline == 20.0  # heartbeat deadline first
+    short = FetchState(5, expires=5, now=0)
+    assert short.request == PullRequest(batch=5, expires=5.0)
+    assert short.deadline == 6.0  # expires + 1 s of client slack
+    nw = FetchState(3, no_wait=True, now=0)
+    assert nw.request == PullRequest(batch=3, no_wait=True)
+    assert nw.deadline == 1.0
+    by_bytes = FetchState(max_bytes=2048, now=0)
+    assert (by_bytes.request.batch, by_bytes.request.max_bytes) == (1_000_000, 2048)
+    with pytest.raises(InvalidOptionError):
+        FetchState(1, expires=4, idle_heartbeat=3, now=0)
+    with pytest.raises(InvalidOptionError):
+        FetchState(0, now=0)
+
+
+def test_fetch_batch_filled() -> None:
+    f = FetchState(3, expires=5, now=0)
+    outs = [f.on_msg(user(i), now=1) for i in range(1, 4)]
+    assert [o.deliver for o in outs] == [True, True, True]
+    assert [o.done for o in outs] == [False, False, True]
+    assert f.done and f.error is None and f.received == 3 and f.deadline is None
+    late = f.on_msg(user(4), now=2)
+    assert late.done and not late.deliver
+
+
+def test_fetch_no_wait_as_the_server_answers() -> None:
+    """nats-server 2.14: one message then 404; 2.9.10: one message then 408."""
+    for end in (
+        "NATS/1.0 404 No Messages\r\n\r\n",
+        "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 2\r\nNats-Pending-Bytes: 0\r\n\r\n",
+    ):
+        f = FetchState(3, no_wait=True, now=0)
+        first = wire(
+            "NATS/1.0\r\nNats-Msg-Id: a1\r\nFoo: bar\r\n\r\n",
+            b"hello",
+            subject="orders.new",
+            reply="$JS.ACK.ORDERS.proc.1.1.1.1795765547390656323.0",
+        )
+        assert f.on_msg(first, now=0.01).deliver
+        out = f.on_msg(wire(end, b""), now=0.02)
+        assert out.done and out.error is None and not out.deliver
+        assert f.received == 1
+
+
+def test_fetch_heartbeats_and_statuses() -> None:
+    f = FetchState(5, expires=20, now=0)
+    assert f.deadline == 10.0
+    out = f.on_msg(heartbeat(), now=8)
+    assert not out.deliver and not out.done and f.deadline == 18.0
+    out = f.on_msg(status(409, "Message Size Exceeds MaxBytes"), now=9)
+    assert out.done and out.error is None
+    for code, desc, cls in [
+        (409, "Consumer Deleted", ConsumerDeletedError),
+        (409, "Exceeded MaxWaiting", PullRequestRejectedError),
+        (409, "Leadership Change", LeadershipChangedError),
+    ]:
+        g = FetchState(5, expires=20, now=0)
+        out = g.on_msg(status(code, desc), now=1)
+        assert out.done and isinstance(out.error, cls) and g.error is out.error
+
+
+def test_fetch_max_bytes() -> None:
+    f = FetchState(max_bytes=100, expires=5, now=0)
+    assert not f.on_msg(user(1), now=0, size=60).done
+    out = f.on_msg(user(2), now=0, size=60)
+    assert out.deliver and out.done and f.received_bytes == 120
+
+
+def test_fetch_expiry_and_missed_heartbeat() -> None:
+    f = FetchState(5, expires=5, now=0)
+    f.on_msg(user(1), now=1)
+    assert f.check(5.9) is None
+    out = f.check(6.0)
+    assert out is not None and out.done and out.error is None  # fewer than asked: no error
+    assert f.check(7.0) is None
+    g = FetchState(5, expires=30, idle_heartbeat=2, now=0)
+    g.on_msg(heartbeat(), now=3)
+    assert g.check(6.9) is None
+    out = g.check(7.0)
+    assert out is not None and out.done and isinstance(out.error, MissedHeartbeatError)
+
+
+def test_fetch_reconnect_repulls_what_is_missing() -> None:
+    f = FetchState(5, expires=30, now=0)
+    f.on_msg(user(1), now=1)
+    f.on_msg(user(2), now=2)
+    req = f.on_reconnect(now=10.0)
+    assert req == PullRequest(batch=3, expires=20.0, idle_heartbeat=5.0)
+    late = f.on_reconnect(now=22.0)  # 8 s left: heartbeat too large, dropped
+    assert late == PullRequest(batch=3, expires=8.0)
+    assert f.on_reconnect(now=31.0) is None and f.done
+    b = FetchState(max_bytes=100, expires=30, now=0)
+    b.on_msg(user(1), now=1, size=40)
+    again = b.on_reconnect(now=2)
+    assert again is not None and again.max_bytes == 60
+    nw = FetchState(2, no_wait=True, now=0)
+    assert nw.on_reconnect(now=0.5) == PullRequest(batch=2, no_wait=True)
+
+
+def test_fetch_flow_control_and_stop() -> None:
+    f = FetchState(2, expires=5, now=0)
+    out = f.on_msg(status(100, "FlowControl Request", reply="$JS.FC.x"), now=1)
+    assert out.respond_to == "$JS.FC.x" and not out.done
+    f.stop()
+    assert f.done and f.deadline is None and f.check(100) is None
+    assert f.on_reconnect(now=2) is None

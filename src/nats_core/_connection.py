@@ -445,18 +445,32 @@ class Connection:
         payload: bytes = b"",
         reply: str = "",
         headers: HeadersInput | None = None,
-    ) -> None:
-        """Queue a message for ``subject``.
+    ) -> int:
+        """Queue a message for ``subject``; return the bytes now queued for the wire.
 
         While disconnected the message goes to the reconnect buffer; past its
         limit :class:`ReconnectBufferFullError` is raised and nothing is kept.
         """
-        out = self._publish_buffer()
         sb = self._subjects.get(subject)
         if sb is None:
             sb = self._subject_bytes(subject)
         if type(payload) is not bytes:
             payload = _as_bytes(payload)
+        n = len(payload)
+        if headers or reply or n > self._max_payload or self.state is not State.CONNECTED:
+            return self._publish_slow(subject, sb, payload, reply, headers)
+        # The hot path: connected, no reply, no headers.
+        out = self._out
+        out += b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+        stats = self.stats
+        stats.out_msgs += 1
+        stats.out_bytes += n
+        return len(out)
+
+    def _publish_slow(
+        self, subject: str, sb: bytes, payload: bytes, reply: str, headers: HeadersInput | None
+    ) -> int:
+        out = self._publish_buffer()
         n = len(payload)
         if headers:
             hdr = encode_headers(headers)
@@ -467,12 +481,8 @@ class Connection:
                     f"max_payload of {self._max_payload} bytes"
                 )
             if reply:
-                op = b"HPUB %b %b %d %d\r\n" % (
-                    sb,
-                    self._subject_bytes(reply, "reply subject"),
-                    len(hdr),
-                    total,
-                )
+                rb = self._subject_bytes(reply, "reply subject")
+                op = b"HPUB %b %b %d %d\r\n" % (sb, rb, len(hdr), total)
             else:
                 op = b"HPUB %b %d %d\r\n" % (sb, len(hdr), total)
             data = op + hdr + payload + b"\r\n"
@@ -496,6 +506,7 @@ class Connection:
         stats = self.stats
         stats.out_msgs += 1
         stats.out_bytes += n
+        return len(self._out)
 
     def _check_open(self, what: str) -> None:
         st = self.state

@@ -54,6 +54,8 @@ __all__ = ["Client", "connect"]
 log = logging.getLogger("nats_sync")
 
 _READ_SIZE = 256 * 1024
+#: Seconds close() spends writing what is still queued before it gives up.
+_CLOSE_FLUSH_TIMEOUT = 2.0
 
 
 class _Waiter:
@@ -131,6 +133,7 @@ class Client:
         for target, name in (
             (lambda: self._read_loop(reconnect_first), "nats-reader"),
             (self._flush_loop, "nats-writer"),
+            (self._ping_loop, "nats-pinger"),
             (self._callback_loop, "nats-callbacks"),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -207,17 +210,19 @@ class Client:
             return
         self._closing = True
         try:
-            self._write_out()
+            self._write_out(_CLOSE_FLUSH_TIMEOUT)
         except OSError:
             pass
         with self._lock:
             self._conn.close()
         self._closed_evt.set()
         self._flush_evt.set()
+        t = self._transport
+        if t is not None:
+            t.shutdown()  # also frees a writer stuck on a server that stopped reading
         with self._wlock:
             t, self._transport = self._transport, None
         if t is not None:
-            t.shutdown()
             t.close()
         self._finish_all()
         if self._opts.closed_cb is not None:
@@ -338,8 +343,11 @@ class Client:
             self._flush_pending = True
             self._flush_evt.set()
 
-    def _write_out(self) -> None:
-        with self._wlock:
+    def _write_out(self, timeout: float | None = None) -> None:
+        """Write what the core queued; with ``timeout``, give up after that many seconds."""
+        if not self._wlock.acquire(timeout=-1 if timeout is None else timeout):
+            return
+        try:
             t = self._transport
             if t is None:
                 return
@@ -347,33 +355,38 @@ class Client:
                 data = self._conn.data_to_send()
             if data:
                 try:
+                    if timeout is not None:
+                        t.settimeout(timeout)
                     t.write(data)
                 except OSError:
                     t.shutdown()  # the reader sees the loss and reconnects
+        finally:
+            self._wlock.release()
 
     def _flush_loop(self) -> None:
-        interval = self._opts.ping_interval
-        next_ping = time.monotonic() + interval
         evt = self._flush_evt
         while not self._closed_evt.is_set():
-            evt.wait(max(next_ping - time.monotonic(), 0.0))
+            evt.wait()
             evt.clear()
             self._flush_pending = False
             if self._closed_evt.is_set():
                 return
             self._write_out()
-            now = time.monotonic()
-            if now >= next_ping:
-                next_ping = now + interval
-                with self._lock:
-                    stale = self._conn.keepalive()
-                if stale:
-                    self._stale = True
-                    with self._wlock:
-                        if self._transport is not None:
-                            self._transport.shutdown()
-                else:
-                    self._write_out()
+
+    def _ping_loop(self) -> None:
+        """Liveness PINGs on their own thread: a writer stuck on a server that
+        stopped reading must not keep the stale connection from being noticed."""
+        interval = self._opts.ping_interval
+        while not self._closed_evt.wait(interval):
+            with self._lock:
+                stale = self._conn.keepalive()
+            if stale:
+                self._stale = True
+                t = self._transport
+                if t is not None:
+                    t.shutdown()  # wakes the reader, and the writer if it is stuck
+            else:
+                self._wake_flusher()
 
     def _callback_loop(self) -> None:
         while True:
@@ -454,13 +467,17 @@ class Client:
         call :meth:`flush` to wait until the server has them.
         """
         with self._lock:
-            self._conn.publish(subject, payload, reply, headers)
-            size = self._conn.outbound_size
+            size = self._conn.publish(subject, payload, reply, headers)
         if size > self._opts.max_outbound_bytes:
             self._write_out()
         elif not self._flush_pending:
             self._flush_pending = True
             self._flush_evt.set()
+
+    def _publish_now(self, subject: str, payload: bytes, headers: HeadersInput | None) -> None:
+        with self._lock:
+            self._conn.publish(subject, payload, "", headers)
+        self._write_out()
 
     def subscribe(
         self,
@@ -584,14 +601,15 @@ class Client:
         with self._lock:
             live = self._conn.is_connected and self._conn.state is State.CONNECTED
             sids = self._conn.start_drain() if live else []
+            # taken now: the reader forgets a subscription once its drain is confirmed
+            subs = [sub for sub in map(self._subs.get, sids) if sub is not None]
         if not live:
             self.close()
             return
         try:
             self._write_out()
-            for sid in sids:
-                sub = self._subs.get(sid)
-                if sub is not None and not self._wait_sub_done(sub, deadline):
+            for sub in subs:
+                if not self._wait_sub_done(sub, deadline):
                     raise NatsTimeoutError(f"drain timed out after {timeout} s")
             w = _Waiter()
             with self._lock:

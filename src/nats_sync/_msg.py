@@ -24,4 +24,5 @@ class Msg(_CoreMsg):
         """Publish ``data`` to this message's reply subject."""
         if not self.reply:
             raise LocalProtocolError(f"message on {self.subject!r} has no reply subject")
-        self._client.publish(self.reply, data, headers=headers)
+        # A reply is latency-bound: write it now rather than waking the writer thread.
+        self._client._publish_now(self.reply, data, headers)

@@ -111,7 +111,7 @@ class Subscription:
 
     # ------------------------------------------------------- consumer side
 
-    def _pop(self, timeout: float | None) -> Msg | None:
+    def _pop(self, timeout: float | None, busy: bool = False) -> Msg | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._msgs:
@@ -127,6 +127,8 @@ class Subscription:
                         return None
                     self._cond.wait(left)
             msg = self._msgs.popleft()
+            if busy:  # in the same step, so a drain never sees "empty and idle" too early
+                self._busy = True
             self._pending_bytes -= len(msg.data)
             self.delivered += 1
             if not self._msgs:
@@ -161,12 +163,11 @@ class Subscription:
         assert cb is not None
         while True:
             try:
-                msg = self._pop(None)
+                msg = self._pop(None, busy=True)
             except SubscriptionClosedError:
                 return
             if msg is None:  # pragma: no cover - no timeout given
                 continue
-            self._busy = True
             try:
                 cb(msg)
             except Exception as e:
@@ -209,9 +210,19 @@ class Subscription:
         server confirmed and (for callbacks) every queued message was handled."""
         self._client._drain_subscription(self, timeout)
 
+    def _has_work(self) -> bool:
+        with self._cond:
+            return bool(self._msgs) or self._busy
+
     def _wait_empty(self, deadline: float) -> bool:
-        """Wait until the callback thread handled every queued message."""
-        while (self._msgs or self._busy) and self._cb is not None:
+        """Wait until the callback thread handled every queued message.
+
+        Called from that very thread (a drain inside the callback) there is
+        nothing to wait for: the rest is handled once the callback returns.
+        """
+        if threading.current_thread() is self._thread:
+            return True
+        while self._cb is not None and self._has_work():
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.001)

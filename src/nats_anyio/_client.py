@@ -464,9 +464,7 @@ class Client:
         ``max_outbound_bytes`` are queued, the call waits until they are written.
         Await :meth:`flush` to know the server has them.
         """
-        conn = self._conn
-        conn.publish(subject, payload, reply, headers)
-        if conn.outbound_size > self._opts.max_outbound_bytes:
+        if self._conn.publish(subject, payload, reply, headers) > self._opts.max_outbound_bytes:
             await self._write_out()
         elif not self._flush_pending:
             self._flush_pending = True

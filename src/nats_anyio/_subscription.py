@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 import anyio
+import anyio.lowlevel
 
 from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
 
 from ._msg import Msg
-from ._util import call_maybe_async
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -75,6 +76,14 @@ class Subscription:
             return
         limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
         msgs = self._msgs
+        size = sum([len(m.data) for m in batch])
+        if (limit_m <= 0 or len(msgs) + len(batch) <= limit_m) and (
+            limit_b <= 0 or self._pending_bytes + size <= limit_b
+        ):
+            msgs.extend(batch)
+            self._pending_bytes += size
+            self._wake()
+            return
         dropped = 0
         for msg in batch:
             size = len(msg.data)
@@ -84,19 +93,18 @@ class Subscription:
             msgs.append(msg)
             self._pending_bytes += size
         self._wake()
-        if dropped:
-            self.dropped += dropped
-            if not self._slow:
-                self._slow = True
-                self._client._report_error(
-                    SlowConsumerError(
-                        f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
-                        f"({limit_m} msgs, {limit_b} bytes) reached, messages dropped",
-                        sid=self.sid,
-                        subject=self.subject,
-                        dropped=self.dropped,
-                    )
+        self.dropped += dropped
+        if not self._slow:
+            self._slow = True
+            self._client._report_error(
+                SlowConsumerError(
+                    f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
+                    f"({limit_m} msgs, {limit_b} bytes) reached, messages dropped",
+                    sid=self.sid,
+                    subject=self.subject,
+                    dropped=self.dropped,
                 )
+            )
 
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
@@ -166,23 +174,37 @@ class Subscription:
         return self._take()
 
     async def _run_callbacks(self) -> None:
-        """The subscription's own task: hand each message to the callback."""
+        """The subscription's own task: hand each message to the callback.
+
+        Messages are taken in batches; a plain callback runs through a batch
+        without awaiting, then the task yields to the others.
+        """
         cb = self._cb
         assert cb is not None
         self._client._mark_own_task()
         self._cb_task = anyio.get_current_task().id
+        msgs = self._msgs
+        report = self._client._report_error
         try:
             while True:
-                if not self._msgs:
+                if not msgs:
                     try:
                         await self._wait_msgs()
                     except SubscriptionClosedError:
                         return
-                msg = self._take()
-                try:
-                    await call_maybe_async(cb, msg)
-                except Exception as e:
-                    self._client._report_error(e)
+                batch = list(msgs)
+                msgs.clear()
+                self._pending_bytes = 0
+                self.delivered += len(batch)
+                self._slow = False
+                for msg in batch:
+                    try:
+                        result = cb(msg)
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+                    except Exception as e:
+                        report(e)
+                await anyio.lowlevel.checkpoint()
         finally:
             self._cb_done.set()
 

@@ -71,11 +71,19 @@ class Subscription:
     def _deliver(self, batch: list[Msg]) -> None:
         """Queue ``batch`` (reader thread); drops past the pending limits."""
         limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
-        dropped = 0
+        size = sum([len(m.data) for m in batch])
         with self._cond:
             if self._closed:
                 return
             msgs = self._msgs
+            if (limit_m <= 0 or len(msgs) + len(batch) <= limit_m) and (
+                limit_b <= 0 or self._pending_bytes + size <= limit_b
+            ):
+                msgs.extend(batch)
+                self._pending_bytes += size
+                self._cond.notify()
+                return
+            dropped = 0
             for msg in batch:
                 size = len(msg.data)
                 if (0 < limit_m <= len(msgs)) or (0 < limit_b < self._pending_bytes + size):
@@ -84,12 +92,9 @@ class Subscription:
                 msgs.append(msg)
                 self._pending_bytes += size
             self._cond.notify()
-            if dropped:
-                self.dropped += dropped
-                report = not self._slow
-                self._slow = True
-            else:
-                report = False
+            self.dropped += dropped
+            report = not self._slow
+            self._slow = True
         if report:
             self._client._report_error(
                 SlowConsumerError(
@@ -161,17 +166,28 @@ class Subscription:
     def _run_callbacks(self) -> None:
         cb = self._cb
         assert cb is not None
+        cond = self._cond
+        msgs = self._msgs
         while True:
+            with cond:
+                while not msgs:
+                    if self._closed:
+                        return
+                    cond.wait()
+                # Take what is queued in one step; marked busy in the same step so a
+                # drain never sees "empty and idle" too early.
+                batch = list(msgs)
+                msgs.clear()
+                self._busy = True
+                self._pending_bytes = 0
+                self.delivered += len(batch)
+                self._slow = False
             try:
-                msg = self._pop(None, busy=True)
-            except SubscriptionClosedError:
-                return
-            if msg is None:  # pragma: no cover - no timeout given
-                continue
-            try:
-                cb(msg)
-            except Exception as e:
-                self._client._report_error(e)
+                for msg in batch:
+                    try:
+                        cb(msg)
+                    except Exception as e:
+                        self._client._report_error(e)
             finally:
                 self._busy = False
 

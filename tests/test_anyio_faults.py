@@ -349,7 +349,7 @@ async def test_info_updates_lame_duck_and_discovered_servers() -> None:
     seen: list[str] = []
     opts: dict[str, Any] = {
         "lame_duck_cb": lambda: seen.append("ldm"),
-        "discovered_servers_cb": lambda: seen.append("discovered"),
+        "discovered_servers_cb": lambda added: seen.append("discovered"),
     }
     async with fake_client(**opts) as (nc, _, srv):
         await srv.send(MemoryServer.info_line({"connect_urls": ["10.0.0.2:4222"]}))

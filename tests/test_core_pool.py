@@ -215,9 +215,9 @@ def test_update_discovered_adds_and_removes() -> None:
     added, removed = pool.update_discovered(["10.0.0.2:4222"], tls=False)
     assert (added, removed) == ([], ["10.0.0.1:4222"])
     assert [s.hostport for s in pool.servers] == ["seed:4222", "10.0.0.2:4222"]
-    added, removed = pool.update_discovered([], tls=False)
-    assert removed == ["10.0.0.2:4222"]
-    assert [s.hostport for s in pool.servers] == ["seed:4222"]
+    # An empty list (a server that does not advertise) changes nothing, as in nats.go.
+    assert pool.update_discovered([], tls=False) == ([], [])
+    assert [s.hostport for s in pool.servers] == ["seed:4222", "10.0.0.2:4222"]
 
 
 def test_update_discovered_keeps_the_current_server() -> None:
@@ -227,7 +227,7 @@ def test_update_discovered_keeps_the_current_server() -> None:
     cur = pool.next_server()
     assert cur is not None
     assert cur.hostport == "10.0.0.1:4222"
-    assert pool.update_discovered([], tls=False) == ([], [])
+    assert pool.update_discovered(["10.0.0.7:4222"], tls=False) == (["10.0.0.7:4222"], [])
     assert cur in pool.servers
 
 
@@ -258,27 +258,7 @@ def test_update_discovered_shuffles_new_servers_with_the_rng() -> None:
     assert sorted(s.hostport for s in a.servers[1:]) == sorted(urls)
 
 
-def test_reconnect_delay() -> None:
-    pool = ServerPool(["nats://a"], rng=random.Random(5))
-    s = pool.first_server()
-    assert pool.reconnect_delay(s, now=100.0, wait=2.0, jitter=0.5) == 0.0  # never tried
-    s.last_attempt = 99.5
-    assert pool.reconnect_delay(s, now=100.0, wait=2.0, jitter=0.0) == pytest.approx(1.5)
-    expected_jitter = random.Random(5).random() * 0.5
-    assert pool.reconnect_delay(s, now=100.0, wait=2.0, jitter=0.5) == pytest.approx(
-        1.5 + expected_jitter
-    )
-    assert pool.reconnect_delay(s, now=101.5, wait=2.0, jitter=0.5) == 0.0  # waited long enough
-    assert pool.reconnect_delay(s, now=200.0, wait=2.0, jitter=0.5) == 0.0
-
-
-def test_reconnect_delay_jitter_bounds() -> None:
-    pool = ServerPool(["nats://a"], rng=random.Random(1))
-    s = pool.first_server()
-    s.last_attempt = 0.0
-    delays = [pool.reconnect_delay(s, now=0.0, wait=1.0, jitter=0.25) for _ in range(200)]
-    assert all(1.0 <= d < 1.25 for d in delays)
-    assert len(set(delays)) > 100
+# The reconnect policy (next_reconnect) is tested in test_core_reconnect.py.
 
 
 def test_server_address_is_compared_by_identity() -> None:

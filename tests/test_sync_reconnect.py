@@ -552,7 +552,7 @@ def test_failover_to_a_discovered_cluster_member(nats_server_factory: NatsServer
     nc = nats_sync.connect(
         a.url,
         reconnect_time_wait=0.05,
-        discovered_servers_cb=discovered.set,
+        discovered_servers_cb=lambda added: discovered.set(),
         **ev.options(),
     )
     try:

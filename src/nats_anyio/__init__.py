@@ -20,6 +20,14 @@ from nats_core.errors import (
 
 from ._client import Client
 from ._connect import connect
+from ._jetstream import (
+    ConsumeContext,
+    Consumer,
+    JetStream,
+    MessageBatch,
+    MessagesContext,
+    OrderedConsumer,
+)
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -33,19 +41,26 @@ from ._transport import (
     TransportFactory,
     make_ssl_context,
 )
+from ._websocket import WebSocketTransport
 
 __all__ = [
     "Client",
     "ConnectError",
     "ConnectionClosedError",
+    "ConsumeContext",
+    "Consumer",
     "Headers",
+    "JetStream",
     "MemoryServer",
     "MemoryServerConnection",
     "MemoryTransport",
+    "MessageBatch",
+    "MessagesContext",
     "Msg",
     "NatsError",
     "NatsTimeoutError",
     "NoRespondersError",
+    "OrderedConsumer",
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
@@ -53,6 +68,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "TransportFactory",
+    "WebSocketTransport",
     "connect",
     "make_ssl_context",
 ]

@@ -40,23 +40,29 @@ from nats_core import (
 )
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionReconnectingError,
     NatsError,
     NatsTimeoutError,
     NoRespondersError,
+    SecureConnectionWantedError,
     ServerError,
     StaleConnectionError,
 )
 
+from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import ConnectError, Transport, TransportFactory, make_ssl_context
 from ._util import Waiter, call_maybe_async, new_lock
+from ._websocket import WebSocketTransport
 
 __all__ = ["Client"]
 
 log = logging.getLogger("nats_anyio")
 
 _READ_SIZE = 256 * 1024
+#: States in which drain() has nothing to do but close.
+_ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() lets queued connection callbacks (closed_cb...) run.
 _CLOSE_GRACE = 5.0
 
@@ -86,6 +92,8 @@ class Client:
         self._closing = False
         self._closed_evt = anyio.Event()
         self._reconnecting = False
+        self._forced = False  # force_reconnect() dropped the transport
+        self._reconnect_wake = anyio.Event()  # ends a reconnect wait early
         self._drop_error: BaseException | None = None  # why the transport is being dropped
         self._server_error: ServerError | None = None  # a fatal -ERR on this transport
         self._read_scope: anyio.CancelScope | None = None
@@ -116,6 +124,7 @@ class Client:
             return evs, False
         if self._opts.retry_on_failed_connect:
             self._reconnecting = True
+            self.last_error = errors[-1] if errors else None  # why it is still trying
             return [], True
         raise errors[-1] if errors else ConnectError("no server to connect to")
 
@@ -152,6 +161,10 @@ class Client:
         try:
             with anyio.move_on_after(timeout):
                 t = await self._factory(server, timeout)
+                if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
+                    o = self._opts
+                    ctx = self._tls_context() if server.tls or o.core.tls_required else None
+                    t = await WebSocketTransport.upgrade(t, server, ctx, o.tls_hostname)
                 return await self._handshake(t, server)
             raise NatsTimeoutError(f"connecting to {server.url} timed out after {timeout} s")
         except BaseException as e:
@@ -166,10 +179,11 @@ class Client:
     async def _handshake(self, t: Transport, server: ServerAddress) -> list[Event]:
         o = self._opts
         conn = self._conn
-        tls_first = o.core.tls_handshake_first
+        secure = isinstance(t, WebSocketTransport) and t.secure
+        tls_first = o.core.tls_handshake_first and not secure
         if tls_first:
             await t.start_tls(self._tls_context(), o.tls_hostname or server.host)
-        conn.connection_made(server, tls=tls_first)
+        conn.connection_made(server, tls=tls_first or secure)
         while True:
             data = await t.read(_READ_SIZE)
             if not data:
@@ -178,6 +192,11 @@ class Client:
             out = conn.data_to_send()
             for i, ev in enumerate(evs):
                 if isinstance(ev, StartTLS):
+                    if not (ev.info.tls_required or ev.info.tls_available):
+                        raise SecureConnectionWantedError(
+                            f"{server.url} offers no TLS but the client requires it "
+                            "(a tls:// URL or a TLS option); enable TLS on the server"
+                        )
                     if out:
                         await t.write(out)
                     await t.start_tls(self._tls_context(), o.tls_hostname or server.host)
@@ -272,16 +291,46 @@ class Client:
                 err, self._drop_error = self._drop_error, None
             if self._closing:
                 return
-            self.last_error = err
+            force, self._forced = self._forced, False
+            if force:
+                err = None  # asked for, not a failure (nats.go reports no error either)
+            else:
+                self.last_error = err
+            self._reconnect_wake = anyio.Event()  # a force_reconnect() from now on ends the wait
+            self._reconnecting = True  # before the transport goes: status never says connecting
             t, self._transport = self._transport, None
             if t is not None:
                 with anyio.CancelScope(shield=True):
                     await t.close()
-            self._reconnecting = True
             self._handle(conn.connection_lost(err))
-            if conn.is_closed or not self._opts.core.allow_reconnect or not await self._reconnect():
+            if (
+                conn.is_closed
+                or not self._opts.core.allow_reconnect
+                or not await self._reconnect(force=force)
+            ):
                 await self._give_up()
                 return
+
+    async def force_reconnect(self) -> None:
+        """Drop the connection and reconnect at once, without the reconnect wait.
+
+        What was published before the call is written to the old server first
+        (for at most ``connect_timeout``); then, as after any loss, subscriptions
+        are resubscribed on the next server and publishes made meanwhile are
+        buffered. While reconnecting already, the current wait ends and the next
+        server is dialed now. Raises :class:`ConnectionClosedError` once closed.
+        """
+        if self._closing:
+            raise ConnectionClosedError("the connection is closed; cannot reconnect")
+        if not self._reconnecting and self._transport is not None:
+            with anyio.move_on_after(self._opts.connect_timeout):
+                await self._write_out(shield=False)  # the stream is dropped anyway
+            if not self._reconnecting and self._transport is not None and not self._closing:
+                self._forced = True
+                self._reconnecting = True
+                self._drop(ConnectionResetError("force_reconnect() dropped the connection"))
+                return
+        self._reconnect_wake.set()
 
     def _drop(self, err: BaseException) -> None:
         """Make the reader abandon the current transport (stale, write failed)."""
@@ -295,27 +344,22 @@ class Client:
         if not self._closing:
             await self.close()
 
-    async def _reconnect(self) -> bool:
-        o = self._opts
+    async def _reconnect(self, force: bool = False) -> bool:
+        """Dial servers as the core's policy says until one works; False to give up."""
         pool = self._conn.pool
-        attempt = 0
+        pool.start_reconnect(force=force)
         while not self._closing:
-            server = pool.next_server()
-            if server is None:
+            step = pool.next_reconnect(self._opts)
+            if step is None:
                 return False
-            attempt += 1
-            if o.reconnect_delay_cb is not None:
-                delay = float(o.reconnect_delay_cb(attempt))
-            else:
-                jitter = o.reconnect_jitter_tls if server.tls or o.tls else o.reconnect_jitter
-                delay = pool.reconnect_delay(
-                    server, anyio.current_time(), o.reconnect_time_wait, jitter
-                )
-            if delay > 0:
-                await anyio.sleep(delay)
-            server.reconnects += 1
+            if step.error is not None:
+                self._report_error(step.error)
+            if step.delay > 0:
+                with anyio.move_on_after(step.delay):
+                    await self._reconnect_wake.wait()  # force_reconnect() ends the wait
+                self._reconnect_wake = anyio.Event()
             try:
-                evs = await self._dial(server)
+                evs = await self._dial(step.server)
             except (OSError, NatsError) as e:
                 self.last_error = e
                 if isinstance(e, ServerError):
@@ -444,7 +488,10 @@ class Client:
             elif isinstance(ev, LameDuckMode):
                 self._callback(self._opts.lame_duck_cb)
             elif isinstance(ev, InfoUpdated) and ev.added:
-                self._callback(self._opts.discovered_servers_cb)
+                cb = self._opts.discovered_servers_cb
+                if cb is not None:  # called with the URLs of the servers just added
+                    added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
+                    self._callback(cb, added)
         if cur is not None:
             cur._deliver(batch)
 
@@ -592,23 +639,39 @@ class Client:
 
         Raises :class:`NatsTimeoutError` if that takes longer than ``timeout``
         (default ``drain_timeout``); the connection is closed either way.
+        Called while reconnecting, there is no server to drain to: the client
+        closes and raises :class:`ConnectionReconnectingError`. When the
+        connection is lost during the drain, it closes and raises
+        :class:`ConnectionClosedError`.
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         conn = self._conn
         if not (self.is_connected and conn.state is State.CONNECTED):
+            st, dropped = conn.state, conn.pending_bytes
+            reconnecting = not self._closing and st not in _ENDING
             await self.close()
+            if reconnecting:
+                raise ConnectionReconnectingError(
+                    "drain() was called while reconnecting: with no server to drain to, "
+                    f"the connection was closed ({dropped} bytes of buffered publishes dropped)"
+                )
             return
         done = False
+        lost = "the connection was lost during the drain and is closed"
         try:
             with anyio.move_on_after(timeout):
                 draining = [self._subs[sid] for sid in conn.start_drain() if sid in self._subs]
                 await self._write_out()
                 for sub in draining:
                     await sub._wait_drained()
+                if conn.is_closed:
+                    raise ConnectionClosedError(lost)
                 w = Waiter()
                 self._pong_waiters[conn.drain_publishes()] = w
                 await self._write_out()
                 await w.event.wait()
+                if w.error is not None:
+                    raise ConnectionClosedError(lost) from w.error
                 done = True
         finally:
             await self.close()
@@ -618,6 +681,15 @@ class Client:
     def new_inbox(self) -> str:
         """A unique inbox subject."""
         return self._conn.new_inbox()
+
+    def jetstream(self, **opts: Any) -> JetStream:
+        """A JetStream context on this connection.
+
+        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
+        request, default 5), ``publish_async_max_pending`` (default 4000) and
+        ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        """
+        return JetStream(self, **opts)
 
     # ----------------------------------------------------------- properties
 
@@ -644,9 +716,9 @@ class Client:
         st = self._conn.state
         if st in (State.DRAINING_SUBS, State.DRAINING_PUBS):
             return "draining"
-        if self.is_connected:
-            return "connected"
-        return "reconnecting" if self._reconnecting else "connecting"
+        if self._reconnecting:
+            return "reconnecting"
+        return "connected" if self.is_connected else "connecting"
 
     @property
     def server_info(self) -> ServerInfo | None:

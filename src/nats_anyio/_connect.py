@@ -39,8 +39,6 @@ async def connect(
     factory: TransportFactory = options.pop("_transport_factory", None) or TCPTransport.connect
     opts = build_options(servers, **options)
     apply_credentials(opts, _read_text)
-    if opts.tls is not None:
-        opts.core.tls_required = True
     client = Client(opts, factory)
     first, reconnect_first = await client._connect_first()
     body_error: BaseException | None = None

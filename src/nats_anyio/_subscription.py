@@ -55,7 +55,9 @@ class Subscription:
         self._end_reason = ""
         self.pending_msgs_limit = pending_msgs_limit
         self.pending_bytes_limit = pending_bytes_limit
-        self._pending_bytes = 0
+        self._pending_bytes = 0  # bytes of the queued messages
+        self._inflight = 0  # messages taken by the callback and not handled yet
+        self._inflight_bytes = 0
         #: Messages handed to the application (by next_msg, iteration or callback).
         self.delivered = 0
         #: Messages dropped because the pending limits were reached.
@@ -77,8 +79,10 @@ class Subscription:
         limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
         msgs = self._msgs
         size = sum([len(m.data) for m in batch])
-        if (limit_m <= 0 or len(msgs) + len(batch) <= limit_m) and (
-            limit_b <= 0 or self._pending_bytes + size <= limit_b
+        queued = len(msgs) + self._inflight
+        queued_b = self._pending_bytes + self._inflight_bytes
+        if (limit_m <= 0 or queued + len(batch) <= limit_m) and (
+            limit_b <= 0 or queued_b + size <= limit_b
         ):
             msgs.extend(batch)
             self._pending_bytes += size
@@ -87,7 +91,9 @@ class Subscription:
         dropped = 0
         for msg in batch:
             size = len(msg.data)
-            if (0 < limit_m <= len(msgs)) or (0 < limit_b < self._pending_bytes + size):
+            if (0 < limit_m <= len(msgs) + self._inflight) or (
+                0 < limit_b < self._pending_bytes + self._inflight_bytes + size
+            ):
                 dropped += 1
                 continue
             msgs.append(msg)
@@ -194,6 +200,8 @@ class Subscription:
                         return
                 batch = list(msgs)
                 msgs.clear()
+                self._inflight = len(batch)
+                self._inflight_bytes = self._pending_bytes
                 self._pending_bytes = 0
                 self.delivered += len(batch)
                 self._slow = False
@@ -204,6 +212,8 @@ class Subscription:
                             await result
                     except Exception as e:
                         report(e)
+                    self._inflight -= 1
+                    self._inflight_bytes -= len(msg.data)
                 await anyio.lowlevel.checkpoint()
         finally:
             self._cb_done.set()
@@ -212,13 +222,13 @@ class Subscription:
 
     @property
     def pending_msgs(self) -> int:
-        """Messages received and not yet handed to the application."""
-        return len(self._msgs)
+        """Messages received and not yet handled by the application."""
+        return len(self._msgs) + self._inflight
 
     @property
     def pending_bytes(self) -> int:
         """Payload bytes of :attr:`pending_msgs`."""
-        return self._pending_bytes
+        return self._pending_bytes + self._inflight_bytes
 
     @property
     def is_closed(self) -> bool:

@@ -13,7 +13,13 @@ from typing import Any
 from ._options import ConnectOptions
 from .errors import LocalProtocolError
 
-__all__ = ["ClientOptions", "apply_credentials", "build_options", "parse_credentials"]
+__all__ = [
+    "ClientOptions",
+    "apply_credentials",
+    "build_options",
+    "parse_credentials",
+    "parse_jwt_file",
+]
 
 
 @dataclass(slots=True)
@@ -41,16 +47,18 @@ class ClientOptions:
     pending_bytes_limit: int = 64 * 1024 * 1024
     #: Outbound bytes queued before publish waits for the writer.
     max_outbound_bytes: int = 32 * 1024 * 1024
-    #: An ``ssl.SSLContext``, or None for a default one when TLS is needed.
+    #: An ``ssl.SSLContext`` used as given, or None for a verifying default one.
+    #: Giving one (or a CA file, or a client certificate) makes TLS required.
     tls: Any = None
+    #: Name checked against the server's certificate (default: the URL's host).
     tls_hostname: str | None = None
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    #: Path of a ``.creds`` file (JWT + NKey seed).
-    user_credentials: str | None = None
+    #: Path of a ``.creds`` file (JWT + NKey seed), or ``(jwt_path, seed_path)``.
+    user_credentials: str | tuple[str, str] | None = None
     #: Path of an NKey seed file, or the seed itself.
-    nkeys_seed: str | None = None
+    nkeys_seed: str | None = field(default=None, repr=False)
     nkeys_seed_str: str | None = field(default=None, repr=False)
     error_cb: Callable[..., Any] | None = None
     disconnected_cb: Callable[..., Any] | None = None
@@ -103,10 +111,43 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
     opts = ClientOptions(core=ConnectOptions(**core_kw), **client_kw)
     if opts.nkeys_seed_str:
         opts.core.nkey_seed = opts.nkeys_seed_str.strip().encode()
+    _check_security(opts)
     prefix = opts.core.inbox_prefix
     if not prefix or any(c in prefix for c in " \t\r\n*>") or prefix.endswith("."):
         raise LocalProtocolError(f"invalid inbox_prefix {prefix!r}")
     return opts
+
+
+def _check_security(opts: ClientOptions) -> None:
+    """Validate the TLS and credential options; a TLS configuration requires TLS.
+
+    As in nats.go, giving an SSL context, a CA file, a client certificate or
+    ``tls_handshake_first`` means every server must be reached over TLS.
+    """
+    core = opts.core
+    if opts.tls_key_file and not opts.tls_cert_file:
+        raise LocalProtocolError("tls_key_file needs tls_cert_file (the client certificate)")
+    if opts.tls is not None or opts.tls_ca_file or opts.tls_cert_file or core.tls_handshake_first:
+        core.tls_required = True
+    creds = opts.user_credentials
+    if creds is not None and not (
+        isinstance(creds, str)
+        or (isinstance(creds, tuple) and len(creds) == 2 and all(isinstance(p, str) for p in creds))
+    ):
+        raise LocalProtocolError(
+            "user_credentials must be the path of a .creds file or a (jwt_path, seed_path) tuple"
+        )
+    if core.user_jwt is not None and not (
+        core.nkey_seed or core.signature_cb or opts.nkeys_seed or opts.user_credentials
+    ):
+        raise LocalProtocolError(
+            "user_jwt needs a way to sign the server's nonce: signature_cb, nkeys_seed "
+            "or nkeys_seed_str"
+        )
+    if core.signature_cb is not None and core.user_jwt is None and not core.nkey_public:
+        raise LocalProtocolError(
+            "signature_cb needs user_jwt (JWT authentication) or nkey_public (NKey authentication)"
+        )
 
 
 def parse_credentials(text: str) -> tuple[str, bytes]:
@@ -139,16 +180,55 @@ def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> N
     """Load ``user_credentials`` / ``nkeys_seed`` files through the adapter's ``read_text``.
 
     The files are read by the adapter (the core does no I/O) and parsed here.
+    ``user_credentials`` is a ``.creds`` file or a ``(jwt_path, seed_path)``
+    pair; ``nkeys_seed`` is a seed file or the seed itself. Errors name the
+    file, never its contents.
     """
     core = opts.core
-    if opts.user_credentials:
-        jwt, seed = parse_credentials(read_text(opts.user_credentials))
+    creds = opts.user_credentials
+    if isinstance(creds, tuple):
+        jwt_path, seed_path = creds
+        core.user_jwt = parse_jwt_file(_read(read_text, jwt_path, "user JWT file"))
+        core.nkey_seed = _user_seed(_read(read_text, seed_path, "NKey seed file"), "NKey seed file")
+    elif creds:
+        jwt, seed = parse_credentials(_read(read_text, creds, "credentials file"))
         core.user_jwt = jwt
         core.nkey_seed = seed
     if opts.nkeys_seed:
         value = opts.nkeys_seed.strip()
-        text = value if value.startswith("SU") and "\n" not in value else read_text(value)
-        seeds = [w for w in text.split() if w.startswith("SU")]
-        if not seeds:
-            raise LocalProtocolError("the NKey seed file holds no user seed (a word starting SU)")
-        core.nkey_seed = seeds[0].encode()
+        if _looks_like_seed(value):
+            core.nkey_seed = _user_seed(value, "nkeys_seed option")
+        else:
+            core.nkey_seed = _user_seed(_read(read_text, value, "NKey seed file"), "NKey seed file")
+
+
+def parse_jwt_file(text: str) -> str:
+    """The user JWT in ``text``: a bare JWT, or a ``.creds``-style JWT block."""
+    if "BEGIN" in text:
+        jwt = _block(text, "JWT")
+    else:
+        words = text.split()
+        jwt = words[0] if words else None
+    if not jwt or jwt.count(".") != 2:
+        raise LocalProtocolError("the user JWT file holds no JWT")
+    return jwt
+
+
+def _looks_like_seed(value: str) -> bool:
+    # An encoded NKey seed: 58 base32 characters starting with S; never a path.
+    return value.startswith("S") and len(value) == 58 and value.isalnum() and value.isupper()
+
+
+def _user_seed(text: str, what: str) -> bytes:
+    seeds = [w for w in text.split() if w.startswith("SU")]
+    if not seeds:
+        raise LocalProtocolError(f"the {what} holds no user seed (a word starting SU)")
+    return seeds[0].encode()
+
+
+def _read(read_text: Callable[[str], str], path: str, what: str) -> str:
+    try:
+        return read_text(path)
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise LocalProtocolError(f"cannot read the {what} {path!r}: {reason}") from None

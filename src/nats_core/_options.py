@@ -49,3 +49,17 @@ class ConnectOptions:
     max_reconnect_attempts: int = 60
     allow_reconnect: bool = True
     max_pings_outstanding: int = 2
+
+    def __repr__(self) -> str:
+        # Secrets are left out; server URLs are shown without their credentials.
+        from dataclasses import fields
+
+        from ._pool import redact_url
+
+        shown = [f"servers={[redact_url(u) for u in self.servers]!r}"]
+        shown += [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.repr and f.name != "servers"
+        ]
+        return f"ConnectOptions({', '.join(shown)})"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .errors import LocalProtocolError
 
-__all__ = ["ServerAddress", "ServerPool", "parse_url"]
+if TYPE_CHECKING:
+    from ._client_options import ClientOptions
+
+__all__ = ["ReconnectStep", "ServerAddress", "ServerPool", "parse_url", "redact_url"]
 
 _DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
 
@@ -56,11 +61,17 @@ class ServerAddress:
         return f"ServerAddress({self.url!r}{cred})"
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any user, password or token replaced by ``***``."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1***@", url)
+
+
 def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats") -> ServerAddress:
     """Parse ``nats://user:pass@host:port`` (scheme and port optional)."""
     if not isinstance(url, str) or not url.strip():
         raise LocalProtocolError(f"invalid server URL {url!r}: it is empty")
     text = url.strip()
+    url = redact_url(text)  # error messages never show credentials
     if "://" not in text:
         text = f"{default_scheme}://{text}"
     try:
@@ -86,10 +97,24 @@ def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats
     )
 
 
-class ServerPool:
-    """The servers a client may connect to, in the order it will try them.
+class ReconnectStep(NamedTuple):
+    """What :meth:`ServerPool.next_reconnect` tells the adapter to do next."""
 
-    ``max_reconnect_attempts`` counts attempts per server (negative: forever).
+    #: The server to dial.
+    server: ServerAddress
+    #: Seconds to sleep before dialing it (0: at once).
+    delay: float
+    #: What ``reconnect_delay_cb`` raised, if it did (the default delay was used).
+    error: Exception | None = None
+
+
+class ServerPool:
+    """The servers a client may connect to, in the order it will try them, and
+    the reconnect policy (which server next, how long to wait before it).
+
+    ``max_reconnect_attempts`` counts attempts per server (negative: forever);
+    a server that used them up leaves the pool, and the client gives up when
+    the pool is empty. A successful connection resets the server's count.
     """
 
     def __init__(
@@ -113,6 +138,11 @@ class ServerPool:
         self.max_reconnect_attempts = max_reconnect_attempts
         self.ignore_discovered = ignore_discovered
         self.current: ServerAddress | None = None
+        #: Set once a server wanted TLS: the TLS jitter applies from then on.
+        self.tls_seen = False
+        self._tried_in_pass = 0  # servers dialed without a wait since the last wait
+        self._passes = 0  # waits so far in this reconnect (the delay callback's argument)
+        self._skip_wait = False
 
     def __len__(self) -> int:
         return len(self.servers)
@@ -139,22 +169,67 @@ class ServerPool:
         self.current = self.servers[0]
         return self.current
 
-    def reconnect_delay(
-        self, server: ServerAddress, now: float, wait: float, jitter: float
-    ) -> float:
-        """Seconds to wait before dialing ``server`` again (0 if it was not tried lately)."""
-        if server.last_attempt is None:
-            return 0.0
-        elapsed = now - server.last_attempt
-        if elapsed >= wait:
-            return 0.0
-        return wait - elapsed + (self._rng.random() * jitter if jitter > 0 else 0.0)
+    def start_reconnect(self, *, force: bool = False) -> None:
+        """A reconnect begins (the connection was lost, or the first connect failed
+        with ``retry_on_failed_connect``); ``force`` dials the first server at once."""
+        self._tried_in_pass = 0
+        self._passes = 0
+        self._skip_wait = force
 
-    def update_discovered(self, urls: Iterable[str], *, tls: bool) -> tuple[list[str], list[str]]:
-        """Merge INFO ``connect_urls``; return (added, removed) URLs."""
-        if self.ignore_discovered:
+    def next_reconnect(self, opts: ClientOptions) -> ReconnectStep | None:
+        """The next reconnect attempt: which server, and how long to sleep first.
+
+        As nats.go does: the servers of the pool are dialed one after the other
+        without waiting, and once per pass over the pool the client sleeps
+        ``reconnect_time_wait`` plus a random jitter below ``reconnect_jitter``
+        (``reconnect_jitter_tls`` once TLS is in use), or what
+        ``reconnect_delay_cb(n)`` returns for the n-th such wait. The attempt is
+        counted on the server (:attr:`ServerAddress.reconnects`). ``None``
+        means every server used up its ``max_reconnect_attempts``: give up.
+        """
+        server = self.next_server()
+        if server is None:
+            return None
+        wait = self._tried_in_pass + 1 >= len(self.servers) and not self._skip_wait
+        self._skip_wait = False
+        delay, error = 0.0, None
+        if wait:
+            self._tried_in_pass = 0
+            self._passes += 1
+            delay, error = self._delay(server, opts)
+        else:
+            self._tried_in_pass += 1
+        server.reconnects += 1
+        return ReconnectStep(server, delay, error)
+
+    def _delay(self, server: ServerAddress, opts: ClientOptions) -> tuple[float, Exception | None]:
+        cb = opts.reconnect_delay_cb
+        error: Exception | None = None
+        if cb is not None:
+            try:
+                delay = float(cb(self._passes))
+            except Exception as e:  # a broken callback must not stop the reconnect
+                error = e
+            else:
+                return (delay if delay > 0 else 0.0), None
+        tls = server.tls or self.tls_seen or opts.core.tls_required or opts.tls is not None
+        jitter = opts.reconnect_jitter_tls if tls else opts.reconnect_jitter
+        delay = opts.reconnect_time_wait
+        if jitter > 0:
+            delay += self._rng.random() * jitter
+        return delay, error
+
+    def update_discovered(
+        self, urls: Iterable[str], *, tls: bool, websocket: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """Merge INFO ``connect_urls`` (``ws_connect_urls`` over WebSocket);
+        return (added, removed) URLs."""
+        urls = list(urls)
+        if self.ignore_discovered or not urls:
+            # As in nats.go, an empty list changes nothing: a server that does not
+            # advertise, or an INFO that only announces lame duck mode.
             return [], []
-        scheme = "tls" if tls else "nats"
+        scheme = ("wss" if tls else "ws") if websocket else ("tls" if tls else "nats")
         wanted: dict[str, str] = {}
         for u in urls:
             try:

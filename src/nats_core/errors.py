@@ -31,6 +31,7 @@ __all__ = [
     "PermissionsError",
     "ReconnectBufferFullError",
     "RemoteProtocolError",
+    "SecureConnectionWantedError",
     "ServerError",
     "SlowConsumerError",
     "StaleConnectionError",
@@ -95,6 +96,11 @@ class SlowConsumerError(NatsError):
 
 class NatsTimeoutError(NatsError, TimeoutError):
     """A call did not complete in time."""
+
+
+class SecureConnectionWantedError(NatsError):
+    """The client requires TLS (a ``tls://`` or ``wss://`` URL, or a TLS option)
+    but the server offers none."""
 
 
 class NoRespondersError(NatsError):

@@ -11,6 +11,14 @@ from nats_core.errors import (
 )
 
 from ._client import Client, connect
+from ._jetstream import (
+    ConsumeContext,
+    Consumer,
+    JetStream,
+    MessageBatch,
+    MessagesContext,
+    OrderedConsumer,
+)
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import ConnectError, make_ssl_context
@@ -19,11 +27,17 @@ __all__ = [
     "Client",
     "ConnectError",
     "ConnectionClosedError",
+    "ConsumeContext",
+    "Consumer",
     "Headers",
+    "JetStream",
+    "MessageBatch",
+    "MessagesContext",
     "Msg",
     "NatsError",
     "NatsTimeoutError",
     "NoRespondersError",
+    "OrderedConsumer",
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",

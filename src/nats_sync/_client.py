@@ -37,23 +37,29 @@ from nats_core import (
 )
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionReconnectingError,
     NatsError,
     NatsTimeoutError,
     NoRespondersError,
     RemoteProtocolError,
+    SecureConnectionWantedError,
     ServerError,
     StaleConnectionError,
 )
 
+from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import ConnectError, TCPTransport, Transport, make_ssl_context
+from ._websocket import WebSocketTransport
 
 __all__ = ["Client", "connect"]
 
 log = logging.getLogger("nats_sync")
 
 _READ_SIZE = 256 * 1024
+#: States in which drain() has nothing to do but close.
+_ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() spends writing what is still queued before it gives up.
 _CLOSE_FLUSH_TIMEOUT = 2.0
 
@@ -99,6 +105,9 @@ class Client:
         self._closing = False
         self._stale = False
         self._reconnecting = False
+        self._forced = False  # force_reconnect() dropped the transport
+        self._reconnect_wake = threading.Event()  # ends a reconnect wait early
+        self._dialing: Transport | None = None  # the transport of a dial in progress
         self._cbq: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
             queue.SimpleQueue()
         )
@@ -124,6 +133,7 @@ class Client:
             return
         if self._opts.retry_on_failed_connect:
             self._reconnecting = True
+            self.last_error = errors[-1] if errors else None  # why it is still trying
             self._spawn(reconnect_first=True)
             return
         err = errors[-1] if errors else ConnectError("no server to connect to")
@@ -152,14 +162,21 @@ class Client:
         timeout = o.connect_timeout
         server.last_attempt = time.monotonic()
         deadline = server.last_attempt + timeout
-        t = TCPTransport.connect(server, timeout)
+        t: Transport
+        if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
+            ctx = self._tls_context() if server.tls or o.core.tls_required else None
+            t = WebSocketTransport.connect(server, timeout, ctx, o.tls_hostname)
+        else:
+            t = TCPTransport.connect(server, timeout)
+        self._dialing = t  # close() shuts it down: a handshake never delays close
         conn = self._conn
         try:
-            tls_first = o.core.tls_handshake_first
+            secure = isinstance(t, WebSocketTransport) and t.secure
+            tls_first = o.core.tls_handshake_first and not secure
             if tls_first:
                 t.start_tls(self._tls_context(), o.tls_hostname or server.host, timeout)
             with self._lock:
-                conn.connection_made(server, tls=tls_first)
+                conn.connection_made(server, tls=tls_first or secure)
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -176,6 +193,11 @@ class Client:
                     out = conn.data_to_send()
                 for i, ev in enumerate(evs):
                     if isinstance(ev, StartTLS):
+                        if not (ev.info.tls_required or ev.info.tls_available):
+                            raise SecureConnectionWantedError(
+                                f"{server.url} offers no TLS but the client requires it "
+                                "(a tls:// URL or a TLS option); enable TLS on the server"
+                            )
                         if out:
                             t.write(out)
                             out = b""
@@ -187,6 +209,8 @@ class Client:
                         raise ev.error
                     elif isinstance(ev, Connected):
                         with self._wlock:
+                            if self._closing:
+                                raise ConnectionClosedError("closed during the handshake")
                             if out:
                                 t.write(out)
                             t.settimeout(None)
@@ -217,6 +241,10 @@ class Client:
             self._conn.close()
         self._closed_evt.set()
         self._flush_evt.set()
+        self._reconnect_wake.set()  # a reconnect wait ends now
+        dialing = self._dialing
+        if dialing is not None:
+            dialing.shutdown()  # as does a handshake in progress
         t = self._transport
         if t is not None:
             t.shutdown()  # also frees a writer stuck on a server that stopped reading
@@ -245,6 +273,28 @@ class Client:
         for t in self._threads:
             if t is not me and t.name != "nats-callbacks":
                 t.join(5)
+
+    def force_reconnect(self) -> None:
+        """Drop the connection and reconnect at once, without the reconnect wait.
+
+        What was published before the call is written to the old server first;
+        then, as after any loss, subscriptions are resubscribed on the next
+        server and publishes made meanwhile are buffered. While reconnecting
+        already, the current wait ends and the next server is dialed now.
+        Returns at once; raises :class:`ConnectionClosedError` once closed.
+        """
+        if self._closing:
+            raise ConnectionClosedError("the connection is closed; cannot reconnect")
+        if not self._reconnecting:
+            self._write_out(self._opts.connect_timeout)
+            with self._wlock:
+                t = self._transport
+                if t is not None:
+                    self._forced = True
+                    self._reconnecting = True
+                    t.shutdown()  # the reader sees the end and reconnects
+                    return
+        self._reconnect_wake.set()
 
     def __enter__(self) -> Self:
         return self
@@ -288,16 +338,25 @@ class Client:
             if self._stale:
                 err = StaleConnectionError("stale connection: PINGs went unanswered")
                 self._stale = False
-            self.last_error = err
+            force, self._forced = self._forced, False
+            if force:
+                err = None  # asked for, not a failure (nats.go reports no error either)
+            else:
+                self.last_error = err
+            self._reconnect_wake.clear()  # a force_reconnect() from now on ends the wait
+            self._reconnecting = True  # before the transport goes: status never says connecting
             with self._wlock:
                 t, self._transport = self._transport, None
             if t is not None:
                 t.close()
             with self._lock:
                 evs = conn.connection_lost(err)
-            self._reconnecting = True
             self._handle(evs)
-            if conn.is_closed or not self._opts.core.allow_reconnect or not self._reconnect():
+            if (
+                conn.is_closed
+                or not self._opts.core.allow_reconnect
+                or not self._reconnect(force=force)
+            ):
                 self._give_up()
                 return
 
@@ -306,28 +365,25 @@ class Client:
         if not self._closing:
             threading.Thread(target=self.close, name="nats-close", daemon=True).start()
 
-    def _reconnect(self) -> bool:
-        o = self._opts
+    def _reconnect(self, force: bool = False) -> bool:
+        """Dial servers as the core's policy says until one works; False to give up."""
         pool = self._conn.pool
-        attempt = 0
-        while not self._closed_evt.is_set():
+        with self._lock:
+            pool.start_reconnect(force=force)
+        while not self._closing:
             with self._lock:
-                server = pool.next_server()
-            if server is None:
+                step = pool.next_reconnect(self._opts)
+            if step is None:
                 return False
-            attempt += 1
-            if o.reconnect_delay_cb is not None:
-                delay = float(o.reconnect_delay_cb(attempt))
-            else:
-                jitter = o.reconnect_jitter_tls if server.tls or o.tls else o.reconnect_jitter
-                delay = pool.reconnect_delay(
-                    server, time.monotonic(), o.reconnect_time_wait, jitter
-                )
-            if delay > 0 and self._closed_evt.wait(delay):
-                return False
-            server.reconnects += 1
+            if step.error is not None:
+                self._report_error(step.error)
+            if step.delay > 0:
+                self._reconnect_wake.wait(step.delay)  # close() and force_reconnect() end it
+                self._reconnect_wake.clear()
+                if self._closing:
+                    return False
             try:
-                evs = self._dial(server)
+                evs = self._dial(step.server)
             except (OSError, NatsError) as e:
                 self.last_error = e
                 if isinstance(e, ServerError):
@@ -448,7 +504,10 @@ class Client:
             elif isinstance(ev, LameDuckMode):
                 self._callback(self._opts.lame_duck_cb)
             elif isinstance(ev, InfoUpdated) and ev.added:
-                self._callback(self._opts.discovered_servers_cb)
+                cb = self._opts.discovered_servers_cb
+                if cb is not None:  # called with the URLs of the servers just added
+                    added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
+                    self._cbq.put((cb, (added,)))
         if cur is not None:
             cur._deliver(batch)
 
@@ -595,17 +654,30 @@ class Client:
 
         Raises :class:`NatsTimeoutError` if that takes longer than ``timeout``
         (default ``drain_timeout``); the connection is closed either way.
+        Called while reconnecting, there is no server to drain to: the client
+        closes and raises :class:`ConnectionReconnectingError`. When the
+        connection is lost during the drain, it closes and raises
+        :class:`ConnectionClosedError`.
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with self._lock:
-            live = self._conn.is_connected and self._conn.state is State.CONNECTED
+            st = self._conn.state
+            live = self._transport is not None and st is State.CONNECTED
+            dropped = self._conn.pending_bytes
             sids = self._conn.start_drain() if live else []
             # taken now: the reader forgets a subscription once its drain is confirmed
             subs = [sub for sub in map(self._subs.get, sids) if sub is not None]
         if not live:
+            reconnecting = not self._closing and st not in _ENDING
             self.close()
+            if reconnecting:
+                raise ConnectionReconnectingError(
+                    "drain() was called while reconnecting: with no server to drain to, "
+                    f"the connection was closed ({dropped} bytes of buffered publishes dropped)"
+                )
             return
+        lost = "the connection was lost during the drain and is closed"
         try:
             self._write_out()
             for sub in subs:
@@ -613,11 +685,15 @@ class Client:
                     raise NatsTimeoutError(f"drain timed out after {timeout} s")
             w = _Waiter()
             with self._lock:
+                if self._conn.is_closed:
+                    raise ConnectionClosedError(lost)
                 pid = self._conn.drain_publishes()
                 self._pong_waiters[pid] = w
             self._write_out()
             if not w.wait(deadline - time.monotonic()):
                 raise NatsTimeoutError(f"drain timed out after {timeout} s")
+            if w.error is not None:
+                raise ConnectionClosedError(lost) from w.error
         finally:
             self.close()
 
@@ -625,6 +701,15 @@ class Client:
         """A unique inbox subject."""
         with self._lock:
             return self._conn.new_inbox()
+
+    def jetstream(self, **opts: Any) -> JetStream:
+        """A JetStream context on this connection.
+
+        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
+        request, default 5), ``publish_async_max_pending`` (default 4000) and
+        ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        """
+        return JetStream(self, **opts)
 
     # ----------------------------------------------------------- properties
 
@@ -651,9 +736,9 @@ class Client:
         st = self._conn.state
         if st in (State.DRAINING_SUBS, State.DRAINING_PUBS):
             return "draining"
-        if self.is_connected:
-            return "connected"
-        return "reconnecting" if self._reconnecting else "connecting"
+        if self._reconnecting:
+            return "reconnecting"
+        return "connected" if self.is_connected else "connecting"
 
     @property
     def server_info(self) -> ServerInfo | None:

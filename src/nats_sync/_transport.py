@@ -44,7 +44,10 @@ class TCPTransport:
         return cls(sock)
 
     def read(self, max_bytes: int) -> bytes:
-        return self.sock.recv(max_bytes)
+        try:
+            return self.sock.recv(max_bytes)
+        except ssl.SSLError as e:  # e.g. the server refused our client certificate
+            raise ConnectError(f"TLS error: {e}") from e
 
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)

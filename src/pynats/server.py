@@ -73,7 +73,9 @@ class NatsServer:
     ``config``, configuration file *text* passed with ``-c`` (``host``/``port`` still win);
     ``server_name``, ``cluster_name``, ``cluster_port`` and ``routes`` for clusters (any of
     them without ``cluster_port`` picks a free one; see :attr:`cluster_url`); ``args``, extra
-    command-line arguments; ``binary`` (default: :func:`find_binary`); ``debug``, pass ``-DV``.
+    command-line arguments; ``binary`` (default: :func:`find_binary`); ``debug``, pass ``-DV``;
+    ``wait_for_info``: whether :meth:`start` waits for the INFO greeting (``None``: yes, unless
+    ``config`` sets TLS ``handshake_first: true``, where the server greets no one in clear).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class NatsServer:
         cluster_name: str | None = None,
         binary: str | os.PathLike[str] | None = None,
         debug: bool = False,
+        wait_for_info: bool | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"NatsServer only binds loopback addresses, not {host!r}")
@@ -103,6 +106,9 @@ class NatsServer:
         self._jetstream = jetstream
         self._user_store = Path(store_dir) if store_dir is not None else None
         self._config = config
+        if wait_for_info is None:
+            wait_for_info = not re.search(r"handshake_first\s*[:=]?\s*true", config or "")
+        self._wait_for_info = wait_for_info
         self._binary = os.fspath(binary) if binary is not None else find_binary()
         extra = ["--server_name", server_name] if server_name is not None else []
         if cluster_name is not None:
@@ -238,6 +244,8 @@ class NatsServer:
             if log_redirected or "Server is ready" in self.log_text()[self._log_offset :]:
                 try:
                     with socket.create_connection((self._host, self._port), timeout=1) as sock:
+                        if not self._wait_for_info:
+                            return
                         if sock.recv(4096).startswith(b"INFO "):  # the server's greeting
                             return
                 except OSError:

@@ -49,6 +49,7 @@ __all__ = [
     "MaximumStreamsLimitError",
     "MessageSizeExceedsMaximumError",
     "MissedHeartbeatError",
+    "MsgAlreadyAckedError",
     "MsgNotFoundError",
     "MsgTTLDisabledError",
     "NoMessagesError",
@@ -116,6 +117,10 @@ class AsyncPublishTimeoutError(JetStreamError, TimeoutError):
 
 class TooManyPendingError(JetStreamError):
     """Too many asynchronous publishes await their acks; wait for some to complete."""
+
+
+class MsgAlreadyAckedError(JetStreamError):
+    """The message was already acknowledged (ack, nak, term or a double ack); nothing was sent."""
 
 
 class MissedHeartbeatError(JetStreamError):

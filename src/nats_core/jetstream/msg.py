@@ -45,6 +45,7 @@ __all__ = [
     "MsgMetadata",
     "SequencePair",
     "StatusKind",
+    "ack_subject",
     "is_status_message",
     "jetstream_status",
     "nak_payload",
@@ -65,6 +66,20 @@ TERM = b"+TERM"
 _ACK_PREFIX = "$JS.ACK."
 _V1_TOKENS = 9
 _V2_MIN_TOKENS = 11
+
+
+def ack_subject(reply: str | None) -> str:
+    """The subject to publish an ack of a message with reply subject ``reply`` to.
+
+    Raises :class:`NotJetStreamMessageError` unless ``reply`` is a ``$JS.ACK``
+    subject: an ack must never go to an arbitrary reply subject.
+    """
+    if not reply or not reply.startswith(_ACK_PREFIX):
+        raise NotJetStreamMessageError(
+            f"cannot acknowledge: reply subject {reply!r} is not a jetstream ack subject "
+            "(the message was not delivered by a jetstream consumer)"
+        )
+    return reply
 
 
 def nak_payload(delay: timedelta | float | None = None) -> bytes:

@@ -1,0 +1,201 @@
+"""The concurrency shims the JetStream layer is written against (anyio flavour).
+
+``nats_anyio/_jetstream.py`` waits, sleeps, locks, runs background work and
+makes futures only through the names below. ``scripts/unasync.py`` turns that
+module into ``nats_sync/_jetstream.py``, which imports the same names from
+``nats_sync._compat``: threads, ``time`` and :mod:`concurrent.futures` there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import anyio
+
+from ._util import call_maybe_async
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = [
+    "Event",
+    "Future",
+    "InvalidStateError",
+    "Lister",
+    "StateLock",
+    "call_maybe_async",
+    "now",
+    "resolve",
+    "sleep",
+    "spawn",
+]
+
+log = logging.getLogger("nats_anyio.jetstream")
+
+T = TypeVar("T")
+
+Lister = AsyncIterator
+"""What the listing calls return: ``async for info in js.list_streams()``."""
+
+
+def now() -> float:
+    """Seconds from the event loop's monotonic clock."""
+    return anyio.current_time()
+
+
+async def sleep(seconds: float) -> None:
+    """Sleep ``seconds`` (a checkpoint: cancellable)."""
+    await anyio.sleep(seconds)
+
+
+class Event:
+    """A one-shot flag tasks wait for, with an optional timeout."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def set(self) -> None:
+        """Set the flag and wake every waiter."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """True once :meth:`set` was called."""
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set or ``timeout`` seconds passed; return whether it is set."""
+        if timeout is None:
+            await self._event.wait()
+        else:
+            with anyio.move_on_after(max(timeout, 0.0)):
+                await self._event.wait()
+        return self._event.is_set()
+
+
+class StateLock:
+    """Guards shared state in code with no ``await`` inside the guarded block.
+
+    Tasks of one event loop cannot interleave there, so this lock does
+    nothing; the thread flavour is a real :class:`threading.Lock`.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class InvalidStateError(Exception):
+    """The future is not done yet (``result()``), or already done (``set_result()``)."""
+
+
+class Future(Generic[T]):
+    """The outcome of an asynchronous operation: ``await fut`` gives the result
+    (or raises the error); :meth:`done`, :meth:`result` and :meth:`exception`
+    look without waiting."""
+
+    __slots__ = ("_error", "_event", "_value")
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        """True once a result or an error is set."""
+        return self._event.is_set()
+
+    def set_result(self, value: T) -> None:
+        """Complete the future with ``value``."""
+        if self._event.is_set():
+            raise InvalidStateError("the future is already done")
+        self._value = value
+        self._event.set()
+
+    def set_exception(self, error: BaseException) -> None:
+        """Complete the future with ``error``."""
+        if self._event.is_set():
+            raise InvalidStateError("the future is already done")
+        self._error = error
+        self._event.set()
+
+    def result(self) -> T:
+        """The result now; raises the error, or :class:`InvalidStateError` when not done."""
+        if not self._event.is_set():
+            raise InvalidStateError("the future is not done yet")
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def exception(self) -> BaseException | None:
+        """The error now (``None`` on success); :class:`InvalidStateError` when not done."""
+        if not self._event.is_set():
+            raise InvalidStateError("the future is not done yet")
+        return self._error
+
+    async def wait(self, timeout: float | None = None) -> T:
+        """Wait up to ``timeout`` seconds (None: forever) and return the result.
+
+        Raises the operation's error, or :class:`TimeoutError` when it is not done in time.
+        """
+        if timeout is None:
+            await self._event.wait()
+        else:
+            with anyio.move_on_after(timeout):
+                await self._event.wait()
+            if not self._event.is_set():
+                raise TimeoutError(f"the future is not done after {timeout} s")
+        return self.result()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.wait().__await__()
+
+    def __repr__(self) -> str:
+        if not self.done():
+            return "<Future pending>"
+        if self._error is not None:
+            return f"<Future error={self._error!r}>"
+        return f"<Future result={self._value!r}>"
+
+
+def resolve(fut: Future[T], value: T | None, error: BaseException | None) -> None:
+    """Complete ``fut`` with ``error`` or ``value``, unless it is already done."""
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(value)  # type: ignore[arg-type]
+
+
+def spawn(client: Client, fn: Callable[..., Awaitable[object]], *args: Any, name: str) -> None:
+    """Run ``fn(*args)`` in the background, in the client's task group.
+
+    It ends when the client closes; an exception it lets out is logged, not
+    raised into the client's tasks.
+    """
+
+    async def run() -> None:
+        client._mark_own_task()
+        try:
+            await fn(*args)
+        except Exception:
+            log.exception("exception in background jetstream task %s", name)
+
+    tg = client._tg
+    if tg is None:
+        raise RuntimeError("the client is not running")
+    tg.start_soon(run, name=name)

@@ -1,0 +1,87 @@
+"""The concurrency shims the JetStream layer is written against (thread flavour).
+
+``nats_sync/_jetstream.py`` is generated from ``nats_anyio/_jetstream.py`` by
+``scripts/unasync.py``; both import these names from their package's
+``_compat``. Here they are threads, :mod:`time` and :mod:`concurrent.futures`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = [
+    "Event",
+    "Future",
+    "InvalidStateError",
+    "Lister",
+    "StateLock",
+    "call_maybe_async",
+    "now",
+    "resolve",
+    "sleep",
+    "spawn",
+]
+
+log = logging.getLogger("nats_sync.jetstream")
+
+T = TypeVar("T")
+
+Lister = Iterator
+"""What the listing calls return: ``for info in js.list_streams()``."""
+
+now = time.monotonic
+"""Seconds from the monotonic clock."""
+
+sleep = time.sleep
+"""Sleep ``seconds``."""
+
+Future = concurrent.futures.Future
+"""A :class:`concurrent.futures.Future`: ``fut.result(timeout)`` waits for the outcome."""
+
+InvalidStateError = concurrent.futures.InvalidStateError
+
+StateLock = threading.Lock
+"""Guards state shared by the caller's thread and the client's callback threads."""
+
+
+class Event(threading.Event):
+    """A one-shot flag threads wait for: ``wait(timeout)`` returns whether it is set."""
+
+
+def resolve(
+    fut: concurrent.futures.Future[T], value: T | None, error: BaseException | None
+) -> None:
+    """Complete ``fut`` with ``error`` or ``value``, unless it is done or was cancelled."""
+    try:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(value)  # type: ignore[arg-type]
+    except concurrent.futures.InvalidStateError:
+        pass
+
+
+def call_maybe_async(fn: Callable[..., object], *args: Any) -> None:
+    """Call a callback (the thread flavour has only plain functions)."""
+    fn(*args)
+
+
+def spawn(client: Client, fn: Callable[..., object], *args: Any, name: str) -> None:
+    """Run ``fn(*args)`` on a daemon thread; an exception it lets out is logged."""
+    del client  # the thread needs no owner; it ends with the client's subscriptions
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("exception in background jetstream thread %s", name)
+
+    threading.Thread(target=run, name=name, daemon=True).start()

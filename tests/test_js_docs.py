@@ -1,0 +1,27 @@
+"""Every ``python`` block of docs/jetstream.md runs, against a fresh JetStream server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pynats.server import NatsServer
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "jetstream.md"
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+BLOCKS = _BLOCK.findall(DOC.read_text(encoding="utf-8"))
+
+
+def test_the_page_has_examples() -> None:
+    assert len(BLOCKS) >= 8
+    assert any("nats_anyio" in b for b in BLOCKS)
+
+
+@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_doc_example_runs(code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with NatsServer(jetstream=True) as server:
+        source = code.replace("nats://127.0.0.1:4222", server.url)
+        exec(compile(source, f"{DOC.name} example", "exec"), {"__name__": "__doc_example__"})
+    capsys.readouterr()

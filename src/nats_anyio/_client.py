@@ -32,12 +32,11 @@ from nats_core import (
     Response,
     ServerAddress,
     ServerErrorEvent,
-    ServerInfo,
     StartTLS,
     State,
-    Statistics,
     SubscriptionEnded,
 )
+from nats_core._client_state import ClientState
 from nats_core.errors import (
     ConnectionClosedError,
     ConnectionReconnectingError,
@@ -72,7 +71,7 @@ _CallbackItem = tuple[Callable[..., object], tuple[Any, ...]]
 _own_task: ContextVar[Client | None] = ContextVar("nats_anyio_own_task", default=None)
 
 
-class Client:
+class Client(ClientState):
     """An async NATS client; get one with ``async with connect(...) as nc``.
 
     Every method is called from tasks of the event loop the client runs in.
@@ -690,66 +689,3 @@ class Client:
         ``publish_async_timeout`` (default none); see :class:`JetStream`.
         """
         return JetStream(self, **opts)
-
-    # ----------------------------------------------------------- properties
-
-    @property
-    def is_connected(self) -> bool:
-        """True while connected to a server."""
-        return self._transport is not None and self._conn.is_connected
-
-    @property
-    def is_reconnecting(self) -> bool:
-        """True while the client looks for a server after losing one."""
-        return self._reconnecting and not self._closing
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the client is closed."""
-        return self._closing
-
-    @property
-    def status(self) -> str:
-        """``connected``, ``reconnecting``, ``draining``, ``closed`` or ``connecting``."""
-        if self._closing:
-            return "closed"
-        st = self._conn.state
-        if st in (State.DRAINING_SUBS, State.DRAINING_PUBS):
-            return "draining"
-        if self._reconnecting:
-            return "reconnecting"
-        return "connected" if self.is_connected else "connecting"
-
-    @property
-    def server_info(self) -> ServerInfo | None:
-        """The INFO of the current server."""
-        return self._conn.info
-
-    @property
-    def connected_url(self) -> str | None:
-        """URL of the server in use (without credentials), None when disconnected."""
-        s = self._conn.server
-        return s.url if s is not None and self.is_connected else None
-
-    @property
-    def servers(self) -> list[str]:
-        """URLs of the server pool, discovered servers included."""
-        return [s.url for s in self._conn.pool.servers]
-
-    @property
-    def max_payload(self) -> int:
-        """The largest message the server accepts."""
-        return self._conn.max_payload
-
-    @property
-    def stats(self) -> Statistics:
-        """Messages and bytes in and out, and reconnects."""
-        return self._conn.stats
-
-    @property
-    def client_id(self) -> int | None:
-        """The id the server gave this connection."""
-        return self._conn.info.client_id if self._conn.info else None
-
-    def __repr__(self) -> str:
-        return f"<nats_anyio.Client {self.status} {self.connected_url or ''}>"

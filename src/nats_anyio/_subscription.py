@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import inspect
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
 import anyio
 import anyio.lowlevel
 
-from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
+from nats_core._pending import PendingQueue
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 
-class Subscription:
+class Subscription(PendingQueue[Msg]):
     """One subscription. Iterate it with ``async for``, await :meth:`next_msg`, or
     give ``cb`` at subscribe.
 
@@ -46,23 +46,12 @@ class Subscription:
         self.subject = subject
         self.queue = queue
         self._cb = cb
-        self._msgs: deque[Msg] = deque()
+        self._init_queue(pending_msgs_limit, pending_bytes_limit)
         self._waiter: anyio.Event | None = None  # set by the next delivery or finish
-        self._closed = False  # no more messages will be queued
         self._closed_evt = anyio.Event()
         self._cb_done = anyio.Event()  # the callback task ended
         self._cb_task: int | None = None  # its task id
         self._end_reason = ""
-        self.pending_msgs_limit = pending_msgs_limit
-        self.pending_bytes_limit = pending_bytes_limit
-        self._pending_bytes = 0  # bytes of the queued messages
-        self._inflight = 0  # messages taken by the callback and not handled yet
-        self._inflight_bytes = 0
-        #: Messages handed to the application (by next_msg, iteration or callback).
-        self.delivered = 0
-        #: Messages dropped because the pending limits were reached.
-        self.dropped = 0
-        self._slow = False
 
     def __repr__(self) -> str:
         return (
@@ -76,41 +65,10 @@ class Subscription:
         """Queue ``batch`` (reader task; never blocks); drops past the pending limits."""
         if self._closed:
             return
-        limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
-        msgs = self._msgs
-        size = sum([len(m.data) for m in batch])
-        queued = len(msgs) + self._inflight
-        queued_b = self._pending_bytes + self._inflight_bytes
-        if (limit_m <= 0 or queued + len(batch) <= limit_m) and (
-            limit_b <= 0 or queued_b + size <= limit_b
-        ):
-            msgs.extend(batch)
-            self._pending_bytes += size
-            self._wake()
-            return
-        dropped = 0
-        for msg in batch:
-            size = len(msg.data)
-            if (0 < limit_m <= len(msgs) + self._inflight) or (
-                0 < limit_b < self._pending_bytes + self._inflight_bytes + size
-            ):
-                dropped += 1
-                continue
-            msgs.append(msg)
-            self._pending_bytes += size
+        err = self._enqueue(batch)
         self._wake()
-        self.dropped += dropped
-        if not self._slow:
-            self._slow = True
-            self._client._report_error(
-                SlowConsumerError(
-                    f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
-                    f"({limit_m} msgs, {limit_b} bytes) reached, messages dropped",
-                    sid=self.sid,
-                    subject=self.subject,
-                    dropped=self.dropped,
-                )
-            )
+        if err is not None:
+            self._client._report_error(err)
 
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
@@ -138,14 +96,6 @@ class Subscription:
             if w is None:
                 w = self._waiter = anyio.Event()
             await w.wait()
-
-    def _take(self) -> Msg:
-        msg = self._msgs.popleft()
-        self._pending_bytes -= len(msg.data)
-        self.delivered += 1
-        if not self._msgs:
-            self._slow = False
-        return msg
 
     async def next_msg(self, timeout: float | None = 1.0) -> Msg:
         """The next message; waits up to ``timeout`` seconds (None: forever).
@@ -198,13 +148,7 @@ class Subscription:
                         await self._wait_msgs()
                     except SubscriptionClosedError:
                         return
-                batch = list(msgs)
-                msgs.clear()
-                self._inflight = len(batch)
-                self._inflight_bytes = self._pending_bytes
-                self._pending_bytes = 0
-                self.delivered += len(batch)
-                self._slow = False
+                batch = self._take_batch()
                 for msg in batch:
                     try:
                         result = cb(msg)
@@ -212,33 +156,12 @@ class Subscription:
                             await result
                     except Exception as e:
                         report(e)
-                    self._inflight -= 1
-                    self._inflight_bytes -= len(msg.data)
+                    self._handled(msg)
                 await anyio.lowlevel.checkpoint()
         finally:
             self._cb_done.set()
 
     # ----------------------------------------------------------- control
-
-    @property
-    def pending_msgs(self) -> int:
-        """Messages received and not yet handled by the application."""
-        return len(self._msgs) + self._inflight
-
-    @property
-    def pending_bytes(self) -> int:
-        """Payload bytes of :attr:`pending_msgs`."""
-        return self._pending_bytes + self._inflight_bytes
-
-    @property
-    def is_closed(self) -> bool:
-        """True once no more messages will arrive (queued ones may remain)."""
-        return self._closed
-
-    def set_pending_limits(self, msgs: int, bytes_: int) -> None:
-        """Change the pending limits (<= 0: no limit)."""
-        self.pending_msgs_limit = msgs
-        self.pending_bytes_limit = bytes_
 
     async def unsubscribe(self, max_msgs: int = 0) -> None:
         """Stop now, or after ``max_msgs`` messages in all (auto-unsubscribe)."""

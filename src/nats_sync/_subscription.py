@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
+from nats_core._pending import PendingQueue
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 
-class Subscription:
+class Subscription(PendingQueue[Msg]):
     """One subscription. Iterate it, call :meth:`next_msg`, or give ``cb`` at subscribe.
 
     Messages wait in a queue bounded by the pending limits; past them new
@@ -42,18 +42,9 @@ class Subscription:
         self.subject = subject
         self.queue = queue
         self._cb = cb
-        self._msgs: deque[Msg] = deque()
+        self._init_queue(pending_msgs_limit, pending_bytes_limit)
         self._cond = threading.Condition(threading.Lock())
-        self._closed = False  # no more messages will be queued
         self._end_reason = ""
-        self.pending_msgs_limit = pending_msgs_limit
-        self.pending_bytes_limit = pending_bytes_limit
-        self._pending_bytes = 0  # bytes of the queued messages
-        self._inflight = 0  # messages taken by the callback and not handled yet
-        self._inflight_bytes = 0
-        self.delivered = 0
-        self.dropped = 0
-        self._slow = False
         self._busy = False  # callback running
         self._thread: threading.Thread | None = None
         if cb is not None:
@@ -72,45 +63,13 @@ class Subscription:
 
     def _deliver(self, batch: list[Msg]) -> None:
         """Queue ``batch`` (reader thread); drops past the pending limits."""
-        limit_m, limit_b = self.pending_msgs_limit, self.pending_bytes_limit
-        size = sum([len(m.data) for m in batch])
         with self._cond:
             if self._closed:
                 return
-            msgs = self._msgs
-            queued = len(msgs) + self._inflight
-            queued_b = self._pending_bytes + self._inflight_bytes
-            if (limit_m <= 0 or queued + len(batch) <= limit_m) and (
-                limit_b <= 0 or queued_b + size <= limit_b
-            ):
-                msgs.extend(batch)
-                self._pending_bytes += size
-                self._cond.notify()
-                return
-            dropped = 0
-            for msg in batch:
-                size = len(msg.data)
-                if (0 < limit_m <= len(msgs) + self._inflight) or (
-                    0 < limit_b < self._pending_bytes + self._inflight_bytes + size
-                ):
-                    dropped += 1
-                    continue
-                msgs.append(msg)
-                self._pending_bytes += size
+            err = self._enqueue(batch)
             self._cond.notify()
-            self.dropped += dropped
-            report = not self._slow
-            self._slow = True
-        if report:
-            self._client._report_error(
-                SlowConsumerError(
-                    f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
-                    f"({limit_m} msgs, {limit_b} bytes) reached, messages dropped",
-                    sid=self.sid,
-                    subject=self.subject,
-                    dropped=self.dropped,
-                )
-            )
+        if err is not None:
+            self._client._report_error(err)
 
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
@@ -137,14 +96,9 @@ class Subscription:
                     if left <= 0:
                         return None
                     self._cond.wait(left)
-            msg = self._msgs.popleft()
             if busy:  # in the same step, so a drain never sees "empty and idle" too early
                 self._busy = True
-            self._pending_bytes -= len(msg.data)
-            self.delivered += 1
-            if not self._msgs:
-                self._slow = False
-            return msg
+            return self._take()
 
     def next_msg(self, timeout: float | None = 1.0) -> Msg:
         """The next message; waits up to ``timeout`` seconds (None: forever).
@@ -182,46 +136,19 @@ class Subscription:
                     cond.wait()
                 # Take what is queued in one step; marked busy in the same step so a
                 # drain never sees "empty and idle" too early.
-                batch = list(msgs)
-                msgs.clear()
+                batch = self._take_batch()
                 self._busy = True
-                self._inflight = len(batch)
-                self._inflight_bytes = self._pending_bytes
-                self._pending_bytes = 0
-                self.delivered += len(batch)
-                self._slow = False
             try:
                 for msg in batch:
                     try:
                         cb(msg)
                     except Exception as e:
                         self._client._report_error(e)
-                    self._inflight -= 1
-                    self._inflight_bytes -= len(msg.data)
+                    self._handled(msg)
             finally:
                 self._busy = False
 
     # --------------------------------------------------------------- control
-
-    @property
-    def pending_msgs(self) -> int:
-        """Messages received and not yet handled by the application."""
-        return len(self._msgs) + self._inflight
-
-    @property
-    def pending_bytes(self) -> int:
-        """Payload bytes of :attr:`pending_msgs`."""
-        return self._pending_bytes + self._inflight_bytes
-
-    @property
-    def is_closed(self) -> bool:
-        """True once no more messages will arrive (queued ones may remain)."""
-        return self._closed
-
-    def set_pending_limits(self, msgs: int, bytes_: int) -> None:
-        """Change the pending limits (<= 0: no limit)."""
-        self.pending_msgs_limit = msgs
-        self.pending_bytes_limit = bytes_
 
     def unsubscribe(self, max_msgs: int = 0) -> None:
         """Stop now, or after ``max_msgs`` messages in all (auto-unsubscribe)."""

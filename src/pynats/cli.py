@@ -6,6 +6,7 @@
     pynats sub SUBJECT [--queue Q] [--count N]
     pynats request SUBJECT DATA [--timeout S]
     pynats reply SUBJECT DATA [--queue Q] [--count N]
+    pynats bench [--server URL] [--parser] [--memory N]   (see pynats.bench)
 
 Every client command takes ``--server URL`` (default ``$NATS_URL`` or
 ``nats://127.0.0.1:4222``).
@@ -252,11 +253,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--queue", default=None)
     c.add_argument("--count", type=int, default=0, help="stop after N requests")
     c.set_defaults(func=cmd_reply)
+
+    sp.add_parser(
+        "bench",
+        help="benchmark pynats beside nats-py and nats.go (pynats bench --help)",
+        add_help=False,
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pynats`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from . import bench
+
+        return bench.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         rc: int = args.func(args)

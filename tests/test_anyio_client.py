@@ -674,7 +674,11 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {k: str(v) for k, v in paths.items()}
 
 
-@pytest.mark.parametrize("first", [False, True], ids=["upgrade", "handshake_first"])
+@pytest.mark.parametrize(
+    "first",
+    [False, pytest.param(True, marks=pytest.mark.server_2_10)],
+    ids=["upgrade", "handshake_first"],
+)
 async def test_tls(
     nats_server_factory: Callable[..., NatsServer], certs: dict[str, str], first: bool
 ) -> None:

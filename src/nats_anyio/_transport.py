@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 from anyio.abc import ByteStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from anyio.streams.tls import TLSStream
@@ -96,11 +100,19 @@ def _mapped(what: str, error: type[TransportError] = TransportError) -> Iterator
 
 
 class TCPTransport:
-    """A TCP stream from :func:`anyio.connect_tcp`; ``start_tls`` wraps it in place."""
+    """TCP to a server.
 
-    def __init__(self, stream: ByteStream, url: str = "") -> None:
-        self.stream = stream
+    Plain TCP runs on a non-blocking socket the transport owns: a write that
+    fits in the kernel's buffer is one ``send`` with no trip through the event
+    loop, and a read waits (``anyio.wait_readable``) only when nothing is there.
+    After ``start_tls`` the socket becomes an anyio stream wrapped in TLS.
+    """
+
+    def __init__(self, sock: socket.socket, url: str = "") -> None:
+        self._sock: socket.socket | None = sock
+        self.stream: ByteStream | None = None
         self.url = url
+        self._hot = 0  # reads in a row that found data without waiting
 
     @classmethod
     async def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
@@ -108,31 +120,64 @@ class TCPTransport:
         try:
             with _mapped(f"cannot connect to {server.url}", ConnectError):
                 with anyio.fail_after(timeout):
-                    stream = await anyio.connect_tcp(server.host, server.port)
+                    sock = await _dial(server.host, server.port)
         except ConnectError as e:
             if isinstance(e.__cause__, TimeoutError):
                 raise ConnectError(
                     f"cannot connect to {server.url}: timed out after {timeout} s"
                 ) from None
             raise
-        return cls(stream, server.url)
+        return cls(sock, server.url)
 
     async def read(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` once the server closed the stream."""
-        try:
-            with _mapped(f"reading from {self.url or 'the server'} failed"):
-                return await self.stream.receive(max_bytes)
-        except anyio.EndOfStream:
-            return b""
+        sock = self._sock
+        with _mapped(f"reading from {self.url or 'the server'} failed"):
+            if sock is None:
+                if self.stream is None:
+                    raise anyio.ClosedResourceError
+                try:
+                    return await self.stream.receive(max_bytes)
+                except anyio.EndOfStream:
+                    return b""
+            if self._hot >= 8:  # data kept coming: let the other tasks run
+                self._hot = 0
+                await anyio.lowlevel.checkpoint()
+            while True:
+                try:
+                    data = sock.recv(max_bytes)
+                except BlockingIOError:
+                    self._hot = 0
+                    await anyio.wait_readable(sock)
+                    continue
+                self._hot += 1
+                return data
 
     async def write(self, data: bytes) -> None:
         """Write all of ``data``."""
+        sock = self._sock
         with _mapped(f"writing to {self.url or 'the server'} failed"):
-            await self.stream.send(data)
+            if sock is None:
+                if self.stream is None:
+                    raise anyio.ClosedResourceError
+                await self.stream.send(data)
+                return
+            view = memoryview(data)
+            while view:
+                try:
+                    sent = sock.send(view)
+                except BlockingIOError:
+                    await anyio.wait_writable(sock)
+                    continue
+                view = view[sent:]
 
     async def start_tls(self, ctx: ssl.SSLContext, hostname: str | None) -> None:
         """Run the TLS handshake over the current stream and use TLS from now on."""
         with _mapped("TLS handshake failed", ConnectError):
+            if self._sock is not None:
+                sock, self._sock = self._sock, None
+                self.stream = await anyio.abc.SocketStream.from_socket(sock)
+            assert self.stream is not None
             self.stream = await TLSStream.wrap(
                 self.stream,
                 server_side=False,
@@ -142,8 +187,39 @@ class TCPTransport:
             )
 
     async def close(self) -> None:
-        """Close at once, without a TLS closing handshake."""
-        await anyio.aclose_forcefully(self.stream)
+        """Close at once, without a TLS closing handshake (safe to call twice)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            anyio.notify_closing(sock)  # wakes a task waiting to read or write
+            sock.close()
+        if self.stream is not None:
+            await anyio.aclose_forcefully(self.stream)
+
+
+async def _dial(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket (tries every address of ``host``)."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError | None = None
+    for family, type_, proto, _name, addr in infos:
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.setblocking(False)
+            try:
+                sock.connect(addr)
+            except BlockingIOError:
+                await anyio.wait_writable(sock)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code)) from None
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as e:
+            sock.close()
+            error = e
+        except BaseException:
+            sock.close()
+            raise
+    raise error or OSError(f"no address for {host}")
 
 
 def make_ssl_context(

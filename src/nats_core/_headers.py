@@ -139,30 +139,38 @@ def encode_headers(headers: HeadersInput) -> bytes:
 
 
 def decode_headers(block: bytes) -> Headers:
-    """Parse a header block (``NATS/1.0 ...\\r\\n...\\r\\n\\r\\n``) into :class:`Headers`.
+    """Parse a header block (``NATS/1.0 ...\r\n...\r\n\r\n``) into :class:`Headers`.
 
     Raises :class:`RemoteProtocolError` when the block is not a header block.
     """
     if not block.startswith(HEADER_LINE):
         raise RemoteProtocolError(f"header block does not start with NATS/1.0: {block[:32]!r}")
-    text = block.decode("utf-8", "surrogateescape")
-    lines = text.split("\r\n")
-    first = lines[0][len("NATS/1.0") :].strip()
-    headers = Headers()
-    if first:
-        code, _, desc = first.partition(" ")
+    lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+    headers = Headers.__new__(Headers)
+    fields: dict[str, list[str]] = {}
+    headers._fields = fields
+    headers.status = None
+    headers.description = ""
+    first = lines[0]
+    if len(first) > 8:
+        code, _, desc = first[8:].strip().partition(" ")
         if len(code) == 3 and code.isascii() and code.isdigit():
             headers.status = int(code)
             headers.description = desc.strip()
-        else:
-            raise RemoteProtocolError(f"bad status in header line: {lines[0][:64]!r}")
-    fields = headers._fields
+        elif code:
+            raise RemoteProtocolError(f"bad status in header line: {first[:64]!r}")
     for line in lines[1:]:
         if not line:
             continue
         key, sep, value = line.partition(":")
-        key = key.strip()
-        if not sep or not key:
-            raise RemoteProtocolError(f"bad header line: {line[:64]!r}")
-        fields.setdefault(key, []).append(value.strip())
+        if not sep or not key or key[0] in " \t" or key[-1] in " \t":
+            key = key.strip()
+            if not sep or not key:
+                raise RemoteProtocolError(f"bad header line: {line[:64]!r}")
+        value = value.strip()
+        values = fields.get(key)
+        if values is None:
+            fields[key] = [value]
+        else:
+            values.append(value)
     return headers

@@ -201,7 +201,6 @@ WORKERS: dict[str, Callable[[str, int, int, int], None]] = {
 
 def worker_memory(url: str, client: str, n: int, size: int) -> None:
     """Receive ``n`` messages (published by a child process); print peak RSS growth."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     publisher = [sys.executable, "-m", "pynats.bench", "--publish-only", url, str(n), str(size)]
     if client == "sync":
         import nats_sync
@@ -218,6 +217,7 @@ def worker_memory(url: str, client: str, n: int, size: int) -> None:
         with nats_sync.connect(url) as sc:
             sc.subscribe("bench.mem", cb=on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1)
             sc.flush()
+            base = _rss_kib()
             subprocess.run(publisher, check=True)
             if not done.wait(300):
                 raise SystemExit(f"memory: only {got} of {n} arrived")
@@ -225,6 +225,8 @@ def worker_memory(url: str, client: str, n: int, size: int) -> None:
         import asyncio
 
         import nats
+
+        base = 0
 
         async def run() -> None:
             got = 0
@@ -241,6 +243,8 @@ def worker_memory(url: str, client: str, n: int, size: int) -> None:
                 "bench.mem", cb=on_msg, pending_msgs_limit=n * 2, pending_bytes_limit=n * size * 4
             )
             await sc.flush()
+            nonlocal base
+            base = _rss_kib()
             proc = await asyncio.create_subprocess_exec(*publisher)
             await proc.wait()
             await asyncio.wait_for(done.wait(), 300)
@@ -249,6 +253,16 @@ def worker_memory(url: str, client: str, n: int, size: int) -> None:
         asyncio.run(run())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"mem_kib {peak - base}", flush=True)
+    print(f"peak_kib {peak}", flush=True)
+
+
+def _rss_kib() -> int:
+    """The resident set size now, in KiB (Linux); the peak so far elsewhere."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def publish_only(url: str, n: int, size: int) -> None:
@@ -280,7 +294,7 @@ def _chunks(data: bytes, chunk: int) -> list[bytes]:
 
 
 def parser_ours(chunks: list[bytes]) -> int:
-    """Feed ``chunks`` to our parser; return messages parsed."""
+    """Feed ``chunks`` to our parser (it builds a Msg per message); return the count."""
     from nats_core import Parser
 
     p = Parser(max_payload=64 * 1024 * 1024)
@@ -290,16 +304,37 @@ def parser_ours(chunks: list[bytes]) -> int:
     return n
 
 
+def parser_ours_headers(chunks: list[bytes]) -> int:
+    """As :func:`parser_ours`, and read every message's headers (decoded lazily)."""
+    from nats_core import Parser
+
+    p = Parser(max_payload=64 * 1024 * 1024)
+    n = 0
+    for c in chunks:
+        for msg in p.feed(c):
+            _ = msg.headers  # type: ignore[union-attr]
+            n += 1
+    return n
+
+
 def parser_natspy(chunks: list[bytes]) -> int:
-    """Feed ``chunks`` to nats-py's parser with a sink that only counts."""
+    """Feed ``chunks`` to nats-py's parser; the sink turns each message into a
+    nats-py ``Msg`` with nats-py's own code (headers decoded, as its client does)."""
     import asyncio
 
+    from nats.aio.client import Client
     from nats.protocol.parser import Parser
 
     class Sink:
-        n = 0
+        def __init__(self) -> None:
+            self.n = 0
+            self.nc = Client()
 
-        async def _process_msg(self, *args: Any) -> None:
+        async def _process_msg(
+            self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
+        ) -> None:
+            hdr = await self.nc._process_headers(headers)
+            self.nc._build_message(sid, subject, reply, data, hdr)
             self.n += 1
 
     async def run() -> int:
@@ -317,7 +352,13 @@ def bench_parser(count: int, size: int, headers: bool, chunk: int = 65536) -> di
     data = _msg_stream(count, size, headers)
     chunks = _chunks(data, chunk)
     out: dict[str, Any] = {"bytes": len(data), "count": count}
-    for name, fn in (("pynats", parser_ours), ("nats-py", parser_natspy)):
+    runs: list[tuple[str, Callable[[list[bytes]], int]]] = [
+        ("pynats", parser_ours),
+        ("nats-py", parser_natspy),
+    ]
+    if headers:
+        runs.insert(1, ("pynats+headers", parser_ours_headers))
+    for name, fn in runs:
         best = float("inf")
         for _ in range(3):
             t = time.perf_counter()
@@ -435,12 +476,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 key = "HMSG" if headers else "MSG"
                 res = bench_parser(args.parser_count, 128, headers)
                 results["parser"][key] = res
-                ours, theirs = res["pynats"], res["nats-py"]
-                print(
-                    f"parser {key:4} 128 B: pynats {ours['msgs_s']:,.0f} msgs/s "
-                    f"({ours['mb_s']:.0f} MB/s), nats-py {theirs['msgs_s']:,.0f} msgs/s "
-                    f"({theirs['mb_s']:.0f} MB/s), ratio {ours['msgs_s'] / theirs['msgs_s']:.2f}"
-                )
+                theirs = res["nats-py"]
+                for name in [k for k in res if k.startswith("pynats")]:
+                    ours = res[name]
+                    print(
+                        f"parser {key:4} 128 B: {name} {ours['msgs_s']:,.0f} msgs/s "
+                        f"({ours['mb_s']:.0f} MB/s), nats-py {theirs['msgs_s']:,.0f} msgs/s "
+                        f"({theirs['mb_s']:.0f} MB/s), ratio "
+                        f"{ours['msgs_s'] / theirs['msgs_s']:.2f}"
+                    )
         if args.memory:
             results["memory"] = {}
             for client in ("sync", "nats-py"):
@@ -458,10 +502,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     timeout=900,
                 )
                 results["memory"][client] = figs.get("mem_kib")
+                results["memory"][client + "_peak"] = figs.get("peak_kib")
             m = results["memory"]
             print(
-                f"peak memory growth receiving {args.memory:,} msgs: "
-                f"pynats(sync) {m['sync'] / 1024:.1f} MiB, nats-py {m['nats-py'] / 1024:.1f} MiB"
+                f"memory receiving {args.memory:,} msgs, growth (peak RSS): "
+                f"pynats(sync) {m['sync'] / 1024:.1f} MiB ({m['sync_peak'] / 1024:.1f} MiB), "
+                f"nats-py {m['nats-py'] / 1024:.1f} MiB ({m['nats-py_peak'] / 1024:.1f} MiB)"
             )
     finally:
         if srv is not None:

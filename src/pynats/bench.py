@@ -251,18 +251,21 @@ def worker_memory(url: str, client: str, n: int, size: int) -> None:
             await sc.close()
 
         asyncio.run(run())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _rss_kib("VmHWM")
     print(f"mem_kib {peak - base}", flush=True)
     print(f"peak_kib {peak}", flush=True)
 
 
-def _rss_kib() -> int:
-    """The resident set size now, in KiB (Linux); the peak so far elsewhere."""
+def _rss_kib(field: str = "VmRSS") -> int:
+    """Resident memory in KiB from /proc/self/status: now (VmRSS) or the peak of
+    this process image (VmHWM; ru_maxrss would include the parent before exec)."""
     try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def publish_only(url: str, n: int, size: int) -> None:

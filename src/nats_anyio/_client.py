@@ -23,18 +23,12 @@ from nats_core import (
     ClientOptions,
     Connected,
     Connection,
-    Disconnected,
     Event,
     HeadersInput,
-    InfoUpdated,
-    LameDuckMode,
-    Pong,
-    Response,
     ServerAddress,
     ServerErrorEvent,
     StartTLS,
     State,
-    SubscriptionEnded,
 )
 from nats_core._client_state import ClientState
 from nats_core.errors import (
@@ -439,60 +433,17 @@ class Client(ClientState):
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                 pass
 
+    def _on_server_error(self, ev: ServerErrorEvent) -> None:
+        if ev.error.fatal:
+            self._server_error = ev.error
+        self._report_error(ev.error)
+
     def _report_error(self, err: BaseException) -> None:
         self.last_error = err
         if self._opts.error_cb is not None:
             self._callback(self._opts.error_cb, err)
         else:
             log.warning("nats: %s", err)
-
-    def _handle(self, evs: list[Event]) -> None:
-        """Act on the core's events (reader task; never blocks)."""
-        subs = self._subs
-        cur: Subscription | None = None
-        batch: list[Msg] = []
-        for ev in evs:
-            if type(ev) is Msg:
-                sub = subs.get(ev.sid)
-                if sub is not cur:
-                    if cur is not None:
-                        cur._deliver(batch)
-                    cur, batch = sub, []
-                batch.append(ev)
-                continue
-            if cur is not None:
-                cur._deliver(batch)
-                cur, batch = None, []
-            if isinstance(ev, Response):
-                w = self._req_waiters.pop(ev.token, None)
-                if w is not None:
-                    w.set(ev.msg)
-            elif isinstance(ev, Pong):
-                pw = self._pong_waiters.pop(ev.ping_id, None)
-                if pw is not None:
-                    pw.set()
-            elif isinstance(ev, SubscriptionEnded):
-                ended = subs.pop(ev.sid, None)
-                if ended is not None:
-                    ended._finish(ev.reason)
-            elif isinstance(ev, ServerErrorEvent):
-                if ev.error.fatal:
-                    self._server_error = ev.error
-                self._report_error(ev.error)
-            elif isinstance(ev, Connected):
-                if ev.reconnected:
-                    self._callback(self._opts.reconnected_cb)
-            elif isinstance(ev, Disconnected):
-                self._callback(self._opts.disconnected_cb)
-            elif isinstance(ev, LameDuckMode):
-                self._callback(self._opts.lame_duck_cb)
-            elif isinstance(ev, InfoUpdated) and ev.added:
-                cb = self._opts.discovered_servers_cb
-                if cb is not None:  # called with the URLs of the servers just added
-                    added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
-                    self._callback(cb, added)
-        if cur is not None:
-            cur._deliver(batch)
 
     # ------------------------------------------------------------------ API
 

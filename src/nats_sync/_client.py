@@ -18,18 +18,12 @@ from nats_core import (
     ClientOptions,
     Connected,
     Connection,
-    Disconnected,
     Event,
     HeadersInput,
-    InfoUpdated,
-    LameDuckMode,
-    Pong,
-    Response,
     ServerAddress,
     ServerErrorEvent,
     StartTLS,
     State,
-    SubscriptionEnded,
     apply_credentials,
     build_options,
 )
@@ -461,54 +455,9 @@ class Client(ClientState):
         else:
             log.warning("nats: %s", err)
 
-    def _callback(self, fn: Callable[..., Any] | None) -> None:
+    def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         if fn is not None:
-            self._cbq.put((fn, ()))
-
-    def _handle(self, evs: list[Event]) -> None:
-        subs = self._subs
-        cur: Subscription | None = None
-        batch: list[Msg] = []
-        for ev in evs:
-            if type(ev) is Msg:
-                sub = subs.get(ev.sid)
-                if sub is not cur:
-                    if cur is not None:
-                        cur._deliver(batch)
-                    cur, batch = sub, []
-                batch.append(ev)
-                continue
-            if cur is not None:
-                cur._deliver(batch)
-                cur, batch = None, []
-            if isinstance(ev, Response):
-                w = self._req_waiters.pop(ev.token, None)
-                if w is not None:
-                    w.set(ev.msg)
-            elif isinstance(ev, Pong):
-                pw = self._pong_waiters.pop(ev.ping_id, None)
-                if pw is not None:
-                    pw.set()
-            elif isinstance(ev, SubscriptionEnded):
-                ended = subs.pop(ev.sid, None)
-                if ended is not None:
-                    ended._finish(ev.reason)
-            elif isinstance(ev, ServerErrorEvent):
-                self._report_error(ev.error)
-            elif isinstance(ev, Connected):
-                if ev.reconnected:
-                    self._callback(self._opts.reconnected_cb)
-            elif isinstance(ev, Disconnected):
-                self._callback(self._opts.disconnected_cb)
-            elif isinstance(ev, LameDuckMode):
-                self._callback(self._opts.lame_duck_cb)
-            elif isinstance(ev, InfoUpdated) and ev.added:
-                cb = self._opts.discovered_servers_cb
-                if cb is not None:  # called with the URLs of the servers just added
-                    added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
-                    self._cbq.put((cb, (added,)))
-        if cur is not None:
-            cur._deliver(batch)
+            self._cbq.put((fn, args))
 
     # ----------------------------------------------------------------- API
 

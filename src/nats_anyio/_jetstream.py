@@ -936,9 +936,7 @@ class Consumer:
         """The next message, waiting up to ``timeout`` seconds
         (:class:`~nats_core.errors.NatsTimeoutError` when none came)."""
         got = await self.fetch(1, max_wait=timeout)
-        if not got:
-            raise NatsTimeoutError(f"no message from consumer {self._name!r} within {timeout} s")
-        return got[0]
+        return _first(got, f"consumer {self._name!r}", timeout)
 
     def messages(
         self,
@@ -1119,9 +1117,7 @@ class OrderedConsumer:
     async def next(self, timeout: float = DEFAULT_EXPIRES) -> Msg:
         """The next message in order (:class:`~nats_core.errors.NatsTimeoutError` if none)."""
         got = await self.fetch(1, max_wait=timeout)
-        if not got:
-            raise NatsTimeoutError(f"no message from the ordered consumer within {timeout} s")
-        return got[0]
+        return _first(got, "the ordered consumer", timeout)
 
     def messages(
         self,
@@ -1442,3 +1438,10 @@ class ConsumeContext:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
         await self.wait_closed(5.0)
+
+
+def _first(batch: MessageBatch, source: str, timeout: float) -> Msg:
+    """The one message ``next()`` fetched, or a timeout naming ``source``."""
+    if not batch:
+        raise NatsTimeoutError(f"no message from {source} within {timeout} s")
+    return batch[0]

@@ -246,8 +246,7 @@ class Client(ClientState):
         if t is not None:
             t.close()
         self._finish_all()
-        if self._opts.closed_cb is not None:
-            self._cbq.put((self._opts.closed_cb, ()))
+        self._callback(self._opts.closed_cb)
         self._cbq.put(None)
         self._join()
 

@@ -18,6 +18,7 @@ from nats_core.errors import (
     SubscriptionClosedError,
 )
 
+from ._asyncio_transport import AsyncioTransport
 from ._client import Client
 from ._connect import connect
 from ._jetstream import (
@@ -44,6 +45,7 @@ from ._transport import (
 from ._websocket import WebSocketTransport
 
 __all__ = [
+    "AsyncioTransport",
     "Client",
     "ConnectError",
     "ConnectionClosedError",

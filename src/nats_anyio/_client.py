@@ -42,11 +42,18 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
+from ._asyncio_transport import AsyncioTransport
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
-from ._transport import ConnectError, Transport, TransportFactory, make_ssl_context
-from ._util import Waiter, call_maybe_async, new_lock
+from ._transport import (
+    ConnectError,
+    TCPTransport,
+    Transport,
+    TransportFactory,
+    make_ssl_context,
+)
+from ._util import Deadlines, Waiter, call_maybe_async, new_lock
 from ._websocket import WebSocketTransport
 
 __all__ = ["Client"]
@@ -90,6 +97,8 @@ class Client(ClientState):
         self._drop_error: BaseException | None = None  # why the transport is being dropped
         self._server_error: ServerError | None = None  # a fatal -ERR on this transport
         self._read_scope: anyio.CancelScope | None = None
+        self._rest: tuple[Transport, memoryview] | None = None  # a partial send's remainder
+        self._deadlines = Deadlines()  # request timeouts
         self._tg: TaskGroup | None = None
         self._cb_send, self._cb_receive = anyio.create_memory_object_stream[_CallbackItem | None](
             math.inf
@@ -132,6 +141,7 @@ class Client(ClientState):
                 tg.start_soon(self._read_loop, reconnect_first, name="nats-reader")
                 tg.start_soon(self._flush_loop, name="nats-flusher")
                 tg.start_soon(self._ping_loop, name="nats-pinger")
+                tg.start_soon(self._deadlines.run, name="nats-timeouts")
                 task_status.started()
         finally:
             self._tasks_done.set()
@@ -202,6 +212,7 @@ class Client(ClientState):
                         if out:
                             await t.write(out)
                         self._transport = t
+                        self._rest = None
                         self._drop_error = None
                         self._server_error = None
                     self._wake_flusher()
@@ -262,18 +273,17 @@ class Client(ClientState):
             if t is not None and self._drop_error is None:
                 with anyio.CancelScope() as self._read_scope:
                     try:
-                        while True:
-                            data = await t.read(_READ_SIZE)
-                            if not data:
-                                err = self._server_error or ConnectionResetError(
-                                    "the server closed the connection"
-                                )
-                                break
-                            evs = conn.receive_data(data)
-                            if conn.outbound_size:
-                                self._wake_flusher()
-                            if evs:
-                                self._handle(evs)
+                        if isinstance(t, AsyncioTransport):
+                            await t.run(self._receive)  # asyncio calls _receive as data comes
+                        else:
+                            while True:
+                                data = await t.read(_READ_SIZE)
+                                if not data:
+                                    break
+                                self._receive(data)
+                        err = self._server_error or ConnectionResetError(
+                            "the server closed the connection"
+                        )
                     except OSError as e:  # TransportError included
                         err = e
                     except NatsError as e:  # bytes that are not NATS, or a core refusal
@@ -303,6 +313,15 @@ class Client(ClientState):
             ):
                 await self._give_up()
                 return
+
+    def _receive(self, data: bytes) -> None:
+        """Feed what was read to the core and act on its events."""
+        conn = self._conn
+        evs = conn.receive_data(data)
+        if conn.outbound_size:
+            self._wake_flusher()
+        if evs:
+            self._handle(evs)
 
     async def force_reconnect(self) -> None:
         """Drop the connection and reconnect at once, without the reconnect wait.
@@ -368,23 +387,71 @@ class Client(ClientState):
             self._flush_pending = True
             self._wake.set()
 
+    def _write_soon(self) -> bool:
+        """Write what the core has queued if that needs no waiting; True when done.
+
+        On asyncio the bytes go to the transport's buffer (True unless it is over
+        its high-water mark). On a plain socket with no write in progress they
+        go to the kernel; a part it did not take is kept in ``_rest``, ahead of
+        anything else, for :meth:`_write_out`. Otherwise nothing is written.
+        No await: no other task runs in between.
+        """
+        t = self._transport
+        if isinstance(t, AsyncioTransport):
+            try:
+                data = self._conn.data_to_send()
+                if data:
+                    t.write_nowait(data)
+            except OSError as e:
+                if self._transport is t:
+                    self._drop(e)
+                return True
+            return not t.must_drain
+        if isinstance(t, TCPTransport) and self._rest is None and not self._wlock.locked():
+            data = self._conn.data_to_send()
+            if not data:
+                return True
+            try:
+                rest = t.send_nowait(data)
+            except OSError as e:
+                if self._transport is t:
+                    self._drop(e)
+                return True
+            if rest is None:
+                return True
+            self._rest = (t, rest)
+        return False
+
     async def _write_out(self, shield: bool = True) -> None:
         """Write what the core has queued (in order: one writer at a time).
 
         A write cut short would corrupt the stream, so it is shielded from
         cancellation (closing the transport still ends it); close() passes
-        ``shield=False`` for its last, time-bounded flush.
+        ``shield=False`` for its last, time-bounded flush, which also waits until
+        a buffering transport has sent everything.
         """
+        if self._write_soon() and shield:
+            return
+        t = self._transport
+        if isinstance(t, AsyncioTransport):
+            try:
+                await t.drain(everything=not shield)
+            except OSError as e:
+                if self._transport is t:
+                    self._drop(e)
+            return
         async with self._wlock:
             t = self._transport
+            rest, self._rest = self._rest, None
             if t is None:
                 return
             data = self._conn.data_to_send()
-            if not data:
-                return
             try:
                 with anyio.CancelScope(shield=shield):
-                    await t.write(data)
+                    if rest is not None and rest[0] is t:
+                        await t.write(rest[1].tobytes())  # rare: the kernel was full
+                    if data:
+                        await t.write(data)
             except OSError as e:  # TransportError, or a raw one from a custom transport
                 if self._transport is t:
                     self._drop(e)
@@ -544,15 +611,16 @@ class Client(ClientState):
         w = Waiter()
         token = self._conn.request(subject, payload, headers)
         self._req_waiters[token] = w
+        self._deadlines.add(w, timeout)  # no cancel scope: the timer task expires it
         try:
-            with anyio.move_on_after(timeout):
-                await self._write_out()
-                await w.event.wait()
+            if not self._write_soon():
+                self._wake_flusher()  # the flusher writes it; the deadline still holds
+            await w.event.wait()
         finally:
-            if not w.event.is_set():
+            if not w.event.is_set() or w.expired:
                 self._conn.cancel_request(token)
                 self._req_waiters.pop(token, None)
-        if not w.event.is_set():
+        if w.expired:
             raise NatsTimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
         if w.error is not None:
             raise w.error

@@ -8,17 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import sniffio
 
-from nats_core import apply_credentials, build_options
+from nats_core import ServerAddress, apply_credentials, build_options
 
+from ._asyncio_transport import AsyncioTransport
 from ._client import Client
-from ._transport import TCPTransport, TransportFactory
+from ._transport import TCPTransport, Transport, TransportFactory
 
 __all__ = ["connect"]
 
 
 def _read_text(path: str) -> str:
     return Path(path).expanduser().read_text()
+
+
+async def tcp_connect(server: ServerAddress, timeout: float) -> Transport:
+    """The default transport factory: asyncio's own transport on asyncio (no
+    event-loop trip per read or write), anyio's sockets elsewhere (Trio)."""
+    if sniffio.current_async_library() == "asyncio":
+        return await AsyncioTransport.connect(server, timeout)
+    return await TCPTransport.connect(server, timeout)
 
 
 @asynccontextmanager
@@ -36,7 +46,7 @@ async def connect(
     callbacks may be plain or async functions). Raises when the first connect
     fails, unless ``retry_on_failed_connect``.
     """
-    factory: TransportFactory = options.pop("_transport_factory", None) or TCPTransport.connect
+    factory: TransportFactory = options.pop("_transport_factory", None) or tcp_connect
     opts = build_options(servers, **options)
     apply_credentials(opts, _read_text)
     client = Client(opts, factory)

@@ -157,7 +157,8 @@ class Subscription(PendingQueue[Msg]):
                     except Exception as e:
                         report(e)
                     self._handled(msg)
-                await anyio.lowlevel.checkpoint()
+                if msgs:  # more came meanwhile: let the other tasks run first
+                    await anyio.lowlevel.checkpoint()
         finally:
             self._cb_done.set()
 

@@ -132,14 +132,15 @@ class TCPTransport:
     async def read(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` once the server closed the stream."""
         sock = self._sock
-        with _mapped(f"reading from {self.url or 'the server'} failed"):
-            if sock is None:
+        if sock is None:
+            with _mapped(f"reading from {self.url or 'the server'} failed"):
                 if self.stream is None:
                     raise anyio.ClosedResourceError
                 try:
                     return await self.stream.receive(max_bytes)
                 except anyio.EndOfStream:
                     return b""
+        try:  # the hot path: no context manager, no string built
             if self._hot >= 8:  # data kept coming: let the other tasks run
                 self._hot = 0
                 await anyio.lowlevel.checkpoint()
@@ -152,6 +153,25 @@ class TCPTransport:
                     continue
                 self._hot += 1
                 return data
+        except Exception as e:
+            if isinstance(e, NatsError) or not isinstance(e, _native_errors()):
+                raise
+            detail = str(e) or type(e).__name__
+            raise TransportError(f"reading from {self.url or 'the server'} failed: {detail}") from e
+
+    def send_nowait(self, data: bytes) -> memoryview | None:
+        """Send what the kernel takes now, without waiting; return the rest, or None
+        when all was sent (after ``start_tls`` nothing is sent: all is the rest)."""
+        sock = self._sock
+        if sock is None:
+            return memoryview(data)
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            return memoryview(data)
+        except OSError as e:
+            raise TransportError(f"writing to {self.url or 'the server'} failed: {e}") from e
+        return memoryview(data)[sent:] if sent < len(data) else None
 
     async def write(self, data: bytes) -> None:
         """Write all of ``data``."""

@@ -32,7 +32,7 @@ from ._headers import HeadersInput, encode_headers
 from ._info import ServerInfo
 from ._nuid import NUID
 from ._options import ConnectOptions
-from ._parser import OK, PING, PONG, ErrOp, InfoOp, Parser
+from ._parser import OK, PING, PONG, ErrOp, InfoOp, ParsedOp, Parser
 from ._pool import ServerAddress, ServerPool
 from ._state import Input, State, next_state
 from ._subjects import check_publish_subject, check_queue, check_subscribe_subject
@@ -238,32 +238,51 @@ class Connection:
         Raises :class:`~nats_core.errors.RemoteProtocolError` when the bytes are
         not NATS; the adapter should then drop the transport.
         """
+        return self.receive_ops(self._parser.feed(data))
+
+    def parse(self, data: bytes) -> list[ParsedOp]:
+        """The first half of :meth:`receive_data`: parse ``data`` into operations.
+
+        It touches nothing but the parser, so a threaded adapter may run it
+        outside the lock that guards the rest of the connection (from its one
+        reader thread), then pass the result to :meth:`receive_ops` under the lock.
+        """
+        return self._parser.feed(data)
+
+    def receive_ops(self, ops: list[ParsedOp]) -> list[Event]:
+        """The second half of :meth:`receive_data`: act on parsed operations."""
         events: list[Event] = []
-        ops = self._parser.feed(data)
+        append = events.append
         subs = self._subs
-        stats = self.stats
         msg_class = self._msg_class
+        resp_sid = self._resp_sid
+        in_msgs = in_bytes = 0  # added to the statistics once, after the loop
         for op in ops:
             if type(op) is msg_class or isinstance(op, Msg):
                 sub = subs.get(op.sid)
                 if sub is None:
                     continue  # arrived after an unsubscribe
-                stats.in_msgs += 1
-                stats.in_bytes += len(op.data)
-                if op.sid == self._resp_sid:
+                in_msgs += 1
+                in_bytes += len(op.data)
+                if op.sid == resp_sid:
                     self._on_response(op, events)
                     continue
                 sub.delivered += 1
                 if sub.max_msgs:
                     if sub.delivered > sub.max_msgs:
                         continue
-                    events.append(op)
+                    append(op)
                     if sub.delivered == sub.max_msgs:
                         del subs[sub.sid]
-                        events.append(SubscriptionEnded(sub.sid, "max_msgs"))
+                        append(SubscriptionEnded(sub.sid, "max_msgs"))
                 else:
-                    events.append(op)
-            elif op is PING:
+                    append(op)
+                continue
+            if in_msgs:  # keep the statistics current for what this op triggers
+                self.stats.in_msgs += in_msgs
+                self.stats.in_bytes += in_bytes
+                in_msgs = in_bytes = 0
+            if op is PING:
                 self._out += _PONG
             elif op is PONG:
                 self._on_pong(events)
@@ -273,6 +292,10 @@ class Connection:
                 self._on_err(op.text, events)
             elif op is OK:
                 pass
+            resp_sid = self._resp_sid  # an op may have ended the response subscription
+        if in_msgs:
+            self.stats.in_msgs += in_msgs
+            self.stats.in_bytes += in_bytes
         return events
 
     # ------------------------------------------------------------- handshake

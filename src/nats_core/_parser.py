@@ -84,6 +84,16 @@ class ErrOp:
 ParsedOp = Msg | InfoOp | ErrOp | _Simple
 
 
+def _sid(b: bytes, cache: dict[bytes, int]) -> int:
+    """Check and convert a sid token, and remember it (a bounded cache)."""
+    if not b.isdigit() or len(b) > 18:
+        raise RemoteProtocolError(f"bad sid {b[:32]!r} in control line")
+    if len(cache) >= 4096:
+        cache.clear()
+    sid = cache[b] = int(b)
+    return sid
+
+
 def _num(b: bytes, what: str) -> int:
     if not b.isdigit() or len(b) > 18:
         raise RemoteProtocolError(f"bad {what} {b[:32]!r} in control line")
@@ -93,8 +103,10 @@ def _num(b: bytes, what: str) -> int:
 class Parser:
     """Incremental parser of the server's side of the protocol.
 
-    ``msg_class`` builds delivered messages (called as
-    ``msg_class(subject, reply, data, headers, sid, client)``).
+    ``msg_class`` is the class of delivered messages: :class:`Msg` or a subclass
+    that adds no ``__init__`` (on the hot path the parser creates the instance
+    and sets ``subject``, ``reply``, ``data``, headers, ``sid`` and the client
+    itself, without calling ``__init__``).
     ``max_payload`` caps payloads (plus :data:`PAYLOAD_SLACK`).
     """
 
@@ -105,6 +117,7 @@ class Parser:
         "_pending",
         "_rest",
         "_scan",
+        "_sids",
         "client",
         "max_payload",
         "msg_class",
@@ -124,6 +137,7 @@ class Parser:
         self._chunks: list[bytes] = []
         self._have = 0
         self._broken: RemoteProtocolError | None = None
+        self._sids: dict[bytes, int] = {}  # sid tokens seen, checked and converted
 
     def reset(self) -> None:
         """Forget any partial input (a new transport starts from scratch)."""
@@ -185,8 +199,11 @@ class Parser:
         find = buf.find
         startswith = buf.startswith
         msg_class = self.msg_class
+        new = msg_class.__new__
         client = self.client
         cap = self.max_payload + PAYLOAD_SLACK
+        sids = self._sids
+        append = out.append
         while pos < n:
             idx = find(b"\r\n", scan if scan > pos else pos)
             if idx < 0:
@@ -195,7 +212,7 @@ class Parser:
                 break
             if idx - pos > MAX_CONTROL_LINE and not _is_info(buf, pos, idx):
                 raise _too_long(buf, pos)
-            if startswith(b"MSG ", pos):
+            if buf[pos] == 77 and startswith(b"MSG ", pos):  # 77: "M", a cheap first test
                 # The hot path: a plain message, parsed inline.
                 args = buf[pos + 4 : idx].split()
                 na = len(args)
@@ -209,8 +226,9 @@ class Parser:
                     raise RemoteProtocolError(f"MSG needs 3 or 4 arguments, got {na}")
                 if not size_b.isdigit() or len(size_b) > 18:
                     raise RemoteProtocolError(f"bad size {size_b[:32]!r} in control line")
-                if not sid_b.isdigit() or len(sid_b) > 18:
-                    raise RemoteProtocolError(f"bad sid {sid_b[:32]!r} in control line")
+                sid = sids.get(sid_b)
+                if sid is None:
+                    sid = _sid(sid_b, sids)
                 size = int(size_b)
                 if size > cap:
                     raise RemoteProtocolError(
@@ -221,9 +239,14 @@ class Parser:
                 if end + 2 <= n:
                     if buf[end : end + 2] != b"\r\n":
                         raise _no_crlf(subj, size)
-                    out.append(
-                        msg_class(subj.decode(), reply, buf[start:end], None, int(sid_b), client)
-                    )
+                    m = new(msg_class)  # the fields set here, without a call to __init__
+                    m.subject = subj.decode()
+                    m.reply = reply
+                    m.data = buf[start:end]
+                    m._headers = None
+                    m.sid = sid
+                    m._client = client
+                    append(m)
                     pos = scan = end + 2
                     continue
                 hlen = -1
@@ -250,11 +273,17 @@ class Parser:
                     hend = pos + hsize
                     block = buf[pos:hend]
                     _check_header_block(block, subj)
-                    out.append(
-                        msg_class(
-                            subj.decode(), reply, buf[hend:end], block, _num(sid_b, "sid"), client
-                        )
-                    )
+                    sid = sids.get(sid_b)
+                    if sid is None:
+                        sid = _sid(sid_b, sids)
+                    m = new(msg_class)
+                    m.subject = subj.decode()
+                    m.reply = reply
+                    m.data = buf[hend:end]
+                    m._headers = block  # decoded on first read of m.headers
+                    m.sid = sid
+                    m._client = client
+                    append(m)
                     pos = scan = end + 2
                     continue
             else:

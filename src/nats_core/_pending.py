@@ -90,7 +90,8 @@ class PendingQueue(Generic[M]):
 
     def _take_batch(self) -> list[M]:
         """Everything queued, for a callback to handle; it stays counted as pending
-        until :meth:`_handled` is called for each message."""
+        until the callback loop takes each handled message off ``_inflight`` and
+        ``_inflight_bytes``."""
         batch = list(self._msgs)
         self._msgs.clear()
         self._inflight = len(batch)
@@ -99,10 +100,6 @@ class PendingQueue(Generic[M]):
         self.delivered += len(batch)
         self._slow = False
         return batch
-
-    def _handled(self, msg: M) -> None:
-        self._inflight -= 1
-        self._inflight_bytes -= len(msg.data)
 
     @property
     def pending_msgs(self) -> int:

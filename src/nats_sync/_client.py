@@ -316,8 +316,9 @@ class Client(ClientState):
                         if not data:
                             err = ConnectionResetError("the server closed the connection")
                             break
+                        ops = conn.parse(data)  # the bulk of the work, without the lock
                         with self._lock:
-                            evs = conn.receive_data(data)
+                            evs = conn.receive_ops(ops)
                             answer = conn.outbound_size
                         if answer:
                             self._wake_flusher()

@@ -486,6 +486,44 @@ async def test_close_with_a_server_that_stopped_reading() -> None:
     assert {t.id for t in anyio.get_running_tasks()} <= before
 
 
+async def test_flush_and_requests_time_out_while_the_writer_is_stuck() -> None:
+    """Only the flusher task blocks on a full socket: flush() and request() keep
+    their timeouts and publish() stays cancellable."""
+    handshaken = anyio.Event()
+
+    async def stalled_server(stream: Any) -> None:
+        async with stream:
+            await stream.send(MemoryServer.info_line())
+            data = b""
+            while b"PING\r\n" not in data:
+                data += await stream.receive()
+            await stream.send(b"PONG\r\n")
+            handshaken.set()
+            await anyio.sleep_forever()  # never reads again
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, stalled_server)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        with anyio.fail_after(15):
+            async with nats_anyio.connect(
+                f"nats://127.0.0.1:{port}", connect_timeout=0.3, max_outbound_bytes=2**24
+            ) as nc:
+                await handshaken.wait()
+                chunk = b"x" * (256 * 1024)
+                with anyio.move_on_after(1.0) as scope:
+                    while True:  # until the socket and the backlog are full
+                        await nc.publish("flood", chunk)
+                assert scope.cancelled_caught
+                start = anyio.current_time()
+                with pytest.raises(NatsTimeoutError):
+                    await nc.flush(timeout=0.3)
+                with pytest.raises(NatsTimeoutError):
+                    await nc.request("svc", b"", timeout=0.3)
+                assert anyio.current_time() - start < 1.5
+        tg.cancel_scope.cancel()
+
+
 # ------------------------------------------------------------- transports
 
 

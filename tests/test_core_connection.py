@@ -481,6 +481,26 @@ def test_publish_bytes() -> None:
     )
 
 
+def test_big_payloads_are_queued_as_they_are() -> None:
+    conn = connected()
+    big = b"b" * 5000
+    mutable = bytearray(b"m" * 3000)
+    assert conn.publish("big", big) == conn.outbound_size == len(b"PUB big 5000\r\n") + 5002
+    conn.publish("small", b"s")
+    conn.publish("mut", mutable)
+    mutable[:] = b"changed"  # a bytearray was copied when published
+    expected = (
+        b"PUB big 5000\r\n"
+        + big
+        + b"\r\nPUB small 1\r\ns\r\nPUB mut 3000\r\n"
+        + b"m" * 3000
+        + b"\r\n"
+    )
+    assert conn.outbound_size == len(expected)
+    assert conn.data_to_send() == expected
+    assert conn.outbound_size == 0 and conn.data_to_send() == b""
+
+
 def test_publish_with_headers() -> None:
     conn = connected()
     conn.publish("foo", b"hi", headers={"A": "1"})

@@ -61,6 +61,10 @@ __all__ = ["Client"]
 log = logging.getLogger("nats_anyio")
 
 _READ_SIZE = 256 * 1024
+#: Queued bytes past which publish() writes at once instead of waking the flusher.
+_WRITE_AT = 64 * 1024
+#: ... and past which it waits for the flusher while the transport pushes back.
+_WAIT_AT = 1024 * 1024
 #: States in which drain() has nothing to do but close.
 _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() lets queued connection callbacks (closed_cb...) run.
@@ -99,6 +103,9 @@ class Client(ClientState):
         self._read_scope: anyio.CancelScope | None = None
         self._rest: tuple[Transport, memoryview] | None = None  # a partial send's remainder
         self._deadlines = Deadlines()  # request timeouts
+        self._written = anyio.Event()  # set by the flusher after each write (see _backpressure)
+        self._write_at = min(_WRITE_AT, options.max_outbound_bytes)  # see publish()
+        self._wait_at = min(_WAIT_AT, options.max_outbound_bytes)
         self._tg: TaskGroup | None = None
         self._cb_send, self._cb_receive = anyio.create_memory_object_stream[_CallbackItem | None](
             math.inf
@@ -250,6 +257,7 @@ class Client(ClientState):
             self._closed_evt.set()
 
     def _finish_all(self) -> None:
+        self._signal_written()
         err = ConnectionClosedError("the connection was closed")
         for w in [*self._req_waiters.values(), *self._pong_waiters.values()]:
             w.set(error=err)
@@ -306,6 +314,7 @@ class Client(ClientState):
                 with anyio.CancelScope(shield=True):
                     await t.close()
             self._handle(conn.connection_lost(err))
+            self._signal_written()  # the backlog is gone with the transport
             if (
                 conn.is_closed
                 or not self._opts.core.allow_reconnect
@@ -398,6 +407,8 @@ class Client(ClientState):
         """
         t = self._transport
         if isinstance(t, AsyncioTransport):
+            if t.must_drain:
+                return False  # its buffer is full: the bytes wait in the core, uncopied
             try:
                 data = self._conn.data_to_send()
                 if data:
@@ -422,8 +433,39 @@ class Client(ClientState):
             self._rest = (t, rest)
         return False
 
+    def _send_soon(self) -> None:
+        """Hand what is queued to the transport now if that needs no waiting,
+        else to the flusher task (callers never block on a write)."""
+        if not self._write_soon():
+            self._wake_flusher()
+
+    async def _backpressure(self) -> None:
+        """Hand what is queued over, then wait while more than ``_wait_at`` bytes
+        are still waiting for a transport that does not keep up.
+
+        Only the flusher task writes while the transport pushes back (shielded,
+        a cut write would corrupt the stream); the wait here stays cancellable.
+        """
+        if self._write_soon():
+            return
+        self._wake_flusher()
+        t = self._transport
+        while self._backlog() > self._wait_at and self._transport is t and not self._closing:
+            await self._written.wait()
+
+    def _backlog(self) -> int:
+        rest = self._rest
+        return self._conn.outbound_size + (len(rest[1]) if rest is not None else 0)
+
+    def _signal_written(self) -> None:
+        """Wake the tasks in :meth:`_backpressure` to look at the backlog again."""
+        self._written.set()
+        self._written = anyio.Event()
+
     async def _write_out(self, shield: bool = True) -> None:
-        """Write what the core has queued (in order: one writer at a time).
+        """Write what the core has queued (in order: one writer at a time); only
+        the flusher task, and close() and force_reconnect() (time-bounded, not
+        shielded), call this.
 
         A write cut short would corrupt the stream, so it is shielded from
         cancellation (closing the transport still ends it); close() passes
@@ -435,7 +477,13 @@ class Client(ClientState):
         t = self._transport
         if isinstance(t, AsyncioTransport):
             try:
-                await t.drain(everything=not shield)
+                if t.must_drain:
+                    await t.drain()
+                data = self._conn.data_to_send()  # all that piled up meanwhile, in one piece
+                if data:
+                    t.write_nowait(data)
+                if t.must_drain or not shield:
+                    await t.drain(everything=not shield)
             except OSError as e:
                 if self._transport is t:
                     self._drop(e)
@@ -464,6 +512,7 @@ class Client(ClientState):
             self._wake = anyio.Event()
             self._flush_pending = False
             await self._write_out()
+            self._signal_written()
 
     async def _ping_loop(self) -> None:
         """Liveness PINGs in their own task: a flusher stuck writing to a server
@@ -523,13 +572,21 @@ class Client(ClientState):
     ) -> None:
         """Publish ``payload`` to ``subject`` (optionally with a reply subject and headers).
 
-        The message is appended to the outbound buffer, which the flusher task
-        writes in large writes; no system call per message. When more than
-        ``max_outbound_bytes`` are queued, the call waits until they are written.
-        Await :meth:`flush` to know the server has them.
+        The message is appended to the outbound buffer, which is written in large
+        writes (no system call per message): by the flusher task, or by this call
+        once 64 KiB are queued. While the server does not keep up, the call waits
+        once 1 MiB (or ``max_outbound_bytes``, if smaller) is queued. Await
+        :meth:`flush` to know the server has them.
         """
-        if self._conn.publish(subject, payload, reply, headers) > self._opts.max_outbound_bytes:
-            await self._write_out()
+        queued = self._conn.publish(subject, payload, reply, headers)
+        if queued > self._write_at:
+            # Write in cache-sized batches rather than letting a fast publisher
+            # pile up many megabytes before the flusher runs; wait only when the
+            # transport pushes back and _wait_at bytes are queued.
+            if queued > self._wait_at:
+                await self._backpressure()
+            elif not self._write_soon():  # the kernel is full, or a write is under way
+                self._wake_flusher()
         elif not self._flush_pending:
             self._flush_pending = True
             self._wake.set()
@@ -538,8 +595,10 @@ class Client(ClientState):
         self, subject: str, payload: bytes, headers: HeadersInput | None
     ) -> None:
         """Publish and write at once (a reply is latency-bound)."""
-        self._conn.publish(subject, payload, "", headers)
-        await self._write_out()
+        if self._conn.publish(subject, payload, "", headers) > self._wait_at:
+            await self._backpressure()
+        else:
+            self._send_soon()
 
     async def subscribe(
         self,
@@ -588,8 +647,8 @@ class Client(ClientState):
             return
         self._conn.drain_subscription(sub.sid)
         done = False
+        self._send_soon()
         with anyio.move_on_after(timeout):
-            await self._write_out()
             await sub._wait_drained()
             done = True
         if not done:
@@ -613,8 +672,7 @@ class Client(ClientState):
         self._req_waiters[token] = w
         self._deadlines.add(w, timeout)  # no cancel scope: the timer task expires it
         try:
-            if not self._write_soon():
-                self._wake_flusher()  # the flusher writes it; the deadline still holds
+            self._send_soon()  # or the flusher writes it; the deadline holds either way
             await w.event.wait()
         finally:
             if not w.event.is_set() or w.expired:
@@ -634,9 +692,9 @@ class Client(ClientState):
         w = Waiter()
         pid = self._conn.ping()
         self._pong_waiters[pid] = w
+        self._send_soon()
         try:
             with anyio.move_on_after(timeout):
-                await self._write_out()
                 await w.event.wait()
         finally:
             if not w.event.is_set():
@@ -679,14 +737,14 @@ class Client(ClientState):
         try:
             with anyio.move_on_after(timeout):
                 draining = [self._subs[sid] for sid in conn.start_drain() if sid in self._subs]
-                await self._write_out()
+                self._send_soon()
                 for sub in draining:
                     await sub._wait_drained()
                 if conn.is_closed:
                     raise ConnectionClosedError(lost)
                 w = Waiter()
                 self._pong_waiters[conn.drain_publishes()] = w
-                await self._write_out()
+                self._send_soon()
                 await w.event.wait()
                 if w.error is not None:
                     raise ConnectionClosedError(lost) from w.error

@@ -52,6 +52,9 @@ __all__ = ["Connection", "Statistics", "SubscriptionState"]
 
 _PING = b"PING\r\n"
 _PONG = b"PONG\r\n"
+_CRLF = b"\r\n"
+#: Payloads from this size on are queued as they are (no copy into the PUB line).
+_KEEP_PAYLOAD = 2048
 _HANDSHAKE = 0  # ping id of the PING that follows CONNECT
 _KEEPALIVE = -1  # ping id of liveness PINGs
 _SUBJECT_CACHE_MAX = 4096
@@ -130,7 +133,11 @@ class Connection:
         self.stats = Statistics()
         self._msg_class = msg_class
         self._parser = Parser(msg_class, client)
-        self._out = bytearray()
+        # Bytes for the wire, as a list joined by data_to_send(): a growing
+        # bytearray costs a copy of itself now and then, and a big payload is
+        # kept as it is rather than copied into it.
+        self._out: list[bytes] = []
+        self._out_size = 0
         self._pending = bytearray()  # publishes made while disconnected
         self._subs: dict[int, SubscriptionState] = {}
         self._next_sid = 1
@@ -177,7 +184,7 @@ class Connection:
     @property
     def outbound_size(self) -> int:
         """Bytes queued for the wire that the adapter has not taken yet."""
-        return len(self._out)
+        return self._out_size
 
     @property
     def pending_bytes(self) -> int:
@@ -197,6 +204,7 @@ class Connection:
         self._tls_active = tls
         self._parser.reset()
         self._out.clear()
+        self._out_size = 0
         self._pings.clear()
         self._keepalive_out = 0
 
@@ -216,6 +224,7 @@ class Connection:
         self._deferred_pings[:0] = lost
         self._pings.clear()
         self._out.clear()
+        self._out_size = 0
         self._parser.reset()
         self._tls_active = False
         self._keepalive_out = 0
@@ -228,9 +237,15 @@ class Connection:
         out = self._out
         if not out:
             return b""
-        data = bytes(out)
+        data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
+        self._out_size = 0
         return data
+
+    def _emit(self, data: bytes) -> None:
+        """Queue ``data`` for the wire."""
+        self._out.append(data)
+        self._out_size += len(data)
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes read from the transport; return the events they complete.
@@ -283,7 +298,7 @@ class Connection:
                 self.stats.in_bytes += in_bytes
                 in_msgs = in_bytes = 0
             if op is PING:
-                self._out += _PONG
+                self._emit(_PONG)
             elif op is PONG:
                 self._on_pong(events)
             elif isinstance(op, InfoOp):
@@ -371,7 +386,7 @@ class Connection:
 
     def _send_connect(self) -> None:
         payload = json.dumps(self.connect_payload(), separators=(",", ":"))
-        self._out += b"CONNECT " + payload.encode() + b"\r\n" + _PING
+        self._emit(b"CONNECT " + payload.encode() + b"\r\n" + _PING)
         self._pings.append(_HANDSHAKE)
 
     def _on_pong(self, events: list[Event]) -> None:
@@ -399,7 +414,6 @@ class Connection:
             self.server.auth_errors = 0
         if reconnected:
             self.stats.reconnects += 1
-        out = self._out
         for sub in list(self._subs.values()):
             if sub.draining:
                 continue
@@ -409,14 +423,14 @@ class Connection:
                 if left <= 0:
                     del self._subs[sub.sid]
                     events.append(SubscriptionEnded(sub.sid, "max_msgs"))
-                    out += b"UNSUB %d\r\n" % sub.sid
+                    self._emit(b"UNSUB %d\r\n" % sub.sid)
                 else:
-                    out += b"UNSUB %d %d\r\n" % (sub.sid, left)
+                    self._emit(b"UNSUB %d %d\r\n" % (sub.sid, left))
         if self._pending:
-            out += self._pending
+            self._emit(bytes(self._pending))
             self._pending.clear()
         for pid in self._deferred_pings:
-            out += _PING
+            self._emit(_PING)
             self._pings.append(pid)
         self._deferred_pings.clear()
         assert self.info is not None
@@ -453,10 +467,11 @@ class Connection:
             self._subjects[subject] = b
         return b
 
-    def _publish_buffer(self) -> bytearray:
+    def _publish_buffer(self) -> bytearray | None:
+        """None to send now, or the reconnect buffer; raises when publish is refused."""
         st = self.state
         if st is State.CONNECTED or st is State.DRAINING_SUBS:
-            return self._out
+            return None
         if st is State.CLOSED:
             raise ConnectionClosedError("the connection is closed")
         if st is State.DRAINING_PUBS:
@@ -488,12 +503,21 @@ class Connection:
         if headers or reply or n > self._max_payload or self.state is not _CONNECTED:
             return self._publish_slow(subject, sb, payload, reply, headers)
         # The hot path: connected, no reply, no headers.
-        out = self._out
-        out += b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+        if n < _KEEP_PAYLOAD:
+            data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+            self._out.append(data)
+            size = self._out_size = self._out_size + len(data)
+        else:  # a big payload is queued as it is, not copied
+            head = b"PUB %b %d\r\n" % (sb, n)
+            out = self._out
+            out.append(head)
+            out.append(payload)
+            out.append(_CRLF)
+            size = self._out_size = self._out_size + len(head) + n + 2
         stats = self.stats
         stats.out_msgs += 1
         stats.out_bytes += n
-        return len(out)
+        return size
 
     def _publish_slow(
         self, subject: str, sb: bytes, payload: bytes, reply: str, headers: HeadersInput | None
@@ -525,16 +549,19 @@ class Connection:
                 data = b"PUB %b %b %d\r\n%b\r\n" % (sb, rb, n, payload)
             else:
                 data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
-        if out is self._pending and len(out) + len(data) > self.options.reconnect_buf_size:
-            raise ReconnectBufferFullError(
-                f"reconnect buffer is full ({len(out)} of {self.options.reconnect_buf_size} "
-                f"bytes used); a message of {len(data)} bytes to {subject!r} was refused"
-            )
-        out += data
+        if out is None:
+            self._emit(data)
+        else:
+            if len(out) + len(data) > self.options.reconnect_buf_size:
+                raise ReconnectBufferFullError(
+                    f"reconnect buffer is full ({len(out)} of {self.options.reconnect_buf_size} "
+                    f"bytes used); a message of {len(data)} bytes to {subject!r} was refused"
+                )
+            out += data
         stats = self.stats
         stats.out_msgs += 1
         stats.out_bytes += n
-        return len(self._out)
+        return self._out_size
 
     def _check_open(self, what: str) -> None:
         st = self.state
@@ -545,9 +572,9 @@ class Connection:
 
     def _write_sub(self, sub: SubscriptionState) -> None:
         if sub.queue:
-            self._out += b"SUB %b %b %d\r\n" % (sub.subject.encode(), sub.queue.encode(), sub.sid)
+            self._emit(b"SUB %b %b %d\r\n" % (sub.subject.encode(), sub.queue.encode(), sub.sid))
         else:
-            self._out += b"SUB %b %d\r\n" % (sub.subject.encode(), sub.sid)
+            self._emit(b"SUB %b %d\r\n" % (sub.subject.encode(), sub.sid))
 
     def subscribe(self, subject: str, queue: str = "", max_msgs: int = 0) -> int:
         """Add a subscription; return its sid. ``max_msgs`` > 0 auto-unsubscribes."""
@@ -564,7 +591,7 @@ class Connection:
         if self.state in _LIVE:
             self._write_sub(sub)
             if max_msgs:
-                self._out += b"UNSUB %d %d\r\n" % (sid, max_msgs)
+                self._emit(b"UNSUB %d %d\r\n" % (sid, max_msgs))
         return sid
 
     def unsubscribe(self, sid: int, max_msgs: int = 0) -> bool:
@@ -583,13 +610,13 @@ class Connection:
         if max_msgs and sub.delivered < max_msgs:
             sub.max_msgs = max_msgs
             if live:
-                self._out += b"UNSUB %d %d\r\n" % (sid, max_msgs)
+                self._emit(b"UNSUB %d %d\r\n" % (sid, max_msgs))
             return False
         del self._subs[sid]
         if sid == self._resp_sid:
             self._resp_sid = 0
         if live:
-            self._out += b"UNSUB %d\r\n" % sid
+            self._emit(b"UNSUB %d\r\n" % sid)
         return True
 
     def drain_subscription(self, sid: int) -> int:
@@ -602,7 +629,7 @@ class Connection:
         if sub is None:
             raise SubscriptionClosedError(f"subscription {sid} is not active")
         if self.state in _LIVE:
-            self._out += b"UNSUB %d\r\n" % sid
+            self._emit(b"UNSUB %d\r\n" % sid)
         sub.draining = True
         pid = self.ping()
         self._drain_pings[pid] = sid
@@ -618,7 +645,7 @@ class Connection:
         pid = self._next_ping
         self._next_ping += 1
         if self.state in _LIVE:
-            self._out += _PING
+            self._emit(_PING)
             self._pings.append(pid)
         else:
             self._deferred_pings.append(pid)
@@ -635,7 +662,7 @@ class Connection:
         if self._keepalive_out >= self.options.max_pings_outstanding:
             return True
         self._keepalive_out += 1
-        self._out += _PING
+        self._emit(_PING)
         self._pings.append(_KEEPALIVE)
         return False
 
@@ -691,7 +718,7 @@ class Connection:
         self._to(Input.DRAIN_PUBS)
         pid = self._next_ping
         self._next_ping += 1
-        self._out += _PING
+        self._emit(_PING)
         self._pings.append(pid)
         return pid
 

@@ -381,9 +381,9 @@ def bench_parser(
 
 
 def _run_worker(cmd: list[str], timeout: float) -> dict[str, float]:
+    """Run one worker; its figures (those printed before a failure are kept, and
+    the failure is reported on stderr)."""
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     figures: dict[str, float] = {}
     for line in proc.stdout.splitlines():
         parts = line.split()
@@ -392,6 +392,11 @@ def _run_worker(cmd: list[str], timeout: float) -> dict[str, float]:
                 figures[parts[0]] = float(parts[1])
             except ValueError:
                 pass
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        if not figures:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+        print(f" (failed after {', '.join(figures)}: {last})", end="", file=sys.stderr)
     return figures
 
 

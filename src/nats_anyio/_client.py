@@ -670,7 +670,8 @@ class Client(ClientState):
         w = Waiter()
         token = self._conn.request(subject, payload, headers)
         self._req_waiters[token] = w
-        self._deadlines.add(w, timeout)  # no cancel scope: the timer task expires it
+        if timeout is not None:  # no cancel scope: the timer task expires it
+            self._deadlines.add(w, timeout)
         try:
             self._send_soon()  # or the flusher writes it; the deadline holds either way
             await w.event.wait()

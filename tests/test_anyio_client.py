@@ -497,6 +497,31 @@ async def test_connection_drain(url: str, subj: str) -> None:
             await nc.publish(subj, b"x")
 
 
+async def test_second_drain_waits_for_the_first(url: str, subj: str) -> None:
+    release = anyio.Event()
+    entered = anyio.Event()
+
+    async def hold(msg: Msg) -> None:
+        entered.set()
+        await release.wait()
+
+    async with nats_anyio.connect(url) as nc:
+        await nc.subscribe(subj, cb=hold)
+        await nc.publish(subj, b"x")
+        await entered.wait()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(nc.drain, 5)
+            while nc.status != "draining":
+                await anyio.sleep(0.01)
+            with pytest.raises(NatsTimeoutError):
+                await nc.drain(timeout=0.2)  # waits for the first drain ...
+            assert nc.status == "draining"  # ... without cutting it short
+            release.set()
+            with anyio.fail_after(5):
+                await nc.drain(timeout=5)  # returns once the first one closed
+            assert nc.is_closed
+
+
 async def test_drain_from_inside_a_callback(url: str, subj: str) -> None:
     subs: list[nats_anyio.Subscription] = []
     handled: list[bytes] = []

@@ -171,6 +171,13 @@ def test_credentials_from_url() -> None:
     assert connect["pass"] == "pw@x"
 
 
+def test_user_with_an_empty_password_from_url() -> None:
+    conn = new_conn(servers=["nats://bob:@host:4222"])
+    connect, _ = handshake(conn, server=conn.pool.first_server())
+    assert (connect["user"], connect["pass"]) == ("bob", "")  # as nats.go: not a token
+    assert "auth_token" not in connect
+
+
 def test_token_from_url() -> None:
     conn = new_conn(servers=["nats://mytoken@host:4222"])
     connect, _ = handshake(conn, server=conn.pool.first_server())
@@ -509,6 +516,9 @@ def test_publish_with_headers() -> None:
     assert conn.data_to_send() == (b"HPUB foo r.1 24 26\r\nNATS/1.0\r\nA: 1\r\nA: 2\r\n\r\nhi\r\n")
     conn.publish("foo", b"x", headers={})  # empty headers: plain PUB
     assert conn.data_to_send() == b"PUB foo 1\r\nx\r\n"
+    conn.publish("foo", b"", headers=Headers(status=503, description="No Responders"))
+    block = b"NATS/1.0 503 No Responders\r\n\r\n"  # a status alone is kept
+    assert conn.data_to_send() == b"HPUB foo %d %d\r\n%b\r\n" % (len(block), len(block), block)
 
 
 def test_publish_validation() -> None:

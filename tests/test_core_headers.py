@@ -228,3 +228,11 @@ def test_encode_either_works_or_raises_bad_header(value: str) -> None:
         assert "\r" in value or "\n" in value
     else:
         assert decode_headers(block)["K"] == value.strip()
+
+
+def test_truth_counts_the_status_line() -> None:
+    assert not Headers()
+    assert Headers({"A": "1"})
+    assert Headers(status=503, description="No Responders")  # a block with a status only
+    assert decode_headers(b"NATS/1.0 408 Request Timeout\r\n\r\n")
+    assert not decode_headers(b"NATS/1.0\r\n\r\n")

@@ -65,6 +65,8 @@ def test_parse_url_credentials() -> None:
     assert (s.username, s.password) == ("us:er", "p@ss")
     t = parse_url("nats://token@host")
     assert (t.username, t.password) == ("token", None)
+    e = parse_url("nats://user:@host")
+    assert (e.username, e.password) == ("user", "")
 
 
 def test_default_scheme_for_discovered_urls() -> None:

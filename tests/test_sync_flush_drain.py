@@ -314,7 +314,12 @@ def test_drain_status_and_refusals_while_draining(nats_server: NatsServer) -> No
         with pytest.raises(ConnectionDrainingError):
             nc.subscribe("drain.new")
         nc.publish("drain.hold.other", b"publishing is still allowed")
-        release.set()
+        with pytest.raises(NatsTimeoutError):
+            nc.drain(timeout=0.2)  # a second drain waits for the first one to end
+        assert nc.status == "draining"  # ... and did not cut it short
+        threading.Timer(0.2, release.set).start()
+        nc.drain(timeout=5)  # returns once the first drain closed the connection
+        assert nc.status == "closed"
         t.join(5)
         assert not t.is_alive()
         assert not errors

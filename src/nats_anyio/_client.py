@@ -67,6 +67,7 @@ _WRITE_AT = 64 * 1024
 _WAIT_AT = 1024 * 1024
 #: States in which drain() has nothing to do but close.
 _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
+_DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() lets queued connection callbacks (closed_cb...) run.
 _CLOSE_GRACE = 5.0
 
@@ -679,11 +680,13 @@ class Client(ClientState):
             if not w.event.is_set() or w.expired:
                 self._conn.cancel_request(token)
                 self._req_waiters.pop(token, None)
+            # The deadline heap may hold on to w for a while; not to the reply.
+            msg: Msg = w.value
+            w.value = None
         if w.expired:
             raise NatsTimeoutError(f"no reply to the request on {subject!r} within {timeout} s")
         if w.error is not None:
             raise w.error
-        msg: Msg = w.value
         if msg.is_no_responders:
             raise NoRespondersError(subject)
         return msg
@@ -723,6 +726,14 @@ class Client(ClientState):
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         conn = self._conn
+        if conn.state in _DRAINING and not self._closing:
+            # A drain is under way: as in nats.go a second call is no error; it
+            # returns once that drain closed the connection.
+            with anyio.move_on_after(timeout):
+                await self._closed_evt.wait()
+            if not self._closed_evt.is_set():
+                raise NatsTimeoutError(f"drain timed out after {timeout} s")
+            return
         if not (self.is_connected and conn.state is State.CONNECTED):
             st, dropped = conn.state, conn.pending_bytes
             reconnecting = not self._closing and st not in _ENDING

@@ -364,7 +364,7 @@ class Connection:
         server = self.server
         user, password, token = o.user, o.password, o.token
         if server is not None and server.username:
-            if server.password:
+            if server.password is not None:
                 user, password = server.username, server.password
             else:
                 token = server.username

@@ -93,6 +93,10 @@ class Headers(MutableMapping[str, str]):
             for v in values:
                 yield key, v
 
+    def __bool__(self) -> bool:
+        """True with any field or an inline status (a status alone is still a header block)."""
+        return bool(self._fields) or self.status is not None
+
     def __repr__(self) -> str:
         status = f", status={self.status}" if self.status is not None else ""
         return f"Headers({self._fields!r}{status})"

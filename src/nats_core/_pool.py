@@ -92,7 +92,8 @@ def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats
         host=host,
         port=port if port is not None else _DEFAULT_PORTS[scheme],
         username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
+        # "user:@host" is a user with an empty password (as nats.go), "user@host" a token
+        password=unquote(parts.password) if parts.password is not None else None,
         discovered=discovered,
     )
 

@@ -53,6 +53,7 @@ log = logging.getLogger("nats_sync")
 _READ_SIZE = 256 * 1024
 #: States in which drain() has nothing to do but close.
 _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
+_DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() spends writing what is still queued before it gives up.
 _CLOSE_FLUSH_TIMEOUT = 2.0
 
@@ -609,6 +610,12 @@ class Client(ClientState):
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        if self._conn.state in _DRAINING and not self._closing:
+            # A drain is under way: as in nats.go a second call is no error; it
+            # returns once that drain closed the connection.
+            if not self._closed_evt.wait(timeout):
+                raise NatsTimeoutError(f"drain timed out after {timeout} s")
+            return
         with self._lock:
             st = self._conn.state
             live = self._transport is not None and st is State.CONNECTED

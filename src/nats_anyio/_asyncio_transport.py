@@ -130,9 +130,6 @@ class _Protocol(asyncio.Protocol):
 class AsyncioTransport:
     """TCP to a server on asyncio's transport (see the module docstring)."""
 
-    #: Writes are buffered in order by asyncio: no lock or shield needed around them.
-    buffered = True
-
     def __init__(self, proto: _Protocol, url: str = "") -> None:
         self._proto = proto
         self.url = url

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -448,11 +448,10 @@ async def test_publish_waits_for_the_writer_past_max_outbound_bytes() -> None:
         assert [g[:3] for g in got] == [b"%03d" % i for i in range(50)]
 
 
-async def test_close_with_a_server_that_stopped_reading() -> None:
-    """A write stuck on a full socket must not keep the block from closing."""
-    handshaken = anyio.Event()
+def stalled_server(handshaken: anyio.Event) -> Callable[[Any], Awaitable[None]]:
+    """A TCP handler that completes the handshake, then never reads again."""
 
-    async def stalled_server(stream: Any) -> None:
+    async def serve(stream: Any) -> None:
         async with stream:
             await stream.send(MemoryServer.info_line())
             data = b""
@@ -460,13 +459,20 @@ async def test_close_with_a_server_that_stopped_reading() -> None:
                 data += await stream.receive()
             await stream.send(b"PONG\r\n")
             handshaken.set()
-            await anyio.sleep_forever()  # never reads again
+            await anyio.sleep_forever()
 
+    return serve
+
+
+async def test_close_with_a_server_that_stopped_reading() -> None:
+    """A write stuck on a full socket must not keep the block from closing, nor
+    other calls from timing out or being cancelled."""
+    handshaken = anyio.Event()
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
     before = {t.id for t in anyio.get_running_tasks()}
     async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, stalled_server)
+        tg.start_soon(listener.serve, stalled_server(handshaken))
         start = 0.0
         with anyio.fail_after(10):
             async with nats_anyio.connect(
@@ -479,49 +485,19 @@ async def test_close_with_a_server_that_stopped_reading() -> None:
                         await nc.publish("flood", chunk)
                         await anyio.sleep(0)
                 assert scope.cancelled_caught  # publish waits: the writer is stuck
+                # Only the flusher task blocks on the full socket: flush() and
+                # request() keep their timeouts.
+                t0 = anyio.current_time()
+                with pytest.raises(NatsTimeoutError):
+                    await nc.flush(timeout=0.3)
+                with pytest.raises(NatsTimeoutError):
+                    await nc.request("svc", b"", timeout=0.3)
+                assert anyio.current_time() - t0 < 1.5
                 start = anyio.current_time()
         assert anyio.current_time() - start < 2.0
         tg.cancel_scope.cancel()
     assert nc.is_closed
     assert {t.id for t in anyio.get_running_tasks()} <= before
-
-
-async def test_flush_and_requests_time_out_while_the_writer_is_stuck() -> None:
-    """Only the flusher task blocks on a full socket: flush() and request() keep
-    their timeouts and publish() stays cancellable."""
-    handshaken = anyio.Event()
-
-    async def stalled_server(stream: Any) -> None:
-        async with stream:
-            await stream.send(MemoryServer.info_line())
-            data = b""
-            while b"PING\r\n" not in data:
-                data += await stream.receive()
-            await stream.send(b"PONG\r\n")
-            handshaken.set()
-            await anyio.sleep_forever()  # never reads again
-
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, stalled_server)
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        with anyio.fail_after(15):
-            async with nats_anyio.connect(
-                f"nats://127.0.0.1:{port}", connect_timeout=0.3, max_outbound_bytes=2**24
-            ) as nc:
-                await handshaken.wait()
-                chunk = b"x" * (256 * 1024)
-                with anyio.move_on_after(1.0) as scope:
-                    while True:  # until the socket and the backlog are full
-                        await nc.publish("flood", chunk)
-                assert scope.cancelled_caught
-                start = anyio.current_time()
-                with pytest.raises(NatsTimeoutError):
-                    await nc.flush(timeout=0.3)
-                with pytest.raises(NatsTimeoutError):
-                    await nc.request("svc", b"", timeout=0.3)
-                assert anyio.current_time() - start < 1.5
-        tg.cancel_scope.cancel()
 
 
 # ------------------------------------------------------------- transports

@@ -24,16 +24,19 @@ import collections
 import ssl
 from collections.abc import Callable
 
-import anyio
-
 from nats_core import ServerAddress
 
-from ._transport import ConnectError, TransportError, _mapped
+from ._transport import ConnectError, TransportError, _mapped, dial_within
 
 __all__ = ["AsyncioTransport"]
 
 #: asyncio pauses the writer above this many buffered bytes, resumes below a quarter.
 _HIGH_WATER = 256 * 1024
+
+
+def _resolve(w: asyncio.Future[None] | None) -> None:
+    if w is not None and not w.done():
+        w.set_result(None)
 
 
 class _Protocol(asyncio.Protocol):
@@ -103,18 +106,12 @@ class _Protocol(asyncio.Protocol):
         self._wake_reader()
 
     def _wake_reader(self) -> None:
-        w = self._read_waiter
-        if w is not None:
-            self._read_waiter = None
-            if not w.done():
-                w.set_result(None)
+        w, self._read_waiter = self._read_waiter, None
+        _resolve(w)
 
     def _wake_drain(self) -> None:
-        w = self._drain_waiter
-        if w is not None:
-            self._drain_waiter = None
-            if not w.done():
-                w.set_result(None)
+        w, self._drain_waiter = self._drain_waiter, None
+        _resolve(w)
 
     async def wait_readable(self) -> None:
         w = self._read_waiter = self._loop.create_future()
@@ -140,16 +137,8 @@ class AsyncioTransport:
         """Dial ``server`` within ``timeout`` seconds (raises :class:`ConnectError`)."""
         loop = asyncio.get_running_loop()
         proto = _Protocol(loop)
-        try:
-            with _mapped(f"cannot connect to {server.url}", ConnectError):
-                with anyio.fail_after(timeout):
-                    await loop.create_connection(lambda: proto, server.host, server.port)
-        except ConnectError as e:
-            if isinstance(e.__cause__, TimeoutError):
-                raise ConnectError(
-                    f"cannot connect to {server.url}: timed out after {timeout} s"
-                ) from None
-            raise
+        dial = loop.create_connection(lambda: proto, server.host, server.port)
+        await dial_within(server, timeout, dial)
         assert proto.transport is not None
         proto.transport.set_write_buffer_limits(_HIGH_WATER)
         return cls(proto, server.url)

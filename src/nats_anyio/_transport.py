@@ -16,7 +16,7 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
@@ -69,6 +69,8 @@ class Transport(Protocol):
         ...
 
 
+T = TypeVar("T")
+
 #: ``await factory(server, timeout)`` dials ``server`` and returns a transport.
 TransportFactory = Callable[[ServerAddress, float], Awaitable[Transport]]
 
@@ -99,6 +101,21 @@ def _mapped(what: str, error: type[TransportError] = TransportError) -> Iterator
         raise error(f"{what}: {detail}") from e
 
 
+async def dial_within(server: ServerAddress, timeout: float, dial: Awaitable[T]) -> T:
+    """Await ``dial`` for at most ``timeout`` seconds; failures (a timeout, a
+    refusal, an unknown host) become :class:`ConnectError` naming ``server``."""
+    try:
+        with _mapped(f"cannot connect to {server.url}", ConnectError):
+            with anyio.fail_after(timeout):
+                return await dial
+    except ConnectError as e:
+        if isinstance(e.__cause__, TimeoutError):
+            raise ConnectError(
+                f"cannot connect to {server.url}: timed out after {timeout} s"
+            ) from None
+        raise
+
+
 class TCPTransport:
     """TCP to a server.
 
@@ -117,16 +134,7 @@ class TCPTransport:
     @classmethod
     async def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
         """Dial ``server`` within ``timeout`` seconds (raises :class:`ConnectError`)."""
-        try:
-            with _mapped(f"cannot connect to {server.url}", ConnectError):
-                with anyio.fail_after(timeout):
-                    sock = await _dial(server.host, server.port)
-        except ConnectError as e:
-            if isinstance(e.__cause__, TimeoutError):
-                raise ConnectError(
-                    f"cannot connect to {server.url}: timed out after {timeout} s"
-                ) from None
-            raise
+        sock = await dial_within(server, timeout, _dial(server.host, server.port))
         return cls(sock, server.url)
 
     async def read(self, max_bytes: int) -> bytes:

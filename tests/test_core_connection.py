@@ -44,6 +44,7 @@ from nats_core.errors import (
     BadSubjectError,
     ConnectionClosedError,
     ConnectionDrainingError,
+    HeadersNotSupportedError,
     LocalProtocolError,
     MaxPayloadError,
     NotConnectedError,
@@ -486,6 +487,17 @@ def test_publish_bytes() -> None:
         b"PUB foo 2\r\nba\r\n"
         b"PUB foo 2\r\nmv\r\n"
     )
+
+
+def test_headers_need_a_server_that_supports_them() -> None:
+    conn = connected(info={"headers": False})
+    with pytest.raises(HeadersNotSupportedError, match=r"'foo'.*does not support"):
+        conn.publish("foo", b"x", headers={"A": "1"})
+    conn.publish("foo", b"x")  # without headers: fine
+    assert conn.data_to_send() == b"PUB foo 1\r\nx\r\n"
+    with pytest.raises(HeadersNotSupportedError):
+        conn.request("svc", b"x", headers={"A": "1"})
+    assert b"PUB svc" not in conn.data_to_send()
 
 
 def test_big_payloads_are_queued_as_they_are() -> None:

@@ -40,6 +40,7 @@ from .errors import (
     AuthorizationError,
     ConnectionClosedError,
     ConnectionDrainingError,
+    HeadersNotSupportedError,
     LocalProtocolError,
     MaxPayloadError,
     PermissionsError,
@@ -525,6 +526,11 @@ class Connection:
         out = self._publish_buffer()
         n = len(payload)
         if headers:
+            if self.info is not None and not self.info.headers:
+                raise HeadersNotSupportedError(
+                    f"cannot publish headers to {subject!r}: the server does not support "
+                    "message headers (nats-server 2.2 or newer does)"
+                )
             hdr = encode_headers(headers)
             total = len(hdr) + n
             if total > self._max_payload:

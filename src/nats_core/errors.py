@@ -22,6 +22,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConnectionDrainingError",
     "ConnectionReconnectingError",
+    "HeadersNotSupportedError",
     "LocalProtocolError",
     "MaxPayloadError",
     "NatsError",
@@ -54,6 +55,10 @@ class BadSubjectError(LocalProtocolError, ValueError):
 
 class BadHeaderError(LocalProtocolError, ValueError):
     """A header key or value cannot be sent (CR/LF, colon, empty key...)."""
+
+
+class HeadersNotSupportedError(LocalProtocolError):
+    """The server does not support message headers (its INFO says ``headers: false``)."""
 
 
 class MaxPayloadError(LocalProtocolError, ValueError):

@@ -32,6 +32,8 @@ __all__ = ["AsyncioTransport"]
 
 #: asyncio pauses the writer above this many buffered bytes, resumes below a quarter.
 _HIGH_WATER = 256 * 1024
+#: Bytes asyncio may read in one go into the connection's buffer.
+_READ_BUFFER = 256 * 1024
 
 
 def _resolve(w: asyncio.Future[None] | None) -> None:
@@ -39,11 +41,18 @@ def _resolve(w: asyncio.Future[None] | None) -> None:
         w.set_result(None)
 
 
-class _Protocol(asyncio.Protocol):
-    """The asyncio side: queues or forwards what is read, tracks write pressure."""
+class _Protocol(asyncio.BufferedProtocol):
+    """The asyncio side: queues or forwards what is read, tracks write pressure.
+
+    A buffered protocol: asyncio reads into one buffer kept for the connection
+    (``get_buffer``) rather than allocating the largest possible chunk for every
+    read (256 KiB, an mmap, mremap and munmap each time), and only the bytes
+    read are copied out.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._buf = memoryview(bytearray(_READ_BUFFER))
         self.transport: asyncio.Transport | None = None
         self.chunks: collections.deque[bytes] = collections.deque()
         self.receiver: Callable[[bytes], object] | None = None
@@ -60,6 +69,12 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._buf[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         receiver = self.receiver

@@ -1,9 +1,12 @@
 """The async NATS client on anyio (asyncio and Trio alike).
 
-A reader task feeds the sans-IO core, a flusher task drains it in large writes,
-a ping task sends the liveness PINGs, a dispatcher task runs the connection
-callbacks and every callback subscription has a task of its own. They all live
-in a task group owned by the client and scoped by ``async with connect(...)``.
+A reader task feeds the sans-IO core (on asyncio it only waits while asyncio's
+transport hands each chunk read to the core), a flusher task writes what the
+core queued when callers could not hand it to the kernel at once (it alone
+ever blocks on a full socket), a ping task sends the liveness PINGs, a timer
+task expires request deadlines, a dispatcher task runs the connection callbacks
+and every callback subscription has a task of its own. They all live in a task
+group owned by the client and scoped by ``async with connect(...)``.
 """
 
 from __future__ import annotations

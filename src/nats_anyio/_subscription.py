@@ -156,7 +156,7 @@ class Subscription(PendingQueue[Msg]):
                             await result
                     except Exception as e:
                         report(e)
-                    self._inflight -= 1  # _handled(msg), inline: once per message
+                    self._inflight -= 1  # handled: no longer pending (inline, once per message)
                     self._inflight_bytes -= len(msg.data)
                 if msgs:  # more came meanwhile: let the other tasks run first
                     await anyio.lowlevel.checkpoint()

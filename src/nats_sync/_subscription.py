@@ -144,7 +144,7 @@ class Subscription(PendingQueue[Msg]):
                         cb(msg)
                     except Exception as e:
                         self._client._report_error(e)
-                    self._inflight -= 1  # _handled(msg), inline: once per message
+                    self._inflight -= 1  # handled: no longer pending (inline, once per message)
                     self._inflight_bytes -= len(msg.data)
             finally:
                 self._busy = False

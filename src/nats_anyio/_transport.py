@@ -130,6 +130,7 @@ class TCPTransport:
         self.stream: ByteStream | None = None
         self.url = url
         self._hot = 0  # reads in a row that found data without waiting
+        self._buf = memoryview(bytearray(256 * 1024))
 
     @classmethod
     async def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
@@ -152,15 +153,16 @@ class TCPTransport:
             if self._hot >= 8:  # data kept coming: let the other tasks run
                 self._hot = 0
                 await anyio.lowlevel.checkpoint()
+            buf = self._buf  # one buffer to read into: see nats_sync's transport
             while True:
                 try:
-                    data = sock.recv(max_bytes)
+                    n = sock.recv_into(buf, min(max_bytes, len(buf)))
                 except BlockingIOError:
                     self._hot = 0
                     await anyio.wait_readable(sock)
                     continue
                 self._hot += 1
-                return data
+                return buf[:n].tobytes()
         except Exception as e:
             if isinstance(e, NatsError) or not isinstance(e, _native_errors()):
                 raise

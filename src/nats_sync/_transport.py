@@ -27,11 +27,18 @@ class Transport(Protocol):
     def shutdown(self) -> None: ...
 
 
+#: Bytes read in one go at most.
+_READ_BUFFER = 256 * 1024
+
+
 class TCPTransport:
     """A TCP socket; ``start_tls`` wraps it in place."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        # One buffer to read into: recv(n) allocates n bytes per read (for 256 KiB
+        # an mmap, mremap and munmap each time); only what was read is copied out.
+        self._buf = memoryview(bytearray(_READ_BUFFER))
 
     @classmethod
     def connect(cls, server: ServerAddress, timeout: float) -> TCPTransport:
@@ -44,8 +51,10 @@ class TCPTransport:
         return cls(sock)
 
     def read(self, max_bytes: int) -> bytes:
+        buf = self._buf
         try:
-            return self.sock.recv(max_bytes)
+            n = self.sock.recv_into(buf, min(max_bytes, len(buf)))
+            return buf[:n].tobytes()
         except ssl.SSLError as e:  # e.g. the server refused our client certificate
             raise ConnectError(f"TLS error: {e}") from e
 

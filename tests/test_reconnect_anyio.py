@@ -198,8 +198,17 @@ async def test_request_in_flight_is_answered_after_a_restart(nats_server: NatsSe
 
 async def test_gives_up_after_max_reconnect_attempts(nats_server: NatsServer) -> None:
     ev = Events()
+    attempts: list[BaseException] = []
+
+    async def on_attempt(err: BaseException) -> None:
+        attempts.append(err)
+
     async with nats_anyio.connect(
-        nats_server.url, reconnect_time_wait=0.05, max_reconnect_attempts=2, **ev.options()
+        nats_server.url,
+        reconnect_time_wait=0.05,
+        max_reconnect_attempts=2,
+        reconnect_error_cb=on_attempt,
+        **ev.options(),
     ) as nc:
         sub = await nc.subscribe("gone")
         await anyio.to_thread.run_sync(nats_server.stop)
@@ -210,6 +219,8 @@ async def test_gives_up_after_max_reconnect_attempts(nats_server: NatsServer) ->
         with pytest.raises(ConnectionClosedError):
             await nc.publish("gone", b"x")
         assert nc.stats.reconnects == 0
+        # each failed attempt was reported (two attempts on the only server)
+        assert len(attempts) == 2 and all(isinstance(e, OSError) for e in attempts), attempts
 
 
 # ----------------------------------------------------------- in-memory scripts

@@ -189,10 +189,12 @@ def test_two_restarts_count_two_reconnects(nats_server: NatsServer) -> None:
 
 def test_gives_up_after_max_reconnect_attempts(nats_server: NatsServer) -> None:
     ev = Events()
+    attempts: list[BaseException] = []
     nc = nats_sync.connect(
         nats_server.url,
         reconnect_time_wait=0.1,
         max_reconnect_attempts=1,
+        reconnect_error_cb=attempts.append,
         **ev.options(),
     )
     sub = nc.subscribe("gone")
@@ -208,6 +210,8 @@ def test_gives_up_after_max_reconnect_attempts(nats_server: NatsServer) -> None:
     with pytest.raises(ConnectionClosedError):
         nc.publish("gone", b"x")
     assert nc.stats.reconnects == 0
+    # every failed attempt was reported (one per attempt: here the only server, once)
+    assert len(attempts) == 1 and isinstance(attempts[0], OSError), attempts
     nc.close()  # harmless
 
 

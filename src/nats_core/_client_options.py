@@ -66,6 +66,8 @@ class ClientOptions:
     closed_cb: Callable[..., Any] | None = None
     lame_duck_cb: Callable[..., Any] | None = None
     discovered_servers_cb: Callable[..., Any] | None = None
+    #: Called with the error of every failed reconnect attempt (nats.go's ReconnectErrCB).
+    reconnect_error_cb: Callable[..., Any] | None = None
 
 
 _CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}

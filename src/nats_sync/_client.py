@@ -382,6 +382,7 @@ class Client(ClientState):
                 self.last_error = e
                 if isinstance(e, ServerError):
                     self._report_error(e)
+                self._callback(self._opts.reconnect_error_cb, e)
                 continue
             self._reconnecting = False
             self._handle(evs)

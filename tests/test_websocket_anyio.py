@@ -55,6 +55,13 @@ async def test_pub_sub_request_over_ws(ws_server: tuple[NatsServer, str]) -> Non
         assert (await nc.request("svc.echo", b"over ws", timeout=2)).data == b"OVER WS"
 
 
+async def test_ws_url_with_a_path(ws_server: tuple[NatsServer, str]) -> None:
+    _, url = ws_server
+    async with nats_anyio.connect(url + "/nats/ws?tenant=a") as nc:
+        assert nc.connected_url == url + "/nats/ws?tenant=a"
+        assert await nc.rtt() > 0
+
+
 async def test_ws_and_tcp_clients_talk(nats_server_factory: NatsServerFactory) -> None:
     port = free_port()
     config = websocket_block(port) + f'authorization {{ token: "{TOKEN}" }}\n'

@@ -141,6 +141,18 @@ def test_send_before_the_upgrade_is_refused() -> None:
         client.send(b"PING\r\n")
 
 
+def test_websocket_url_path_is_the_upgrade_target() -> None:
+    s = parse_url("ws://127.0.0.1:8080/nats/ws?tenant=a")
+    assert s.path == "/nats/ws?tenant=a"
+    assert s.url == "ws://127.0.0.1:8080/nats/ws?tenant=a"
+    assert parse_url("ws://127.0.0.1:8080/").path == ""  # "/" is the default
+    assert parse_url("nats://127.0.0.1:4222/ignored").path == ""  # only for WebSocket
+    server = server_side()
+    server.receive_data(WebSocketFramer(s.host, s.port, secure=False, path=s.path).handshake())
+    req = next(server.events())
+    assert isinstance(req, Request) and req.target == "/nats/ws?tenant=a"
+
+
 def test_websocket_urls_and_discovered_servers() -> None:
     ws, wss = parse_url("ws://127.0.0.1:8080"), parse_url("wss://example.org")
     assert (ws.websocket, ws.tls, ws.port) == (True, False, 8080)

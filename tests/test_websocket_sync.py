@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 import nats_sync
+from nats_core.errors import NatsError
 from nats_sync import ConnectError
 from pynats.pytest_plugin import NatsServerFactory
 from pynats.server import NatsServer, free_port
@@ -42,6 +44,31 @@ def test_pub_sub_request_over_ws(ws_server: tuple[NatsServer, str]) -> None:
         assert sub.next_msg(timeout=5).data == big
         nc.subscribe("svc.echo", cb=lambda m: m.respond(m.data.upper()))
         assert nc.request("svc.echo", b"over ws", timeout=2).data == b"OVER WS"
+
+
+def test_ws_url_path_reaches_the_server(ws_server: tuple[NatsServer, str]) -> None:
+    # What the client asks for: a listener that records the request line.
+    lsock = socket.create_server(("127.0.0.1", 0))
+    port = lsock.getsockname()[1]
+    lines: list[bytes] = []
+
+    def accept_one() -> None:
+        conn, _ = lsock.accept()
+        with conn:
+            lines.append(conn.recv(4096).split(b"\r\n")[0])
+
+    t = threading.Thread(target=accept_one)
+    t.start()
+    with pytest.raises((ConnectError, NatsError)):
+        nats_sync.connect(f"ws://127.0.0.1:{port}/nats/ws?tenant=a", connect_timeout=2)
+    t.join(5)
+    lsock.close()
+    assert lines == [b"GET /nats/ws?tenant=a HTTP/1.1"]
+    # nats-server's websocket listener takes any path
+    _, url = ws_server
+    with nats_sync.connect(url + "/nats/ws") as nc:
+        assert nc.connected_url == url + "/nats/ws"
+        assert nc.rtt() > 0
 
 
 def test_ws_and_tcp_clients_talk(nats_server_factory: NatsServerFactory) -> None:

@@ -49,7 +49,9 @@ class WebSocketTransport:
         if ctx is not None:
             await inner.start_tls(ctx, hostname or server.host)
         try:
-            framer = WebSocketFramer(server.host, server.port, secure=ctx is not None)
+            framer = WebSocketFramer(
+                server.host, server.port, secure=ctx is not None, path=server.path or "/"
+            )
             await inner.write(framer.handshake())
             early = b""
             while not framer.accepted:

@@ -28,6 +28,8 @@ class ServerAddress:
     port: int
     username: str | None = None
     password: str | None = None
+    #: For ws:// and wss://, the path (and query) of the upgrade request ("" is "/").
+    path: str = ""
     discovered: bool = False
     did_connect: bool = False
     reconnects: int = 0
@@ -39,7 +41,7 @@ class ServerAddress:
     def url(self) -> str:
         """The URL without credentials."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
 
     @property
     def hostport(self) -> str:
@@ -94,8 +96,15 @@ def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats
         username=unquote(parts.username) if parts.username else None,
         # "user:@host" is a user with an empty password (as nats.go), "user@host" a token
         password=unquote(parts.password) if parts.password is not None else None,
+        path=_ws_path(parts.path, parts.query) if scheme in ("ws", "wss") else "",
         discovered=discovered,
     )
+
+
+def _ws_path(path: str, query: str) -> str:
+    """The upgrade target of a WebSocket URL ("" when it is just "/")."""
+    target = path + (f"?{query}" if query else "")
+    return "" if target in ("", "/") else target
 
 
 class ReconnectStep(NamedTuple):

@@ -48,7 +48,9 @@ class WebSocketTransport:
         try:
             if ctx is not None:
                 tcp.start_tls(ctx, hostname or server.host, timeout)
-            framer = WebSocketFramer(server.host, server.port, secure=ctx is not None)
+            framer = WebSocketFramer(
+                server.host, server.port, secure=ctx is not None, path=server.path or "/"
+            )
             tcp.settimeout(timeout)
             tcp.write(framer.handshake())
             early = b""

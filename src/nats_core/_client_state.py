@@ -26,6 +26,7 @@ from ._events import (
 )
 from ._info import ServerInfo
 from ._state import State
+from .errors import ServerError
 
 __all__ = ["ClientState"]
 
@@ -48,6 +49,7 @@ class ClientState:
     _subs: dict[int, Any]
     _req_waiters: dict[str, Any]
     _pong_waiters: dict[int, Any]
+    last_error: BaseException | None
 
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         """Run a connection callback on the adapter's callback runner."""
@@ -59,6 +61,14 @@ class ClientState:
 
     def _on_server_error(self, ev: ServerErrorEvent) -> None:
         self._report_error(ev.error)
+
+    def _reconnect_failed(self, err: BaseException) -> None:
+        """One reconnect attempt failed: remember why, report a server refusal,
+        and tell ``reconnect_error_cb``."""
+        self.last_error = err
+        if isinstance(err, ServerError):
+            self._report_error(err)
+        self._callback(self._opts.reconnect_error_cb, err)
 
     def _handle(self, evs: list[Event]) -> None:
         """Act on the core's events (reader; never blocks). Consecutive messages of

@@ -379,10 +379,7 @@ class Client(ClientState):
             try:
                 evs = self._dial(step.server)
             except (OSError, NatsError) as e:
-                self.last_error = e
-                if isinstance(e, ServerError):
-                    self._report_error(e)
-                self._callback(self._opts.reconnect_error_cb, e)
+                self._reconnect_failed(e)
                 continue
             self._reconnecting = False
             self._handle(evs)

@@ -5,22 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
-import time
-from collections.abc import Callable
-
-import pytest
 
 from pynats.pytest_plugin import NatsServerFactory
 from pynats.server import NatsServer, free_port
-
-
-def wait_until(cond: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or cond}")
-        time.sleep(0.005)
+from sync_helpers import wait_until
 
 
 def server_info(server: NatsServer) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,15 +48,6 @@ def needs_server(major: int, minor: int) -> Callable[[F], F]:
 def uniq(prefix: str = "S") -> str:
     """A stream or subject token no other test uses."""
     return f"{prefix}{os.getpid()}x{next(_ids)}"
-
-
-def wait_until(cond: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or cond}")
-        time.sleep(0.01)
 
 
 @contextmanager

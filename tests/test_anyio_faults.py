@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import pytest
 
 import nats_anyio
+from anyio_helpers import URL, memory_client
 from nats_anyio import (
-    Client,
     MemoryServer,
-    MemoryServerConnection,
     MemoryTransport,
     TCPTransport,
     Transport,
@@ -34,8 +32,6 @@ from nats_core.errors import (
 from pynats.server import free_port
 
 pytestmark = pytest.mark.anyio
-
-URL = "nats://memory:4222"
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -83,34 +79,8 @@ class Recorder:
                 await self.changed.wait()
 
 
-@asynccontextmanager
-async def fake_client(
-    mem: MemoryServer | None = None, **opts: Any
-) -> AsyncIterator[tuple[Client, MemoryServer, MemoryServerConnection]]:
-    """A client connected to a scripted in-memory server (handshake done)."""
-    mem = mem or MemoryServer()
-    accepted: list[MemoryServerConnection] = []
-
-    async def first() -> None:
-        conn = await mem.accept()
-        accepted.append(conn)
-        await conn.handshake()
-
-    opts = {
-        "reconnect_time_wait": 0.01,
-        "reconnect_jitter": 0,
-        "_transport_factory": mem.connect,
-        **opts,
-    }
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        async with nats_anyio.connect(URL, **opts) as nc:
-            yield nc, mem, accepted[0]
-        tg.cancel_scope.cancel()
-
-
 async def test_handshake_sends_connect_and_subscriptions() -> None:
-    async with fake_client(name="fake") as (nc, _, srv):
+    async with memory_client(name="fake") as (nc, _, srv):
         assert nc.is_connected and nc.server_info is not None
         assert nc.server_info.server_id == "MEMORY"
         await nc.subscribe("foo", queue="q")
@@ -121,7 +91,7 @@ async def test_handshake_sends_connect_and_subscriptions() -> None:
 
 async def test_server_closes_mid_payload_then_reconnect() -> None:
     rec = Recorder()
-    async with fake_client(**rec.options()) as (nc, mem, srv):
+    async with memory_client(**rec.options()) as (nc, mem, srv):
         sub = await nc.subscribe("foo")
         await srv.expect(b"SUB foo 1\r\n")
         await srv.send(b"MSG foo 1 10\r\nhel")  # cut short
@@ -142,7 +112,7 @@ async def test_server_closes_mid_payload_then_reconnect() -> None:
 
 async def test_garbage_reports_an_error_and_reconnects() -> None:
     rec = Recorder()
-    async with fake_client(**rec.options()) as (nc, mem, srv):
+    async with memory_client(**rec.options()) as (nc, mem, srv):
         await srv.send(b"GARBAGE FROM THE SERVER\r\n")
         await rec.wait_for("disconnected")
         assert any(isinstance(e, RemoteProtocolError) for e in rec.errors)
@@ -156,7 +126,7 @@ async def test_garbage_reports_an_error_and_reconnects() -> None:
 async def test_unanswered_pings_mark_the_connection_stale() -> None:
     rec = Recorder()
     interval = 0.2
-    async with fake_client(ping_interval=interval, **rec.options()) as (nc, mem, srv):
+    async with memory_client(ping_interval=interval, **rec.options()) as (nc, mem, srv):
         start = anyio.current_time()
         await srv.expect(b"PING\r\n")  # liveness pings arrive, never answered
         await rec.wait_for("disconnected")
@@ -175,7 +145,7 @@ async def test_unanswered_pings_mark_the_connection_stale() -> None:
 
 async def test_write_failure_triggers_reconnect() -> None:
     rec = Recorder()
-    async with fake_client(**rec.options()) as (nc, mem, srv):
+    async with memory_client(**rec.options()) as (nc, mem, srv):
         await srv.stop_reading()
         await nc.publish("foo", b"lost")
         await rec.wait_for("disconnected")
@@ -228,7 +198,7 @@ async def test_hanging_dial_times_out() -> None:
 
 async def test_permissions_error_ends_the_subscription_only() -> None:
     rec = Recorder()
-    async with fake_client(**rec.options()) as (nc, _, srv):
+    async with memory_client(**rec.options()) as (nc, _, srv):
         sub = await nc.subscribe("secret")
         await srv.expect(b"SUB secret 1\r\n")
         await srv.send(b"-ERR 'Permissions Violation for Subscription to \"secret\"'\r\n")
@@ -243,7 +213,7 @@ async def test_permissions_error_ends_the_subscription_only() -> None:
 
 async def test_fatal_server_error_is_the_disconnect_reason() -> None:
     rec = Recorder()
-    async with fake_client(**rec.options()) as (nc, mem, srv):
+    async with memory_client(**rec.options()) as (nc, mem, srv):
         await srv.send(b"-ERR 'Stale Connection'\r\n")
         await srv.close()
         await rec.wait_for("disconnected")
@@ -255,7 +225,7 @@ async def test_fatal_server_error_is_the_disconnect_reason() -> None:
 
 
 async def test_flush_timeout_and_cancellation() -> None:
-    async with fake_client() as (nc, _, _srv):
+    async with memory_client() as (nc, _, _srv):
         with pytest.raises(NatsTimeoutError):
             await nc.flush(timeout=0.1)
         with anyio.move_on_after(0.1) as scope:
@@ -265,7 +235,7 @@ async def test_flush_timeout_and_cancellation() -> None:
 
 
 async def test_close_fails_waiting_calls() -> None:
-    async with fake_client() as (nc, _, _srv):
+    async with memory_client() as (nc, _, _srv):
         failures: list[BaseException] = []
 
         async def call(fn: Any) -> None:
@@ -284,7 +254,7 @@ async def test_close_fails_waiting_calls() -> None:
 
 async def test_no_reconnect_means_closed() -> None:
     rec = Recorder()
-    async with fake_client(allow_reconnect=False, **rec.options()) as (nc, mem, srv):
+    async with memory_client(allow_reconnect=False, **rec.options()) as (nc, mem, srv):
         await srv.close()
         await rec.wait_for("closed")
         assert nc.is_closed and rec.events == ["disconnected", "closed"]
@@ -300,7 +270,7 @@ async def test_reconnect_gives_up_after_max_attempts() -> None:
         return 0.0
 
     opts = {"max_reconnect_attempts": 2, "reconnect_delay_cb": delay, **rec.options()}
-    async with fake_client(**opts) as (nc, mem, srv):
+    async with memory_client(**opts) as (nc, mem, srv):
         mem.refuse = True
         await srv.close()
         await rec.wait_for("closed")
@@ -351,7 +321,7 @@ async def test_info_updates_lame_duck_and_discovered_servers() -> None:
         "lame_duck_cb": lambda: seen.append("ldm"),
         "discovered_servers_cb": lambda added: seen.append("discovered"),
     }
-    async with fake_client(**opts) as (nc, _, srv):
+    async with memory_client(**opts) as (nc, _, srv):
         await srv.send(MemoryServer.info_line({"connect_urls": ["10.0.0.2:4222"]}))
         with anyio.fail_after(2):
             while not seen:
@@ -406,7 +376,7 @@ async def test_stale_connection_noticed_while_the_writer_is_stuck() -> None:
     mem = MemoryServer()
     gated: list[GatedTransport] = []
     opts = {"_transport_factory": gated_factory(mem, gated), "ping_interval": 0.2}
-    async with fake_client(mem, **opts, **rec.options()) as (nc, _, _srv):
+    async with memory_client(mem, **opts, **rec.options()) as (nc, _, _srv):
         gated[0].gate = anyio.Event()  # the server stops reading
         await nc.publish("foo", b"stuck")
         await rec.wait_for("disconnected", timeout=2)
@@ -423,7 +393,7 @@ async def test_publish_waits_for_the_writer_past_max_outbound_bytes() -> None:
     mem = MemoryServer()
     gated: list[GatedTransport] = []
     factory = gated_factory(mem, gated)
-    async with fake_client(mem, _transport_factory=factory, max_outbound_bytes=1000) as (
+    async with memory_client(mem, _transport_factory=factory, max_outbound_bytes=1000) as (
         nc,
         _,
         srv,

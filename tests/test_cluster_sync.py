@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 import nats_sync
-from cluster_helpers import start_cluster, wait_meshed, wait_until
+from cluster_helpers import start_cluster, wait_meshed
 from nats_core.errors import ConnectionClosedError, NatsTimeoutError, NoRespondersError
 from pynats.pytest_plugin import NatsServerFactory
 from pynats.server import NatsServer, free_port
+from sync_helpers import wait_until
 
 
 class Events:

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 import pytest
 
 import nats_sync
-from js_helpers import uniq, wait_until
+from js_helpers import uniq
 from nats_core.errors import NatsError
 from nats_sync import JetStream
 from pynats.pytest_plugin import NatsServerFactory
 from pynats.server import NatsServer, free_port
+from sync_helpers import wait_until
 
 TOTAL = 400
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import nats_sync
-from js_helpers import SERVER_VERSION, frozen, needs_server, uniq, wait_until
+from js_helpers import SERVER_VERSION, frozen, needs_server, uniq
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import (
     AckPolicy,
@@ -47,6 +47,7 @@ from nats_core.jetstream import (
 )
 from nats_sync import JetStream, Msg
 from pynats.server import NatsServer
+from sync_helpers import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ Against a real nats-server where timing is not the point, else an in-memory one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import pytest
 
 import nats_anyio
-from nats_anyio import Client, MemoryServer, MemoryServerConnection, Msg, Transport
+from anyio_helpers import URL, memory_client
+from nats_anyio import Client, MemoryServer, Msg, Transport
 from nats_core import ServerAddress
 from nats_core.errors import (
     ConnectionClosedError,
@@ -25,8 +25,6 @@ from nats_core.errors import (
 from pynats.server import NatsServer
 
 pytestmark = pytest.mark.anyio
-
-URL = "nats://memory:4222"
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -73,32 +71,6 @@ class Events:
 
     async def wait_for(self, what: str, count: int = 1, timeout: float = 5.0) -> None:
         await eventually(lambda: self.seen.count(what) >= count, timeout, what)
-
-
-@asynccontextmanager
-async def memory_client(
-    **opts: Any,
-) -> AsyncIterator[tuple[Client, MemoryServer, MemoryServerConnection]]:
-    """A client connected to a scripted in-memory server (handshake done)."""
-    mem = MemoryServer()
-    accepted: list[MemoryServerConnection] = []
-
-    async def first() -> None:
-        conn = await mem.accept()
-        accepted.append(conn)
-        await conn.handshake()
-
-    opts = {
-        "reconnect_time_wait": 0.01,
-        "reconnect_jitter": 0,
-        "_transport_factory": mem.connect,
-        **opts,
-    }
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(first)
-        async with nats_anyio.connect(URL, **opts) as nc:
-            yield nc, mem, accepted[0]
-        tg.cancel_scope.cancel()
 
 
 # --------------------------------------------------------- against a real server

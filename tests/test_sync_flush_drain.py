@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -23,23 +23,7 @@ from nats_core.errors import (
 from nats_sync import Msg
 from pynats.pytest_plugin import NatsServerFactory
 from pynats.server import NatsServer
-
-
-def wait_until(cond: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or cond}")
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def nc(nats_server: NatsServer) -> Iterator[nats_sync.Client]:
-    client = nats_sync.connect(nats_server.url)
-    yield client
-    client.close()
-
+from sync_helpers import wait_until
 
 # -------------------------------------------------------------- flush and rtt
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,15 +20,7 @@ from nats_core.errors import (
 )
 from nats_sync import Headers, Msg
 from pynats.server import NatsServer
-
-
-def wait_until(cond: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or cond}")
-        time.sleep(0.005)
+from sync_helpers import wait_until
 
 
 def drain_queue(sub: nats_sync.Subscription, quiet: float = 0.2) -> list[Msg]:
@@ -40,13 +31,6 @@ def drain_queue(sub: nats_sync.Subscription, quiet: float = 0.2) -> list[Msg]:
             out.append(sub.next_msg(timeout=quiet))
         except TimeoutError:
             return out
-
-
-@pytest.fixture
-def nc(nats_server: NatsServer) -> Iterator[nats_sync.Client]:
-    client = nats_sync.connect(nats_server.url)
-    yield client
-    client.close()
 
 
 # ------------------------------------------------------------------ payloads

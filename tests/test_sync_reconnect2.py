@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 import nats_sync
-from cluster_helpers import wait_until
 from nats_core.errors import (
     ConnectionClosedError,
     ConnectionReconnectingError,
     NatsTimeoutError,
 )
 from pynats.server import NatsServer
+from sync_helpers import wait_until
 
 
 class Events:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -18,22 +17,7 @@ from nats_core.errors import (
 )
 from nats_sync import Msg
 from pynats.server import NatsServer
-
-
-def wait_until(cond: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``cond`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or cond}")
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def nc(nats_server: NatsServer) -> Iterator[nats_sync.Client]:
-    client = nats_sync.connect(nats_server.url)
-    yield client
-    client.close()
+from sync_helpers import wait_until
 
 
 def test_request_reply_with_respond(nc: nats_sync.Client) -> None:

@@ -3,6 +3,7 @@ unsubscribe, callbacks, pending limits and concurrent publishers."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -617,8 +618,21 @@ def test_set_pending_limits(nc: nats_sync.Client) -> None:
 # ------------------------------------------------------------- thread safety
 
 
-def test_concurrent_publishers(nats_server: NatsServer) -> None:
+@pytest.mark.parametrize("pad", [0, 3000])  # 3000: big payloads are queued in 3 pieces
+def test_concurrent_publishers(nats_server: NatsServer, pad: int) -> None:
+    # Publish takes no lock (Connection.try_publish); switching threads as often
+    # as CPython can makes a torn or lost message likely if the path were unsafe.
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        _concurrent_publishers(nats_server, pad)
+    finally:
+        sys.setswitchinterval(old_interval)
+
+
+def _concurrent_publishers(nats_server: NatsServer, pad: int) -> None:
     threads_n, per_thread = 4, 10_000
+    filler = b"." * pad
     with (
         nats_sync.connect(nats_server.url) as pub,
         nats_sync.connect(nats_server.url) as subc,
@@ -633,7 +647,9 @@ def test_concurrent_publishers(nats_server: NatsServer) -> None:
                 barrier.wait(5)
                 subject = f"conc.{tid}"
                 for i in range(per_thread):
-                    pub.publish(subject, b"%d:%d" % (tid, i))
+                    pub.publish(subject, b"%d:%d:%b" % (tid, i, filler))
+                    if i % 1000 == 0:  # the core's lock and other writes in between
+                        pub.subscribe(f"other.{tid}.{i}").unsubscribe()
             except BaseException as e:  # pragma: no cover - reported below
                 failures.append(e)
 
@@ -650,7 +666,8 @@ def test_concurrent_publishers(nats_server: NatsServer) -> None:
         counts: Counter[int] = Counter()
         for _ in range(total):
             msg = sub.next_msg(timeout=1)
-            tid_s, seq_s = msg.data.split(b":")
+            tid_s, seq_s, rest = msg.data.split(b":")
+            assert rest == filler
             tid, seq = int(tid_s), int(seq_s)
             assert msg.subject == f"conc.{tid}"
             assert seq == last[tid] + 1, f"thread {tid}: {seq} after {last[tid]}"

@@ -580,7 +580,10 @@ class Client(ClientState):
         once 1 MiB (or ``max_outbound_bytes``, if smaller) is queued. Await
         :meth:`flush` to know the server has them.
         """
-        queued = self._conn.publish(subject, payload, reply, headers)
+        conn = self._conn
+        queued = -1 if headers or reply else conn.try_publish(subject, payload)
+        if queued < 0:
+            queued = conn.publish(subject, payload, reply, headers)
         if queued > self._write_at:
             # Write in cache-sized batches rather than letting a fast publisher
             # pile up many megabytes before the flusher runs; wait only when the

@@ -204,7 +204,7 @@ class Connection:
         self.server = server
         self._tls_active = tls
         self._parser.reset()
-        self._out.clear()
+        self._out = []  # a new list: see try_publish()
         self._out_size = 0
         self._pings.clear()
         self._keepalive_out = 0
@@ -224,7 +224,7 @@ class Connection:
         lost = [p for p in self._pings if p > 0]
         self._deferred_pings[:0] = lost
         self._pings.clear()
-        self._out.clear()
+        self._out = []  # a new list: see try_publish()
         self._out_size = 0
         self._parser.reset()
         self._tls_active = False
@@ -234,19 +234,26 @@ class Connection:
         return [Disconnected(error)]
 
     def data_to_send(self) -> bytes:
-        """Everything queued for the wire since the last call (may be empty)."""
+        """Everything queued for the wire since the last call (may be empty).
+
+        It takes only the pieces it saw: a :meth:`try_publish` that another
+        thread makes meanwhile stays queued for the next call.
+        """
         out = self._out
         if not out:
             return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        self._out_size = 0
+        taken = out[:]  # one step under the GIL, as is the del below
+        del out[: len(taken)]
+        data = taken[0] if len(taken) == 1 else b"".join(taken)
+        m = len(data)
+        self._out_size = self._out_size - m if out else 0
         return data
 
     def _emit(self, data: bytes) -> None:
         """Queue ``data`` for the wire."""
+        m = len(data)
         self._out.append(data)
-        self._out_size += len(data)
+        self._out_size += m
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes read from the transport; return the events they complete.
@@ -495,26 +502,49 @@ class Connection:
         While disconnected the message goes to the reconnect buffer; past its
         limit :class:`ReconnectBufferFullError` is raised and nothing is kept.
         """
+        if not headers and not reply:
+            size = self.try_publish(subject, payload)
+            if size >= 0:
+                return size
+        sb = self._subjects.get(subject)
+        if sb is None:
+            sb = self._subject_bytes(subject)
+        if type(payload) is not bytes:
+            payload = _as_bytes(payload)
+        return self._publish_slow(subject, sb, payload, reply, headers)
+
+    def try_publish(self, subject: str, payload: bytes = b"") -> int:
+        """The hot path of :meth:`publish` (no reply subject, no headers).
+
+        Returns the bytes now queued for the wire, or -1 when the message needs
+        :meth:`publish` instead (not connected, or a payload over
+        ``max_payload``); nothing is queued then. A bad subject raises as in
+        :meth:`publish`.
+
+        It only appends one piece to the outbound queue and adds to counters in
+        steps that do not call out, and :meth:`data_to_send` takes only what it
+        saw, so under CPython's GIL a threaded adapter may call this without the
+        lock it holds around every other call (``nats_sync`` does). The queue is a
+        new list on every new transport, so a call racing a disconnect can only
+        add to the old one.
+        """
         sb = self._subjects.get(subject)
         if sb is None:
             sb = self._subject_bytes(subject)
         if type(payload) is not bytes:
             payload = _as_bytes(payload)
         n = len(payload)
-        if headers or reply or n > self._max_payload or self.state is not _CONNECTED:
-            return self._publish_slow(subject, sb, payload, reply, headers)
-        # The hot path: connected, no reply, no headers.
+        if n > self._max_payload or self.state is not _CONNECTED:
+            return -1
         if n < _KEEP_PAYLOAD:
             data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+            m = len(data)
             self._out.append(data)
-            size = self._out_size = self._out_size + len(data)
-        else:  # a big payload is queued as it is, not copied
+        else:  # a big payload is queued as it is, not copied (one extend: one step)
             head = b"PUB %b %d\r\n" % (sb, n)
-            out = self._out
-            out.append(head)
-            out.append(payload)
-            out.append(_CRLF)
-            size = self._out_size = self._out_size + len(head) + n + 2
+            m = len(head) + n + 2
+            self._out.extend((head, payload, _CRLF))
+        size = self._out_size = self._out_size + m
         stats = self.stats
         stats.out_msgs += 1
         stats.out_bytes += n

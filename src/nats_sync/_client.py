@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,9 @@ _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 _DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() spends writing what is still queued before it gives up.
 _CLOSE_FLUSH_TIMEOUT = 2.0
+# Without the GIL (a free-threaded build) every publish takes the core's lock.
+_is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
+_GIL = _is_gil_enabled()
 
 
 class _Waiter:
@@ -472,8 +476,12 @@ class Client(ClientState):
         The bytes are queued and written by the writer thread in large writes;
         call :meth:`flush` to wait until the server has them.
         """
-        with self._lock:
-            size = self._conn.publish(subject, payload, reply, headers)
+        conn = self._conn
+        # The hot path needs no lock under the GIL (see Connection.try_publish).
+        size = conn.try_publish(subject, payload) if _GIL and not (headers or reply) else -1
+        if size < 0:
+            with self._lock:
+                size = conn.publish(subject, payload, reply, headers)
         if size > self._opts.max_outbound_bytes:
             self._write_out()
         elif not self._flush_pending:

@@ -9,6 +9,7 @@ Any input either parses or raises :class:`RemoteProtocolError`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 from ._events import Msg
@@ -84,10 +85,10 @@ class ErrOp:
 ParsedOp = Msg | InfoOp | ErrOp | _Simple
 
 
-def _sid(b: bytes, cache: dict[bytes, int]) -> int:
-    """Check and convert a sid token, and remember it (a bounded cache)."""
+def _sid(b: bytes, cache: dict[bytes, int], what: str = "sid") -> int:
+    """Check and convert a sid or size token, and remember it (a bounded cache)."""
     if not b.isdigit() or len(b) > 18:
-        raise RemoteProtocolError(f"bad sid {b[:32]!r} in control line")
+        raise RemoteProtocolError(f"bad {what} {b[:32]!r} in control line")
     if len(cache) >= 4096:
         cache.clear()
     sid = cache[b] = int(b)
@@ -98,6 +99,15 @@ def _num(b: bytes, what: str) -> int:
     if not b.isdigit() or len(b) > 18:
         raise RemoteProtocolError(f"bad {what} {b[:32]!r} in control line")
     return int(b)
+
+
+# The optional C fast path for MSG and HMSG (src/nats_core/_speedups.c), built
+# when a compiler was there at install time; None: pure Python (the same results).
+_scan_msgs: Callable[[bytes, int, list[ParsedOp], type[Msg], Any, int], int] | None
+try:
+    from ._speedups import scan_msgs as _scan_msgs
+except ImportError:  # pragma: no cover - installed without a compiler
+    _scan_msgs = None
 
 
 class Parser:
@@ -204,7 +214,15 @@ class Parser:
         cap = self.max_payload + PAYLOAD_SLACK
         sids = self._sids
         append = out.append
+        fast = _scan_msgs
         while pos < n:
+            if fast is not None and (buf[pos] == 77 or buf[pos] == 72):  # "M", "H"
+                # The C fast path takes every well-formed message it can; it stops
+                # at anything else, which the code below handles (or rejects).
+                at = fast(buf, pos, out, msg_class, client, cap)
+                if at != pos:
+                    pos = scan = at
+                    continue
             idx = find(b"\r\n", scan if scan > pos else pos)
             if idx < 0:
                 _check_partial(buf, pos, n)
@@ -224,12 +242,12 @@ class Parser:
                     reply = rep.decode()
                 else:
                     raise RemoteProtocolError(f"MSG needs 3 or 4 arguments, got {na}")
-                if not size_b.isdigit() or len(size_b) > 18:
-                    raise RemoteProtocolError(f"bad size {size_b[:32]!r} in control line")
                 sid = sids.get(sid_b)
                 if sid is None:
                     sid = _sid(sid_b, sids)
-                size = int(size_b)
+                size = sids.get(size_b)
+                if size is None:
+                    size = _sid(size_b, sids, "size")
                 if size > cap:
                     raise RemoteProtocolError(
                         f"message of {size} bytes exceeds max_payload {self.max_payload}"
@@ -237,7 +255,7 @@ class Parser:
                 start = idx + 2
                 end = start + size
                 if end + 2 <= n:
-                    if buf[end : end + 2] != b"\r\n":
+                    if not startswith(b"\r\n", end):
                         raise _no_crlf(subj, size)
                     m = new(msg_class)  # the fields set here, without a call to __init__
                     m.subject = subj.decode()

@@ -307,6 +307,31 @@ def parser_ours(chunks: list[bytes]) -> int:
     return n
 
 
+def parser_ours_pure(chunks: list[bytes]) -> int:
+    """As :func:`parser_ours` with the C fast path switched off (pure Python)."""
+    import nats_core._parser as mod
+
+    saved, mod._scan_msgs = mod._scan_msgs, None
+    try:
+        return parser_ours(chunks)
+    finally:
+        mod._scan_msgs = saved
+
+
+def _c_parser() -> bool:
+    """True when the parser's C fast path is built and on."""
+    import nats_core._parser as mod
+
+    return mod._scan_msgs is not None
+
+
+def _pure_python() -> None:
+    """Switch the parser's C fast path off in this process."""
+    import nats_core._parser as mod
+
+    mod._scan_msgs = None
+
+
 def parser_ours_headers(chunks: list[bytes]) -> int:
     """As :func:`parser_ours`, and read every message's headers (decoded lazily)."""
     from nats_core import Parser
@@ -364,6 +389,8 @@ def bench_parser(
     ]
     if headers:
         runs.insert(1, ("pynats+headers", parser_ours_headers))
+    if _c_parser():
+        runs.insert(1, ("pynats (pure Python)", parser_ours_pure))
     best = dict.fromkeys([name for name, _ in runs], float("inf"))
     for _ in range(rounds):  # interleaved, so a slow spell of the VM hits every parser
         for name, fn in runs:
@@ -441,6 +468,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": {},  # the best of the rounds
         "all": {},  # every round's figure
     }
+    if args.pure_python:
+        os.environ["PYNATS_PURE_PYTHON"] = "1"  # for the workers
+        _pure_python()
+    results["c_parser"] = _c_parser()
+    print(
+        "parser fast path: " + ("C (nats_core._speedups)" if _c_parser() else "pure Python"),
+        file=sys.stderr,
+    )
     srv: NatsServer | None = None
     url = args.server
     if url is None:
@@ -598,6 +633,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also measure peak memory receiving N messages",
     )
+    p.add_argument(
+        "--pure-python",
+        action="store_true",
+        help="switch the parser's C fast path off in every pynats client",
+    )
     p.add_argument("--json", default=None, help="write the results to this file")
     return p
 
@@ -605,6 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """``pynats bench`` (and the worker modes the runner starts)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("PYNATS_PURE_PYTHON"):
+        _pure_python()
     if argv[:1] == ["--worker"]:
         w = argparse.ArgumentParser()
         w.add_argument("--worker")

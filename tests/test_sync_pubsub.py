@@ -680,6 +680,29 @@ def _concurrent_publishers(nats_server: NatsServer, pad: int) -> None:
         assert pub.stats.out_msgs == total
 
 
+def test_publish_writes_a_big_backlog_itself(nats_server: NatsServer) -> None:
+    """Past 1 MiB (or max_outbound_bytes) queued, publish writes; it does not
+    leave a growing backlog to the writer thread."""
+    with (
+        nats_sync.connect(nats_server.url) as pub,  # max_outbound_bytes 32 MiB
+        nats_sync.connect(nats_server.url) as subc,
+    ):
+        sub = subc.subscribe("big", pending_msgs_limit=0, pending_bytes_limit=0)
+        subc.flush(timeout=2)
+        pub._flush_pending = True  # the writer thread is not woken from here on
+        payload = b"b" * 50_000
+        most = 0
+        for _ in range(60):  # 3 MB in all
+            pub.publish("big", payload)
+            most = max(most, pub._conn.outbound_size)
+        assert most <= 1024 * 1024 + 50_100
+        # What publish wrote reached the server without a flush or the writer.
+        wait_until(lambda: sub.pending_msgs >= 40, timeout=5, what="40 messages")
+        pub._flush_pending = False
+        pub.flush(timeout=5)
+        wait_until(lambda: sub.pending_msgs == 60, timeout=5, what="60 messages")
+
+
 def test_concurrent_subscribe_and_unsubscribe(nc: nats_sync.Client) -> None:
     failures: list[BaseException] = []
 

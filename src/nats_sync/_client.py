@@ -57,6 +57,7 @@ _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 _DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() spends writing what is still queued before it gives up.
 _CLOSE_FLUSH_TIMEOUT = 2.0
+_WRITE_AT = 1024 * 1024  # see publish()
 # Without the GIL (a free-threaded build) every publish takes the core's lock.
 _is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
 _GIL = _is_gil_enabled()
@@ -99,6 +100,9 @@ class Client(ClientState):
         self._pong_waiters: dict[int, _Waiter] = {}
         self._flush_evt = threading.Event()
         self._flush_pending = False
+        # Past this many queued bytes publish writes them itself (and blocks while
+        # the server does not keep up); measured in benchmarks/RESULTS.md, item 15.
+        self._write_at = min(_WRITE_AT, self._opts.max_outbound_bytes)
         self._closed_evt = threading.Event()
         self._closing = False
         self._stale = False
@@ -474,7 +478,9 @@ class Client(ClientState):
         """Publish ``payload`` to ``subject`` (optionally with a reply subject and headers).
 
         The bytes are queued and written by the writer thread in large writes;
-        call :meth:`flush` to wait until the server has them.
+        once 1 MiB (or ``max_outbound_bytes``, if smaller) is queued this call
+        writes them itself, waiting while the server does not keep up. Call
+        :meth:`flush` to wait until the server has them.
         """
         conn = self._conn
         # The hot path needs no lock under the GIL (see Connection.try_publish).
@@ -482,8 +488,8 @@ class Client(ClientState):
         if size < 0:
             with self._lock:
                 size = conn.publish(subject, payload, reply, headers)
-        if size > self._opts.max_outbound_bytes:
-            self._write_out()
+        if size > self._write_at:
+            self._write_out()  # a big backlog: write it here rather than wait for the writer
         elif not self._flush_pending:
             self._flush_pending = True
             self._flush_evt.set()

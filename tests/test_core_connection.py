@@ -1250,3 +1250,12 @@ def test_event_reprs_name_fields() -> None:
     long = Msg("s", "", b"x" * 100, None, 1)
     assert "..." in repr(long)
     assert Msg("s", "", b"", None, 1) != Pong(1)
+
+
+def test_request_inbox_prefix_with_a_wildcard_is_refused() -> None:
+    # Reply subjects are built from the prefix without a check per request, so the
+    # prefix is checked once, when the inbox is made.
+    conn = new_conn(inbox_prefix="_X.*")
+    handshake(conn)
+    with pytest.raises(BadSubjectError, match="inbox"):
+        conn.request("svc", b"q")

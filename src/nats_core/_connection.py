@@ -551,8 +551,16 @@ class Connection:
         return size
 
     def _publish_slow(
-        self, subject: str, sb: bytes, payload: bytes, reply: str, headers: HeadersInput | None
+        self,
+        subject: str,
+        sb: bytes,
+        payload: bytes,
+        reply: str,
+        headers: HeadersInput | None,
+        rb: bytes = b"",
     ) -> int:
+        """Publish with a reply subject or headers, or into the reconnect buffer;
+        ``rb``: the reply subject's bytes when the caller made it (checked)."""
         out = self._publish_buffer()
         n = len(payload)
         if headers:
@@ -569,7 +577,7 @@ class Connection:
                     f"max_payload of {self._max_payload} bytes"
                 )
             if reply:
-                rb = self._subject_bytes(reply, "reply subject")
+                rb = rb or self._subject_bytes(reply, "reply subject")
                 op = b"HPUB %b %b %d %d\r\n" % (sb, rb, len(hdr), total)
             else:
                 op = b"HPUB %b %d %d\r\n" % (sb, len(hdr), total)
@@ -581,7 +589,7 @@ class Connection:
                     f"{self._max_payload} bytes"
                 )
             if reply:
-                rb = self._subjects.get(reply) or self._subject_bytes(reply, "reply subject")
+                rb = rb or self._subjects.get(reply) or self._subject_bytes(reply, "reply subject")
                 data = b"PUB %b %b %d\r\n%b\r\n" % (sb, rb, n, payload)
             else:
                 data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
@@ -717,11 +725,20 @@ class Connection:
         returned token. All requests share one wildcard inbox subscription."""
         if not self._resp_sid:
             prefix = f"{self.options.inbox_prefix}.{self._nuid.next()}."
+            check_publish_subject(prefix + "0", "inbox")  # every reply subject is prefix + digits
             self._resp_sid = self.subscribe(prefix + "*")
             self._resp_prefix = prefix
         self._next_token += 1
         token = str(self._next_token)
-        self.publish(subject, payload, self._resp_prefix + token, headers)
+        reply = self._resp_prefix + token
+        sb = self._subjects.get(subject)
+        if sb is None:
+            sb = self._subject_bytes(subject)
+        if type(payload) is not bytes:
+            payload = _as_bytes(payload)
+        # The inbox is ours and checked at subscribe: its bytes need no check per
+        # request (nor a place in the subject cache, as every one is new).
+        self._publish_slow(subject, sb, payload, reply, headers, reply.encode())
         self._requests.add(token)
         return token
 

@@ -1,4 +1,5 @@
-"""The parser's optional C fast path (nats_core/_speedups.c) against pure Python.
+"""The optional C module (nats_core/_speedups.c) against pure Python: the parser's
+MSG/HMSG fast path and the publish frame.
 
 For any input, cut anywhere, the parser must give the same operations and the
 same error with the C fast path as without it: the C code only takes
@@ -112,3 +113,46 @@ def test_pure_python_parser_still_parses(pure_python: None) -> None:
     (m,) = p.feed(b"MSG a 1 2\r\nxy\r\n")
     assert isinstance(m, Msg)
     assert (m.subject, m.sid, m.data) == ("a", 1, b"xy")
+
+
+@given(subject=st.binary(min_size=1, max_size=40), payload=st.binary(max_size=3000))
+@settings(max_examples=200, deadline=None)
+def test_pub_frame_is_the_percent_format(subject: bytes, payload: bytes) -> None:
+    from nats_core._speedups import pub_frame
+
+    assert pub_frame(subject, payload) == b"PUB %b %d\r\n%b\r\n" % (subject, len(payload), payload)
+
+
+def test_pub_frame_refuses_wrong_types() -> None:
+    from nats_core._speedups import pub_frame
+
+    with pytest.raises(TypeError):
+        pub_frame(b"a", bytearray(b"x"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        pub_frame(b"a")  # type: ignore[call-arg]
+
+
+def test_publish_queues_the_same_bytes_without_the_c_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nats_core._connection as conn_mod
+    from core_helpers import handshake, new_conn
+
+    def published() -> bytes:
+        conn = new_conn()
+        handshake(conn)
+        conn.data_to_send()
+        for i in range(3):
+            conn.publish("a.b", b"x" * i)
+        conn.publish("big", b"y" * 5000)  # queued as it is, either way
+        return conn.data_to_send()
+
+    with_c = published()
+    monkeypatch.setattr(conn_mod, "_pub_frame", None)
+    assert (
+        published()
+        == with_c
+        == (
+            b"PUB a.b 0\r\n\r\nPUB a.b 1\r\nx\r\nPUB a.b 2\r\nxx\r\nPUB big 5000\r\n"
+            + b"y" * 5000
+            + b"\r\n"
+        )
+    )

@@ -56,6 +56,14 @@ _PONG = b"PONG\r\n"
 _CRLF = b"\r\n"
 #: Payloads from this size on are queued as they are (no copy into the PUB line).
 _KEEP_PAYLOAD = 2048
+
+# The frame of a plain publish, from the optional C module (in half the time of
+# the %-format, which is the fallback); see _speedups.c.
+_pub_frame: Callable[[bytes, bytes], bytes] | None
+try:
+    from ._speedups import pub_frame as _pub_frame
+except ImportError:  # pragma: no cover - installed without a compiler
+    _pub_frame = None
 _HANDSHAKE = 0  # ping id of the PING that follows CONNECT
 _KEEPALIVE = -1  # ping id of liveness PINGs
 _SUBJECT_CACHE_MAX = 4096
@@ -537,7 +545,10 @@ class Connection:
         if n > self._max_payload or self.state is not _CONNECTED:
             return -1
         if n < _KEEP_PAYLOAD:
-            data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
+            if _pub_frame is not None:
+                data = _pub_frame(sb, payload)
+            else:
+                data = b"PUB %b %d\r\n%b\r\n" % (sb, n, payload)
             m = len(data)
             self._out.append(data)
         else:  # a big payload is queued as it is, not copied (one extend: one step)

@@ -326,10 +326,12 @@ def _c_parser() -> bool:
 
 
 def _pure_python() -> None:
-    """Switch the parser's C fast path off in this process."""
+    """Switch the C module off in this process (parser fast path, publish frame)."""
+    import nats_core._connection as conn_mod
     import nats_core._parser as mod
 
     mod._scan_msgs = None
+    conn_mod._pub_frame = None
 
 
 def parser_ours_headers(chunks: list[bytes]) -> int:
@@ -636,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pure-python",
         action="store_true",
-        help="switch the parser's C fast path off in every pynats client",
+        help="switch the C module (parser fast path, publish frame) off in every pynats client",
     )
     p.add_argument("--json", default=None, help="write the results to this file")
     return p

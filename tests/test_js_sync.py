@@ -556,7 +556,13 @@ def test_fetch_batch_max_wait_and_no_wait(js: JetStream, storage: str) -> None:
     assert c.fetch_no_wait(5) == []  # 404: nothing now
     assert time.monotonic() - t0 < 0.5
     js.publish(f"{subj}.a", b"5")
+    # The stream has it once acked; the consumer may see it a moment later (an
+    # older server answers no_wait with 404 in between), so ask again until then.
+    deadline = time.monotonic() + 3
     now_ = c.fetch_no_wait(5)
+    while not now_ and time.monotonic() < deadline:
+        time.sleep(0.02)
+        now_ = c.fetch_no_wait(5)
     assert [m.data for m in now_] == [b"5"]
     now_[0].ack()
     t0 = time.monotonic()

@@ -1,4 +1,5 @@
-"""The blocking JetStream module is generated from the async one: it must be current."""
+"""The blocking JetStream and Key-Value modules are generated from the async ones:
+they must be current."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ def _load() -> ModuleType:
 
 
 def test_generated_sync_jetstream_is_current() -> None:
-    """Fails when src/nats_sync/_jetstream.py was edited by hand or not regenerated."""
+    """Fails when src/nats_sync/_jetstream.py or _kv.py was edited by hand or not regenerated."""
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, cwd=ROOT
     )
     assert proc.returncode == 0, (
-        "src/nats_sync/_jetstream.py is stale: run `python scripts/unasync.py`\n" + proc.stderr
+        "a generated module is stale: run `python scripts/unasync.py`\n" + proc.stderr
     )
 
 
@@ -52,11 +53,15 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     dst = tmp_path / "src" / "nats_sync"
     src.mkdir(parents=True)
     dst.mkdir(parents=True)
-    (src / "_jetstream.py").write_text((ROOT / "src/nats_anyio/_jetstream.py").read_text())
+    for name in ("_jetstream.py", "_kv.py"):
+        (src / name).write_text((ROOT / "src/nats_anyio" / name).read_text())
     assert mod.run(check=False, root=tmp_path) == 0
+    for name in ("_jetstream.py", "_kv.py"):
+        made = (dst / name).read_text()
+        assert made == (ROOT / "src/nats_sync" / name).read_text()
+        assert "async def" not in made and "await " not in made
+        assert f"Generated from ``nats_anyio/{name}``" in made
     generated = (dst / "_jetstream.py").read_text()
-    assert generated == (ROOT / "src/nats_sync/_jetstream.py").read_text()
-    assert "async def" not in generated and "await " not in generated
     assert mod.run(check=True, root=tmp_path) == 0
     (dst / "_jetstream.py").write_text(generated.replace("def publish(", "def publish_(", 1))
     assert mod.run(check=True, root=tmp_path) == 1

@@ -29,6 +29,7 @@ from ._jetstream import (
     MessagesContext,
     OrderedConsumer,
 )
+from ._kv import KeyValue, KeyWatcher
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -53,6 +54,8 @@ __all__ = [
     "Consumer",
     "Headers",
     "JetStream",
+    "KeyValue",
+    "KeyWatcher",
     "MemoryServer",
     "MemoryServerConnection",
     "MemoryTransport",

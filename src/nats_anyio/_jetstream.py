@@ -29,6 +29,13 @@ from nats_core.jetstream.errors import (
     StreamNotFoundError,
     TooManyPendingError,
 )
+from nats_core.jetstream.kv import (
+    BucketNotFoundError,
+    KeyValueConfig,
+    check_bucket,
+    kv_stream_config,
+    kv_stream_name,
+)
 from nats_core.jetstream.models import (
     AccountInfo,
     ConsumerConfig,
@@ -75,6 +82,7 @@ from ._compat import (
     sleep,
     spawn,
 )
+from ._kv import KeyValue
 from ._msg import Msg
 from ._subscription import Subscription
 
@@ -90,7 +98,7 @@ __all__ = [
     "OrderedConsumer",
 ]
 
-_M = TypeVar("_M", StreamConfig, ConsumerConfig)
+_M = TypeVar("_M", StreamConfig, ConsumerConfig, KeyValueConfig)
 
 #: Longest wait between looks at the connection (a reconnect means pulling again).
 _POLL = 0.25
@@ -549,6 +557,50 @@ class JetStream:
             api=self._api,
         )
         return OrderedConsumer(self, state)
+
+    # ----------------------------------------------------------- key-value
+
+    async def create_key_value(
+        self,
+        config: KeyValueConfig | None = None,
+        **fields: Any,
+    ) -> KeyValue:
+        """Create a Key-Value bucket from ``config`` or fields (``bucket="config",
+        history=5``); the same configuration again succeeds, another raises
+        :class:`~nats_core.jetstream.StreamNameInUseError`."""
+        cfg = _with_fields(KeyValueConfig, config, fields)
+        info = await self.create_stream(kv_stream_config(cfg))
+        return KeyValue(self, cfg.bucket, info)
+
+    async def update_key_value(
+        self,
+        config: KeyValueConfig | None = None,
+        **fields: Any,
+    ) -> KeyValue:
+        """Change a bucket's configuration
+        (:class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
+        cfg = _with_fields(KeyValueConfig, config, fields)
+        try:
+            info = await self.update_stream(kv_stream_config(cfg))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"bucket {cfg.bucket!r} not found") from None
+        return KeyValue(self, cfg.bucket, info)
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        """The bucket ``bucket`` (:class:`~nats_core.jetstream.kv.BucketNotFoundError`
+        when it does not exist)."""
+        try:
+            info = await self.stream_info(kv_stream_name(check_bucket(bucket)))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
+        return KeyValue(self, bucket, info)
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        """Delete the bucket and everything in it."""
+        try:
+            return await self.delete_stream(kv_stream_name(check_bucket(bucket)))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
 
     # ------------------------------------------------------------- publish
 

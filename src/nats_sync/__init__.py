@@ -19,6 +19,7 @@ from ._jetstream import (
     MessagesContext,
     OrderedConsumer,
 )
+from ._kv import KeyValue, KeyWatcher
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import ConnectError, make_ssl_context
@@ -31,6 +32,8 @@ __all__ = [
     "Consumer",
     "Headers",
     "JetStream",
+    "KeyValue",
+    "KeyWatcher",
     "MessageBatch",
     "MessagesContext",
     "Msg",

@@ -1,0 +1,288 @@
+"""Key-Value buckets (ADR-8) for the async client: get, put, create, update,
+delete, purge, keys, history, watch and status, on the JetStream layer.
+
+Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
+The names, the bucket's stream and the entries come from ``nats_core.jetstream.kv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from nats_core import Headers
+from nats_core.errors import NatsTimeoutError
+from nats_core.jetstream.errors import MsgNotFoundError, WrongLastSequenceError
+from nats_core.jetstream.kv import (
+    KV_OPERATION,
+    ROLLUP,
+    KeyDeletedError,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValueEntry,
+    KeyValueOp,
+    KeyValueStatus,
+    check_key,
+    entry_from_msg,
+    entry_from_stored,
+    kv_stream_name,
+    kv_subject,
+    status_from_info,
+)
+from nats_core.jetstream.models import DeliverPolicy, StreamInfo
+
+if TYPE_CHECKING:
+    from ._jetstream import JetStream, MessagesContext, OrderedConsumer
+
+__all__ = ["KeyValue", "KeyWatcher"]
+
+_COLLECT_WAIT = 5.0  # seconds keys() and history() wait for the end of the initial values
+
+
+class KeyValue:
+    """A Key-Value bucket; from :meth:`JetStream.create_key_value` or
+    :meth:`JetStream.key_value`."""
+
+    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+        self._js = js
+        self._bucket = bucket
+        self._stream = kv_stream_name(bucket)
+        cfg = info.config if info is not None else None
+        self._direct = bool(cfg.allow_direct) if cfg is not None else False
+
+    def __repr__(self) -> str:
+        return f"<KeyValue bucket={self._bucket!r}>"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket's name."""
+        return self._bucket
+
+    async def get(self, key: str, revision: int | None = None) -> KeyValueEntry:
+        """The key's entry (at ``revision``, when given).
+
+        Raises :class:`~nats_core.jetstream.kv.KeyNotFoundError` when the key has
+        no value, :class:`~nats_core.jetstream.kv.KeyDeletedError` (a subclass)
+        when its entry is a delete or purge.
+        """
+        subject = kv_subject(self._bucket, check_key(key))
+        try:
+            if revision is None:
+                sm = await self._js.get_msg(
+                    self._stream,
+                    last_by_subject=subject,
+                    direct=self._direct,
+                )
+            else:
+                sm = await self._js.get_msg(self._stream, revision, direct=self._direct)
+        except MsgNotFoundError:
+            raise KeyNotFoundError(self._missing(key, revision)) from None
+        if sm.subject != subject:  # the revision is another key's
+            raise KeyNotFoundError(self._missing(key, revision))
+        entry = entry_from_stored(self._bucket, sm)
+        if entry.operation is not KeyValueOp.PUT:
+            raise KeyDeletedError(self._missing(key, revision) + " (deleted)", entry)
+        return entry
+
+    def _missing(self, key: str, revision: int | None) -> str:
+        at = "" if revision is None else f" at revision {revision}"
+        return f"key {key!r} not found in bucket {self._bucket!r}{at}"
+
+    async def put(self, key: str, value: bytes) -> int:
+        """Set the key's value; returns its new revision."""
+        ack = await self._js.publish(kv_subject(self._bucket, check_key(key)), value)
+        return ack.seq
+
+    async def create(self, key: str, value: bytes) -> int:
+        """Set the key only when it has no value (never set, deleted or purged);
+        else raises :class:`~nats_core.jetstream.kv.KeyExistsError`."""
+        try:
+            return await self.update(key, value, 0)
+        except KeyExistsError as exists:
+            try:
+                await self.get(key)
+            except KeyDeletedError as gone:  # a delete marker: create over it
+                return await self.update(key, value, gone.entry.revision)
+            except KeyNotFoundError:
+                pass
+            raise exists
+
+    async def update(self, key: str, value: bytes, last: int) -> int:
+        """Set the key only when its revision is ``last`` (0: no value yet); else
+        raises :class:`~nats_core.jetstream.kv.KeyExistsError`."""
+        subject = kv_subject(self._bucket, check_key(key))
+        try:
+            ack = await self._js.publish(subject, value, expected_last_subject_seq=last)
+        except WrongLastSequenceError as e:
+            raise KeyExistsError(
+                f"key {key!r} in bucket {self._bucket!r} is not at revision {last}: {e}", e
+            ) from None
+        return ack.seq
+
+    async def delete(self, key: str, last: int | None = None) -> int:
+        """Delete the key (a delete marker; history is kept); with ``last``, only
+        at that revision. Returns the marker's revision."""
+        return await self._marker(key, KeyValueOp.DEL, last)
+
+    async def purge(self, key: str, last: int | None = None) -> int:
+        """Delete the key and its history (a purge marker that rolls the older
+        entries up); with ``last``, only at that revision."""
+        return await self._marker(key, KeyValueOp.PURGE, last)
+
+    async def _marker(self, key: str, op: KeyValueOp, last: int | None) -> int:
+        hdrs = Headers({KV_OPERATION: op.value})
+        if op is KeyValueOp.PURGE:
+            hdrs[ROLLUP] = "sub"
+        subject = kv_subject(self._bucket, check_key(key))
+        try:
+            ack = await self._js.publish(subject, b"", headers=hdrs, expected_last_subject_seq=last)
+        except WrongLastSequenceError as e:
+            raise KeyExistsError(
+                f"key {key!r} in bucket {self._bucket!r} is not at revision {last}: {e}", e
+            ) from None
+        return ack.seq
+
+    async def watch(
+        self,
+        keys: str | Sequence[str] = ">",
+        *,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        meta_only: bool = False,
+        updates_only: bool = False,
+    ) -> KeyWatcher:
+        """Watch ``keys`` (patterns, ``*`` and ``>`` allowed): first the current
+        entries (every kept one with ``include_history``), then ``None`` once,
+        then each change as it happens. ``ignore_deletes`` skips delete and purge
+        markers, ``meta_only`` leaves the values out, ``updates_only`` starts
+        with the changes (no current entries, no ``None``).
+        """
+        patterns = [keys] if isinstance(keys, str) else list(keys)
+        if not patterns:
+            raise ValueError("watch needs at least one key pattern")
+        subjects = [kv_subject(self._bucket, check_key(k, wildcards=True)) for k in patterns]
+        if updates_only:
+            policy = DeliverPolicy.NEW
+        elif include_history:
+            policy = DeliverPolicy.ALL
+        else:
+            policy = DeliverPolicy.LAST_PER_SUBJECT
+        oc = await self._js.ordered_consumer(
+            self._stream,
+            filter_subjects=subjects,
+            deliver_policy=policy,
+            headers_only=meta_only,
+        )
+        watcher = KeyWatcher(self._bucket, oc, ignore_deletes=ignore_deletes)
+        await watcher._start(updates_only)
+        return watcher
+
+    async def watch_all(
+        self,
+        *,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        meta_only: bool = False,
+        updates_only: bool = False,
+    ) -> KeyWatcher:
+        """:meth:`watch` of every key."""
+        return await self.watch(
+            ">",
+            include_history=include_history,
+            ignore_deletes=ignore_deletes,
+            meta_only=meta_only,
+            updates_only=updates_only,
+        )
+
+    async def keys(self, pattern: str | Sequence[str] = ">") -> list[str]:
+        """The keys that have a value now (``[]`` when none), in stream order."""
+        async with await self.watch(pattern, ignore_deletes=True, meta_only=True) as w:
+            return [e.key for e in await w._initial()]
+
+    async def history(self, key: str) -> list[KeyValueEntry]:
+        """Every kept entry of ``key``, oldest first (deletes and purges included);
+        raises :class:`~nats_core.jetstream.kv.KeyNotFoundError` when there is none."""
+        async with await self.watch(check_key(key), include_history=True) as w:
+            entries = await w._initial()
+        if not entries:
+            raise KeyNotFoundError(self._missing(key, None))
+        return entries
+
+    async def status(self) -> KeyValueStatus:
+        """The bucket's state and configuration."""
+        return status_from_info(self._bucket, await self._js.stream_info(self._stream))
+
+
+class KeyWatcher:
+    """Entries of watched keys, in order: the current ones, ``None`` once they
+    are all delivered, then every change. Iterate it, or call :meth:`next`;
+    :meth:`stop` (or leaving ``with``) ends it."""
+
+    def __init__(self, bucket: str, oc: OrderedConsumer, *, ignore_deletes: bool) -> None:
+        self._bucket = bucket
+        self._oc = oc
+        self._msgs: MessagesContext = oc.messages()
+        self._ignore_deletes = ignore_deletes
+        self._init_done = False
+        self._marker_due = False
+
+    async def _start(self, updates_only: bool) -> None:
+        await self._msgs._open(None)  # creates the consumer: its pending count is known
+        info = self._oc.cached_info
+        if updates_only:
+            self._init_done = True
+        elif info is not None and info.num_pending == 0:
+            self._marker_due = True
+
+    async def next(self, timeout: float | None = None) -> KeyValueEntry | None:
+        """The next entry (``None``: the end of the current ones), waiting up to
+        ``timeout`` seconds (None: as long as it takes); raises
+        :class:`~nats_core.errors.NatsTimeoutError` when none came."""
+        while True:
+            if self._marker_due:
+                self._marker_due = False
+                self._init_done = True
+                return None
+            msg = await self._msgs.next(timeout)
+            entry = entry_from_msg(self._bucket, msg)
+            if not self._init_done and entry.delta == 0:
+                self._marker_due = True  # the last of the current entries
+            if self._ignore_deletes and entry.operation is not KeyValueOp.PUT:
+                continue
+            return entry
+
+    async def _initial(self) -> list[KeyValueEntry]:
+        """The current entries, up to the end-of-current marker."""
+        out: list[KeyValueEntry] = []
+        while True:
+            try:
+                entry = await self.next(_COLLECT_WAIT)
+            except NatsTimeoutError:
+                raise NatsTimeoutError(
+                    f"bucket {self._bucket!r}: the current entries did not all arrive "
+                    f"within {_COLLECT_WAIT} s"
+                ) from None
+            if entry is None:
+                return out
+            out.append(entry)
+
+    async def stop(self) -> None:
+        """Stop watching (the consumer goes with it)."""
+        await self._msgs.stop()
+
+    def __aiter__(self) -> KeyWatcher:
+        return self
+
+    async def __anext__(self) -> KeyValueEntry | None:
+        from nats_core.errors import SubscriptionClosedError
+
+        try:
+            return await self.next()
+        except SubscriptionClosedError:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> KeyWatcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

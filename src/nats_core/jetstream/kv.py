@@ -1,0 +1,283 @@
+"""Key-Value buckets on JetStream (ADR-8), sans-IO: names, the bucket's stream
+configuration, entries made from stored or delivered messages, and the errors.
+
+A bucket ``B`` is the stream ``KV_B`` on subjects ``$KV.B.>``; a key ``k`` is the
+subject ``$KV.B.k``, its value the payload of the last message there, its
+revision that message's stream sequence. A delete or purge is a message with a
+``KV-Operation`` header (``DEL``, ``PURGE``); a purge also rolls the key's older
+messages up. The adapters' ``KeyValue`` classes do the I/O with these pieces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from .errors import APIError, InvalidNameError, InvalidOptionError, JetStreamError
+from .models import (
+    DiscardPolicy,
+    StorageType,
+    StoreCompression,
+    StoredMsg,
+    StreamConfig,
+    StreamInfo,
+)
+
+__all__ = [
+    "KV_OPERATION",
+    "MAX_HISTORY",
+    "BucketNotFoundError",
+    "KeyDeletedError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "KeyValueConfig",
+    "KeyValueEntry",
+    "KeyValueError",
+    "KeyValueOp",
+    "KeyValueStatus",
+    "check_bucket",
+    "check_key",
+    "entry_from_msg",
+    "entry_from_stored",
+    "kv_stream_config",
+    "kv_stream_name",
+    "kv_subject",
+    "status_from_info",
+]
+
+KV_OPERATION = "KV-Operation"
+ROLLUP = "Nats-Rollup"
+MAX_HISTORY = 64
+_MAX_DUPLICATE_WINDOW = timedelta(minutes=2)
+
+_BUCKET_RE = re.compile(r"\A[a-zA-Z0-9_-]+\Z")
+_KEY_RE = re.compile(r"\A[-/_=.a-zA-Z0-9]+\Z")
+_WATCH_RE = re.compile(r"\A[-/_=.a-zA-Z0-9*>]+\Z")
+
+
+class KeyValueOp(StrEnum):
+    """What an entry records: a value, a delete, or a purge."""
+
+    PUT = "PUT"
+    DEL = "DEL"
+    PURGE = "PURGE"
+
+
+class KeyValueError(JetStreamError):
+    """A Key-Value operation failed."""
+
+
+class BucketNotFoundError(KeyValueError):
+    """The bucket (its ``KV_<bucket>`` stream) does not exist."""
+
+
+class KeyNotFoundError(KeyValueError, KeyError):
+    """The key has no value: never set, or deleted or purged."""
+
+    def __str__(self) -> str:  # KeyError would print the repr
+        return str(self.args[0]) if self.args else "key not found"
+
+
+class KeyDeletedError(KeyNotFoundError):
+    """The key's last entry is a delete or purge (``entry`` is that entry)."""
+
+    def __init__(self, message: str, entry: KeyValueEntry) -> None:
+        super().__init__(message)
+        self.entry = entry
+
+
+class KeyExistsError(KeyValueError):
+    """``create`` found a value, or ``update`` found another revision than the
+    one given (the server's "wrong last sequence", ``error`` keeps it)."""
+
+    def __init__(self, message: str, error: APIError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def check_bucket(bucket: str) -> str:
+    """``bucket`` when it is a valid bucket name (letters, digits, ``_`` and ``-``)."""
+    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
+        raise InvalidNameError(f"invalid bucket name {bucket!r}: letters, digits, '_' and '-' only")
+    return bucket
+
+
+def check_key(key: str, *, wildcards: bool = False) -> str:
+    """``key`` when it is a valid key (``wildcards``: a watch pattern).
+
+    Keys are tokens of letters, digits and ``-/_=`` joined by dots; no empty
+    token, no leading or trailing dot, and not starting with ``_kv``.
+    """
+    pattern = _WATCH_RE if wildcards else _KEY_RE
+    if (
+        not isinstance(key, str)
+        or not pattern.match(key)
+        or key.startswith(".")
+        or key.endswith(".")
+        or ".." in key
+        or (not wildcards and key.startswith("_kv"))
+    ):
+        what = "key pattern" if wildcards else "key"
+        raise InvalidNameError(
+            f"invalid {what} {key!r}: dot-separated tokens of letters, digits and '-/_='"
+            + (" ('*' and '>' as wildcards)" if wildcards else "")
+        )
+    return key
+
+
+def kv_stream_name(bucket: str) -> str:
+    """The stream behind ``bucket``."""
+    return "KV_" + bucket
+
+
+def kv_subject(bucket: str, key: str) -> str:
+    """The subject of ``key`` in ``bucket``."""
+    return f"$KV.{bucket}.{key}"
+
+
+@dataclass
+class KeyValueConfig:
+    """A bucket's configuration (nats.go's ``KeyValueConfig``).
+
+    ``history``: values kept per key (1 to 64); ``ttl``: how long a value lives
+    (seconds or a timedelta, 0 for ever); ``max_value_size`` and ``max_bytes``:
+    -1 for no limit; ``storage``: ``"file"`` or ``"memory"``.
+    """
+
+    bucket: str
+    description: str | None = None
+    max_value_size: int = -1
+    history: int = 1
+    ttl: timedelta | float = 0
+    max_bytes: int = -1
+    storage: StorageType | str = StorageType.FILE
+    replicas: int = 1
+    compression: bool = False
+    metadata: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _seconds(ttl: timedelta | float) -> timedelta:
+    return ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
+
+
+def kv_stream_config(cfg: KeyValueConfig) -> StreamConfig:
+    """The stream configuration of a bucket (ADR-8); raises on bad options."""
+    check_bucket(cfg.bucket)
+    if not 1 <= cfg.history <= MAX_HISTORY:
+        raise InvalidOptionError(
+            f"history of bucket {cfg.bucket!r} must be 1 to {MAX_HISTORY}, not {cfg.history}"
+        )
+    ttl = _seconds(cfg.ttl)
+    if ttl < timedelta(0):
+        raise InvalidOptionError(f"ttl of bucket {cfg.bucket!r} must not be negative")
+    window = min(ttl, _MAX_DUPLICATE_WINDOW) if ttl else _MAX_DUPLICATE_WINDOW
+    sc = StreamConfig(
+        name=kv_stream_name(cfg.bucket),
+        description=cfg.description,
+        subjects=[f"$KV.{cfg.bucket}.>"],
+        max_msgs_per_subject=cfg.history,
+        max_bytes=cfg.max_bytes,
+        max_age=ttl,
+        max_msg_size=cfg.max_value_size,
+        storage=StorageType(cfg.storage),
+        num_replicas=cfg.replicas,
+        allow_rollup_hdrs=True,
+        deny_delete=True,
+        allow_direct=True,
+        discard=DiscardPolicy.NEW,
+        duplicate_window=window,
+        metadata=cfg.metadata,
+        compression=StoreCompression.S2 if cfg.compression else None,
+    )
+    sc.extra.update(cfg.extra)
+    return sc
+
+
+@dataclass(frozen=True)
+class KeyValueEntry:
+    """One entry of a key's history: its value (or a delete or purge)."""
+
+    bucket: str
+    key: str
+    value: bytes
+    revision: int
+    created: datetime | None
+    delta: int = 0  # entries after this one (from a watch or history; 0 from get)
+    operation: KeyValueOp = KeyValueOp.PUT
+
+
+def _operation(headers: Any) -> KeyValueOp:
+    if not headers:
+        return KeyValueOp.PUT
+    op = headers.get(KV_OPERATION)
+    if op is None:
+        return KeyValueOp.PUT
+    try:
+        return KeyValueOp(op)
+    except ValueError:
+        return KeyValueOp.PUT  # an unknown marker: a plain value, as nats.go reads it
+
+
+def _key_of(bucket: str, subject: str) -> str:
+    prefix = f"$KV.{bucket}."
+    if not subject.startswith(prefix):
+        raise KeyValueError(f"subject {subject!r} is not in bucket {bucket!r}")
+    return subject[len(prefix) :]
+
+
+def entry_from_stored(bucket: str, msg: StoredMsg) -> KeyValueEntry:
+    """The entry a stored message (a get or direct get) is."""
+    return KeyValueEntry(
+        bucket=bucket,
+        key=_key_of(bucket, msg.subject),
+        value=msg.data,
+        revision=msg.seq,
+        created=msg.time,
+        operation=_operation(msg.headers),
+    )
+
+
+def entry_from_msg(bucket: str, msg: Any) -> KeyValueEntry:
+    """The entry a message delivered by a consumer of the bucket is (its
+    metadata gives the revision, time and how many entries follow)."""
+    meta = msg.metadata
+    return KeyValueEntry(
+        bucket=bucket,
+        key=_key_of(bucket, msg.subject),
+        value=msg.data,
+        revision=meta.sequence.stream,
+        created=meta.timestamp,
+        delta=meta.num_pending,
+        operation=_operation(msg.headers),
+    )
+
+
+@dataclass(frozen=True)
+class KeyValueStatus:
+    """A bucket's state: ``values`` stored (every kept revision), ``bytes``,
+    ``history``, ``ttl``, and the stream's info behind it."""
+
+    bucket: str
+    values: int
+    history: int
+    ttl: timedelta
+    bytes: int
+    stream_info: StreamInfo
+    backing_store: str = "JetStream"
+
+
+def status_from_info(bucket: str, info: StreamInfo) -> KeyValueStatus:
+    """The status of ``bucket`` from its stream's info."""
+    cfg, state = info.config, info.state
+    return KeyValueStatus(
+        bucket=bucket,
+        values=state.messages if state is not None else 0,
+        history=cfg.max_msgs_per_subject or 1,
+        ttl=cfg.max_age or timedelta(0),
+        bytes=state.bytes if state is not None else 0,
+        stream_info=info,
+    )

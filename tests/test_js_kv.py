@@ -242,3 +242,31 @@ async def test_async_guards_ttl_and_iteration(ajs: nats_anyio.JetStream) -> None
         await kv.watch([])
     with pytest.raises(InvalidNameError):
         await kv.put("bad key", b"x")
+
+
+@pytest.mark.anyio
+async def test_async_purge_deletes_and_bucket_names(ajs: nats_anyio.JetStream) -> None:
+    bucket = uniq("B")
+    kv = await ajs.create_key_value(bucket=bucket, history=5, storage="memory")
+    for v in (b"1", b"2"):
+        await kv.put("gone", v)
+        await kv.put("kept", v)
+    await kv.delete("gone")
+    assert (await kv.status()).values == 5
+    # A fresh marker keeps only itself; its key's older values go.
+    assert await kv.purge_deletes() == 2
+    assert [e.operation for e in await kv.history("gone")] == [KeyValueOp.DEL]
+    # Negative: every marker goes, and with it the key.
+    assert await kv.purge_deletes(older_than=-1) == 1
+    with pytest.raises(KeyNotFoundError):
+        await kv.history("gone")
+    assert [e.value for e in await kv.history("kept")] == [b"1", b"2"]
+    names = [n async for n in ajs.key_value_store_names()]
+    assert bucket in names
+    assert all(not n.startswith("KV_") for n in names)
+
+
+def test_sync_bucket_names(sjs: nats_sync.JetStream) -> None:
+    bucket = uniq("B")
+    sjs.create_key_value(bucket=bucket, storage="memory")
+    assert bucket in list(sjs.key_value_store_names())

@@ -595,6 +595,12 @@ class JetStream:
             raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
         return KeyValue(self, bucket, info)
 
+    async def key_value_store_names(self) -> Lister[str]:
+        """Every Key-Value bucket's name, page by page."""
+        async for name in self.stream_names(subject="$KV.>"):
+            if name.startswith("KV_"):
+                yield name[3:]
+
     async def delete_key_value(self, bucket: str) -> bool:
         """Delete the bucket and everything in it."""
         try:

@@ -12,6 +12,7 @@ The names, the bucket's stream and the entries come from ``nats_core.jetstream.k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from nats_core import Headers
@@ -211,6 +212,24 @@ class KeyValue:
         if not entries:
             raise KeyNotFoundError(self._missing(key, None))
         return entries
+
+    def purge_deletes(self, older_than: timedelta | float = 1800.0) -> int:
+        """Drop delete and purge markers: those older than ``older_than`` (seconds
+        or a timedelta; negative: every one) with the key's history, the newer ones
+        keeping only themselves. Returns how many messages went."""
+        limit = older_than if isinstance(older_than, timedelta) else timedelta(seconds=older_than)
+        with self.watch_all() as w:
+            markers = [e for e in w._initial() if e.operation is not KeyValueOp.PUT]
+        cutoff = datetime.now(UTC) - limit
+        removed = 0
+        for e in markers:
+            old = limit < timedelta(0) or e.created is None or e.created <= cutoff
+            removed += self._js.purge_stream(
+                self._stream,
+                subject=kv_subject(self._bucket, e.key),
+                keep=0 if old else 1,
+            )
+        return removed
 
     def status(self) -> KeyValueStatus:
         """The bucket's state and configuration."""

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = [
     ("src/nats_anyio/_jetstream.py", "src/nats_sync/_jetstream.py"),
     ("src/nats_anyio/_kv.py", "src/nats_sync/_kv.py"),
+    ("src/nats_anyio/_micro.py", "src/nats_sync/_micro.py"),
 ]
 
 HEADER = (

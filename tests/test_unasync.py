@@ -53,10 +53,12 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     dst = tmp_path / "src" / "nats_sync"
     src.mkdir(parents=True)
     dst.mkdir(parents=True)
-    for name in ("_jetstream.py", "_kv.py"):
+    names = [Path(source).name for source, _ in mod.FILES]
+    assert names == ["_jetstream.py", "_kv.py", "_micro.py"]
+    for name in names:
         (src / name).write_text((ROOT / "src/nats_anyio" / name).read_text())
     assert mod.run(check=False, root=tmp_path) == 0
-    for name in ("_jetstream.py", "_kv.py"):
+    for name in names:
         made = (dst / name).read_text()
         assert made == (ROOT / "src/nats_sync" / name).read_text()
         assert "async def" not in made and "await " not in made

@@ -30,6 +30,7 @@ from ._jetstream import (
     OrderedConsumer,
 )
 from ._kv import KeyValue, KeyWatcher
+from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -52,6 +53,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
+    "Group",
     "Headers",
     "JetStream",
     "KeyValue",
@@ -66,6 +68,8 @@ __all__ = [
     "NatsTimeoutError",
     "NoRespondersError",
     "OrderedConsumer",
+    "Request",
+    "Service",
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
@@ -74,6 +78,7 @@ __all__ = [
     "TransportError",
     "TransportFactory",
     "WebSocketTransport",
+    "add_service",
     "connect",
     "make_ssl_context",
 ]

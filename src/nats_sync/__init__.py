@@ -20,6 +20,7 @@ from ._jetstream import (
     OrderedConsumer,
 )
 from ._kv import KeyValue, KeyWatcher
+from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import ConnectError, make_ssl_context
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
+    "Group",
     "Headers",
     "JetStream",
     "KeyValue",
@@ -41,9 +43,12 @@ __all__ = [
     "NatsTimeoutError",
     "NoRespondersError",
     "OrderedConsumer",
+    "Request",
+    "Service",
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
+    "add_service",
     "connect",
     "make_ssl_context",
 ]

@@ -1,0 +1,279 @@
+"""The Service API (ADR-32) for the async client: services with endpoints and
+groups, answering discovery (PING, INFO, STATS) on ``$SRV``.
+
+Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
+Identity, endpoints, statistics and the answers come from ``nats_core.micro``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from nats_core import Headers, HeadersInput
+from nats_core.micro import (
+    API_PREFIX,
+    DEFAULT_QUEUE_GROUP,
+    EndpointStats,
+    ServiceState,
+    check_service_name,
+    control_subjects,
+    error_headers,
+    group_subject,
+    verb_of,
+)
+
+from ._compat import call_maybe_async
+from ._msg import Msg
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._subscription import Subscription
+
+__all__ = ["Group", "Request", "Service", "add_service"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Request"], object]
+StatsHandler = Callable[[EndpointStats], Any]
+
+
+class Request:
+    """A request to an endpoint: ``subject``, ``data``, ``headers``, and the
+    calls to answer it."""
+
+    def __init__(self, msg: Msg) -> None:
+        self.msg = msg
+        self._error: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """The subject the request was sent to."""
+        return self.msg.subject
+
+    @property
+    def reply(self) -> str:
+        """Where the answer goes."""
+        return self.msg.reply
+
+    @property
+    def data(self) -> bytes:
+        """The request's payload."""
+        return self.msg.data
+
+    @property
+    def headers(self) -> Headers | None:
+        """The request's headers, or None."""
+        return self.msg.headers
+
+    async def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
+        """Answer the request."""
+        await self.msg.respond(data, headers)
+
+    async def respond_error(
+        self,
+        code: int,
+        description: str,
+        data: bytes = b"",
+        headers: HeadersInput | None = None,
+    ) -> None:
+        """Answer with an error (the ``Nats-Service-Error`` headers); the
+        endpoint counts it."""
+        hdrs = Headers(headers) if headers else Headers()
+        for key, value in error_headers(code, description).items():
+            hdrs[key] = value
+        self._error = f"{code}:{description}"
+        await self.msg.respond(data, hdrs)
+
+
+class _Endpoints:
+    """What a service and its groups share: adding endpoints under a prefix."""
+
+    _service: Service
+    _prefix: str
+    _queue_group: str | None
+
+    async def add_endpoint(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        subject: str | None = None,
+        queue_group: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> EndpointStats:
+        """Serve ``handler`` on ``subject`` (default: ``name``) under this prefix,
+        in ``queue_group`` (default: the group's, else the service's; ``""``
+        for a plain subscription). Returns the endpoint's statistics."""
+        qg = self._queue_group if queue_group is None else queue_group
+        full = group_subject(self._prefix, subject if subject is not None else name)
+        return await self._service._add(name, handler, full, qg, metadata)
+
+    def add_group(self, name: str, *, queue_group: str | None = None) -> Group:
+        """A group: endpoints added to it listen under ``<prefix>.<name>``."""
+        if not name or ">" in name:
+            raise ValueError(f"invalid group name {name!r}: a subject prefix without '>'")
+        qg = self._queue_group if queue_group is None else queue_group
+        return Group(self._service, group_subject(self._prefix, name), qg)
+
+
+class Group(_Endpoints):
+    """Endpoints under a common subject prefix (from :meth:`Service.add_group`)."""
+
+    def __init__(self, service: Service, prefix: str, queue_group: str | None) -> None:
+        self._service = service
+        self._prefix = prefix
+        self._queue_group = queue_group
+
+    def __repr__(self) -> str:
+        return f"<Group prefix={self._prefix!r}>"
+
+
+class Service(_Endpoints):
+    """A running service; make one with :func:`add_service`."""
+
+    def __init__(
+        self,
+        nc: Client,
+        state: ServiceState,
+        stats_handler: StatsHandler | None,
+        api_prefix: str,
+    ) -> None:
+        self._nc = nc
+        self._state = state
+        self._stats_handler = stats_handler
+        self._api_prefix = api_prefix
+        self._service = self
+        self._prefix = ""
+        self._queue_group = state.queue_group
+        self._subs: list[Subscription] = []
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        return f"<Service name={self.name!r} id={self.id!r} endpoints={len(self._state.endpoints)}>"
+
+    @property
+    def name(self) -> str:
+        """The service's name (its kind)."""
+        return self._state.name
+
+    @property
+    def id(self) -> str:
+        """This instance's id."""
+        return self._state.id
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` ran."""
+        return self._stopped
+
+    async def _start(self) -> None:
+        for subject in control_subjects(self.name, self.id, self._api_prefix):
+            self._subs.append(await self._nc.subscribe(subject, cb=self._on_control))
+
+    async def _on_control(self, msg: Msg) -> None:
+        if not msg.reply:
+            return
+        verb = verb_of(msg.subject, self._api_prefix)
+        await msg.respond(self._state.answer(verb, self._stats_handler))
+
+    async def _add(
+        self,
+        name: str,
+        handler: Handler,
+        subject: str,
+        queue_group: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> EndpointStats:
+        if self._stopped:
+            raise RuntimeError(f"service {self.name!r} is stopped")
+        qg = queue_group or ""
+        ep = self._state.add_endpoint(name, subject, qg, metadata)
+        record = self._state.record
+
+        async def on_request(msg: Msg) -> None:
+            req = Request(msg)
+            start = time.perf_counter_ns()
+            try:
+                await call_maybe_async(handler, req)
+            except Exception as exc:  # the handler failed: answer 500, count it
+                log.exception("service %r endpoint %r: the handler raised", self.name, name)
+                if req._error is None and msg.reply:
+                    try:
+                        await req.respond_error(500, str(exc) or type(exc).__name__)
+                    except Exception:  # pragma: no cover - the connection went away
+                        log.exception("service %r: could not answer the error", self.name)
+                if req._error is None:
+                    req._error = f"500:{exc}"
+            record(ep, time.perf_counter_ns() - start, req._error)
+
+        self._subs.append(await self._nc.subscribe(subject, queue=qg, cb=on_request))
+        return ep
+
+    def info(self) -> dict[str, Any]:
+        """The service's INFO answer, as a dict."""
+        return self._state.info()
+
+    def stats(self) -> dict[str, Any]:
+        """The service's STATS answer, as a dict."""
+        return self._state.stats(self._stats_handler)
+
+    @property
+    def endpoints(self) -> list[EndpointStats]:
+        """The endpoints and their statistics."""
+        return list(self._state.endpoints)
+
+    def reset(self) -> None:
+        """Forget the statistics."""
+        self._state.reset()
+
+    async def stop(self) -> None:
+        """Stop: drain every subscription (requests already received are handled)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            try:
+                await sub.drain()
+            except Exception:  # the connection may be closing: nothing left to drain
+                log.debug("service %r: a subscription did not drain", self.name, exc_info=True)
+
+    async def __aenter__(self) -> Service:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+async def add_service(
+    nc: Client,
+    name: str,
+    version: str,
+    *,
+    description: str = "",
+    metadata: Mapping[str, str] | None = None,
+    queue_group: str = DEFAULT_QUEUE_GROUP,
+    stats_handler: StatsHandler | None = None,
+    api_prefix: str = API_PREFIX,
+) -> Service:
+    """Start a service named ``name`` (letters, digits, ``_``, ``-``) at
+    ``version`` (semver) on ``nc``; it answers ``$SRV`` discovery at once. Add
+    endpoints with :meth:`Service.add_endpoint`; ``queue_group`` is their
+    default (``""``: plain subscriptions)."""
+    check_service_name(name)
+    state = ServiceState(
+        name=name,
+        version=version,
+        id=nc.new_inbox().rpartition(".")[2],
+        started=datetime.now(UTC),
+        description=description,
+        metadata=metadata,
+        queue_group=queue_group,
+    )
+    service = Service(nc, state, stats_handler, api_prefix)
+    await service._start()
+    return service

@@ -1,6 +1,7 @@
 """JetStream interop with the reference clients, both ways: messages published to
 a stream by nats.go or by nats-py are consumed here with the right metadata and
-headers, and messages published here are consumed by them.
+headers, and messages published here are consumed by them; a Key-Value bucket is
+shared with nats.go both ways.
 
 nats.go runs as a small Go program (tests/interop_go) built by the test with
 Debian's Go and nats.go packages; those tests skip when ``go`` or the nats.go
@@ -23,6 +24,7 @@ import pytest
 import nats_anyio
 import nats_sync
 from js_helpers import uniq
+from nats_core.jetstream import KeyDeletedError
 from pynats.server import NatsServer
 
 HERE = Path(__file__).resolve().parent
@@ -145,6 +147,32 @@ def test_we_publish_nats_go_consumes(
         assert abs(g["timestamp_ns"] / 1e9 - stored.time.timestamp()) < 0.001
     info = consumer.info()  # nats.go acked every one
     assert info.ack_floor.stream_seq == 4 and info.num_ack_pending == 0
+
+
+def test_key_value_with_nats_go(go_interop: Path, server: NatsServer, nc: nats_sync.Client) -> None:
+    """A bucket nats.go made, read and written here; our writes, read by nats.go."""
+    js = nc.jetstream()
+    bucket = uniq("KVG")
+    url = ["-url", server.url, "-bucket", bucket]
+    (put,) = run_go(go_interop, "kv-put", *url, "-key", "cfg.port", "-value", "4222")
+    kv = js.key_value(bucket)
+    assert kv.status().history == 5
+    entry = kv.get("cfg.port")
+    assert (entry.value, entry.revision) == (b"4222", put["revision"])
+    rev = kv.update("cfg.port", b"4223", last=put["revision"])
+    kv.put("cfg.host", b"a")
+    (got,) = run_go(go_interop, "kv-get", *url, "-key", "cfg.port")
+    assert (got["value"], got["revision"], got["op"]) == ("4223", rev, "KeyValuePutOp")
+    kv.delete("cfg.host")
+    (gone,) = run_go(go_interop, "kv-get", *url, "-key", "cfg.host")
+    assert gone == {"error": "not found"}
+    (keys,) = run_go(go_interop, "kv-keys", *url)
+    assert keys["keys"] == ["cfg.port"]
+    run_go(go_interop, "kv-delete", *url, "-key", "cfg.port")
+    with pytest.raises(KeyDeletedError):
+        kv.get("cfg.port")
+    assert kv.keys() == []
+    assert kv.create("cfg.port", b"again") > rev  # over nats.go's delete marker
 
 
 # ===================================================================== nats-py

@@ -4,6 +4,10 @@
 //
 //	interop pub -url URL -subject SUBJ -n N
 //	interop sub -url URL -stream STREAM -durable NAME -n N
+//	interop kv-put -url URL -bucket B -key K -value V   (creates the bucket if needed)
+//	interop kv-get -url URL -bucket B -key K
+//	interop kv-keys -url URL -bucket B
+//	interop kv-delete -url URL -bucket B -key K
 package main
 
 import (
@@ -45,6 +49,9 @@ func main() {
 	stream := fs.String("stream", "", "stream to consume from")
 	durable := fs.String("durable", "", "durable pull consumer to bind to")
 	n := fs.Int("n", 1, "messages to publish or consume")
+	bucket := fs.String("bucket", "", "Key-Value bucket")
+	key := fs.String("key", "", "Key-Value key")
+	value := fs.String("value", "", "Key-Value value")
 	_ = fs.Parse(os.Args[2:])
 
 	nc, err := nats.Connect(*url)
@@ -110,6 +117,55 @@ func main() {
 		if got < *n {
 			fail("got %d of %d messages", got, *n)
 		}
+	case "kv-put":
+		kv, err := js.KeyValue(*bucket)
+		if err == nats.ErrBucketNotFound {
+			kv, err = js.CreateKeyValue(&nats.KeyValueConfig{Bucket: *bucket, History: 5})
+		}
+		if err != nil {
+			fail("bucket: %v", err)
+		}
+		rev, err := kv.Put(*key, []byte(*value))
+		if err != nil {
+			fail("put: %v", err)
+		}
+		_ = out.Encode(map[string]interface{}{"revision": rev})
+	case "kv-get":
+		kv, err := js.KeyValue(*bucket)
+		if err != nil {
+			fail("bucket: %v", err)
+		}
+		e, err := kv.Get(*key)
+		if err == nats.ErrKeyNotFound {
+			_ = out.Encode(map[string]interface{}{"error": "not found"})
+			break
+		}
+		if err != nil {
+			fail("get: %v", err)
+		}
+		_ = out.Encode(map[string]interface{}{
+			"key": e.Key(), "value": string(e.Value()), "revision": e.Revision(),
+			"op": e.Operation().String(),
+		})
+	case "kv-keys":
+		kv, err := js.KeyValue(*bucket)
+		if err != nil {
+			fail("bucket: %v", err)
+		}
+		keys, err := kv.Keys()
+		if err != nil && err != nats.ErrNoKeysFound {
+			fail("keys: %v", err)
+		}
+		_ = out.Encode(map[string]interface{}{"keys": keys})
+	case "kv-delete":
+		kv, err := js.KeyValue(*bucket)
+		if err != nil {
+			fail("bucket: %v", err)
+		}
+		if err := kv.Delete(*key); err != nil {
+			fail("delete: %v", err)
+		}
+		_ = out.Encode(map[string]interface{}{"deleted": *key})
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}

@@ -30,6 +30,7 @@ FILES = [
     ("src/nats_anyio/_jetstream.py", "src/nats_sync/_jetstream.py"),
     ("src/nats_anyio/_kv.py", "src/nats_sync/_kv.py"),
     ("src/nats_anyio/_micro.py", "src/nats_sync/_micro.py"),
+    ("src/nats_anyio/_objectstore.py", "src/nats_sync/_objectstore.py"),
 ]
 
 HEADER = (

@@ -1,7 +1,7 @@
 """JetStream interop with the reference clients, both ways: messages published to
 a stream by nats.go or by nats-py are consumed here with the right metadata and
-headers, and messages published here are consumed by them; a Key-Value bucket is
-shared with nats.go both ways.
+headers, and messages published here are consumed by them; a Key-Value bucket and
+an Object Store are shared with nats.go both ways.
 
 nats.go runs as a small Go program (tests/interop_go) built by the test with
 Debian's Go and nats.go packages; those tests skip when ``go`` or the nats.go
@@ -173,6 +173,33 @@ def test_key_value_with_nats_go(go_interop: Path, server: NatsServer, nc: nats_s
         kv.get("cfg.port")
     assert kv.keys() == []
     assert kv.create("cfg.port", b"again") > rev  # over nats.go's delete marker
+
+
+def test_object_store_with_nats_go(
+    go_interop: Path, server: NatsServer, nc: nats_sync.Client
+) -> None:
+    """An object nats.go stored, read here (digest checked); ours, read by nats.go."""
+    js = nc.jetstream()
+    bucket = uniq("OBG")
+    url = ["-url", server.url, "-bucket", bucket]
+    (put,) = run_go(go_interop, "obj-put", *url, "-key", "go/file.bin", "-n", "300000")
+    obs = js.object_store(bucket)
+    got = obs.get("go/file.bin")
+    assert got.data == bytes(i % 251 for i in range(300_000))
+    assert (got.info.size, got.info.chunks, got.info.digest) == (
+        put["size"],
+        put["chunks"],
+        put["digest"],
+    )
+    ours = obs.put("py/notes.txt", b"from python " * 20_000, description="notes")
+    (read,) = run_go(go_interop, "obj-get", *url, "-key", "py/notes.txt")
+    assert (read["size"], read["digest"], read["description"]) == (
+        ours.size,
+        ours.digest,
+        "notes",
+    )
+    assert read["data_head"] == "from python from"
+    assert sorted(i.name for i in obs.list()) == ["go/file.bin", "py/notes.txt"]
 
 
 # ===================================================================== nats-py

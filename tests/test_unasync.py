@@ -54,7 +54,7 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     src.mkdir(parents=True)
     dst.mkdir(parents=True)
     names = [Path(source).name for source, _ in mod.FILES]
-    assert names == ["_jetstream.py", "_kv.py", "_micro.py"]
+    assert names == ["_jetstream.py", "_kv.py", "_micro.py", "_objectstore.py"]
     for name in names:
         (src / name).write_text((ROOT / "src/nats_anyio" / name).read_text())
     assert mod.run(check=False, root=tmp_path) == 0

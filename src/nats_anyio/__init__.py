@@ -32,6 +32,7 @@ from ._jetstream import (
 from ._kv import KeyValue, KeyWatcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
+from ._objectstore import ObjectResult, ObjectStore
 from ._subscription import Subscription
 from ._transport import (
     ConnectError,
@@ -67,6 +68,8 @@ __all__ = [
     "NatsError",
     "NatsTimeoutError",
     "NoRespondersError",
+    "ObjectResult",
+    "ObjectStore",
     "OrderedConsumer",
     "Request",
     "Service",

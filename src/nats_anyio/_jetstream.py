@@ -48,6 +48,11 @@ from nats_core.jetstream.models import (
     StreamConfig,
     StreamInfo,
 )
+from nats_core.jetstream.objectstore import (
+    ObjectStoreConfig,
+    obj_stream_config,
+    obj_stream_name,
+)
 from nats_core.jetstream.ordered import (
     DEFAULT_INACTIVE_THRESHOLD,
     OrderedConsumerState,
@@ -84,6 +89,7 @@ from ._compat import (
 )
 from ._kv import KeyValue
 from ._msg import Msg
+from ._objectstore import ObjectStore
 from ._subscription import Subscription
 
 if TYPE_CHECKING:
@@ -98,7 +104,7 @@ __all__ = [
     "OrderedConsumer",
 ]
 
-_M = TypeVar("_M", StreamConfig, ConsumerConfig, KeyValueConfig)
+_M = TypeVar("_M", StreamConfig, ConsumerConfig, KeyValueConfig, ObjectStoreConfig)
 
 #: Longest wait between looks at the connection (a reconnect means pulling again).
 _POLL = 0.25
@@ -607,6 +613,40 @@ class JetStream:
             return await self.delete_stream(kv_stream_name(check_bucket(bucket)))
         except StreamNotFoundError:
             raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
+
+    # -------------------------------------------------------- object store
+
+    async def create_object_store(
+        self,
+        config: ObjectStoreConfig | None = None,
+        **fields: Any,
+    ) -> ObjectStore:
+        """Create an Object Store bucket from ``config`` or fields (``bucket="files"``)."""
+        cfg = _with_fields(ObjectStoreConfig, config, fields)
+        info = await self.create_stream(obj_stream_config(cfg))
+        return ObjectStore(self, cfg.bucket, info)
+
+    async def object_store(self, bucket: str) -> ObjectStore:
+        """The bucket ``bucket`` (:class:`~nats_core.jetstream.kv.BucketNotFoundError`
+        when it does not exist)."""
+        try:
+            info = await self.stream_info(obj_stream_name(check_bucket(bucket)))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"object store {bucket!r} not found") from None
+        return ObjectStore(self, bucket, info)
+
+    async def object_store_names(self) -> Lister[str]:
+        """Every Object Store bucket's name, page by page."""
+        async for name in self.stream_names(subject="$O.>"):
+            if name.startswith("OBJ_"):
+                yield name[4:]
+
+    async def delete_object_store(self, bucket: str) -> bool:
+        """Delete the bucket and every object in it."""
+        try:
+            return await self.delete_stream(obj_stream_name(check_bucket(bucket)))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"object store {bucket!r} not found") from None
 
     # ------------------------------------------------------------- publish
 

@@ -8,6 +8,8 @@
 //	interop kv-get -url URL -bucket B -key K
 //	interop kv-keys -url URL -bucket B
 //	interop kv-delete -url URL -bucket B -key K
+//	interop obj-put -url URL -bucket B -key NAME -n SIZE   (creates the bucket if needed)
+//	interop obj-get -url URL -bucket B -key NAME
 package main
 
 import (
@@ -166,6 +168,46 @@ func main() {
 			fail("delete: %v", err)
 		}
 		_ = out.Encode(map[string]interface{}{"deleted": *key})
+	case "obj-put":
+		obs, err := js.ObjectStore(*bucket)
+		if err == nats.ErrStreamNotFound || err == nats.ErrBucketNotFound {
+			obs, err = js.CreateObjectStore(&nats.ObjectStoreConfig{Bucket: *bucket})
+		}
+		if err != nil {
+			fail("object store: %v", err)
+		}
+		data := make([]byte, *n)
+		for i := range data {
+			data[i] = byte(i % 251)
+		}
+		info, err := obs.PutBytes(*key, data)
+		if err != nil {
+			fail("put: %v", err)
+		}
+		_ = out.Encode(map[string]interface{}{
+			"size": info.Size, "chunks": info.Chunks, "digest": info.Digest, "nuid": info.NUID,
+		})
+	case "obj-get":
+		obs, err := js.ObjectStore(*bucket)
+		if err != nil {
+			fail("object store: %v", err)
+		}
+		data, err := obs.GetBytes(*key)
+		if err != nil {
+			fail("get: %v", err)
+		}
+		info, err := obs.GetInfo(*key)
+		if err != nil {
+			fail("info: %v", err)
+		}
+		head := data
+		if len(head) > 16 {
+			head = head[:16]
+		}
+		_ = out.Encode(map[string]interface{}{
+			"size": len(data), "data_head": string(head),
+			"digest": info.Digest, "description": info.Description,
+		})
 	default:
 		fail("unknown mode %q", os.Args[1])
 	}

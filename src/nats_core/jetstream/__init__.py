@@ -128,6 +128,14 @@ from .msg import (
     status_error,
     term_payload,
 )
+from .objectstore import (
+    DigestMismatchError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    ObjectStoreConfig,
+    ObjectStoreError,
+    ObjectStoreStatus,
+)
 from .ordered import OrderedConsumerState, OrderedOutcome, ResetPlan
 from .publish import (
     AsyncPublishTracker,
@@ -179,6 +187,7 @@ __all__ = [
     "ConsumerNotFoundError",
     "ConsumerPauseResponse",
     "DeliverPolicy",
+    "DigestMismatchError",
     "DiscardPolicy",
     "DuplicateMessageInProcessError",
     "ExpectedStreamMismatchError",
@@ -217,6 +226,11 @@ __all__ = [
     "NoStreamResponseError",
     "NotJetStreamMessageError",
     "NotPullConsumerError",
+    "ObjectInfo",
+    "ObjectNotFoundError",
+    "ObjectStoreConfig",
+    "ObjectStoreError",
+    "ObjectStoreStatus",
     "OrderedConsumerState",
     "OrderedOutcome",
     "Paging",

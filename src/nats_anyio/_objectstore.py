@@ -1,0 +1,224 @@
+"""Object Store buckets (ADR-20) for the async client: put, get, info, delete,
+list, status and seal, on the JetStream layer.
+
+Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
+Names, the bucket's stream, metadata and digests come from
+``nats_core.jetstream.objectstore``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, BinaryIO
+
+from nats_core.jetstream.errors import MsgNotFoundError
+from nats_core.jetstream.kv import ROLLUP
+from nats_core.jetstream.models import DeliverPolicy, StreamInfo
+from nats_core.jetstream.objectstore import (
+    DEFAULT_CHUNK_SIZE,
+    DigestMismatchError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    ObjectStoreStatus,
+    chunk_subject,
+    digest_of,
+    meta_subject,
+    new_hash,
+    obj_stream_name,
+    status_from_info,
+)
+
+if TYPE_CHECKING:
+    from ._jetstream import JetStream
+
+__all__ = ["ObjectResult", "ObjectStore"]
+
+log = logging.getLogger(__name__)
+
+_ROLLUP_SUBJECT = {ROLLUP: "sub"}
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """An object read with :meth:`ObjectStore.get`: its metadata and its bytes."""
+
+    info: ObjectInfo
+    data: bytes
+
+
+class ObjectStore:
+    """An Object Store bucket; from :meth:`JetStream.create_object_store` or
+    :meth:`JetStream.object_store`."""
+
+    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+        self._js = js
+        self._bucket = bucket
+        self._stream = obj_stream_name(bucket)
+        cfg = info.config if info is not None else None
+        self._direct = bool(cfg.allow_direct) if cfg is not None else False
+
+    def __repr__(self) -> str:
+        return f"<ObjectStore bucket={self._bucket!r}>"
+
+    @property
+    def bucket(self) -> str:
+        """The bucket's name."""
+        return self._bucket
+
+    async def put(
+        self,
+        name: str,
+        data: bytes | BinaryIO,
+        *,
+        description: str | None = None,
+        headers: dict[str, list[str]] | None = None,
+        metadata: dict[str, str] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> ObjectInfo:
+        """Store ``data`` (bytes, or a binary file read to its end) as ``name``,
+        in chunks of ``chunk_size`` bytes; an object of that name is replaced
+        (its old chunks purged once the new metadata is stored)."""
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        meta = meta_subject(self._bucket, name)
+        try:
+            old: ObjectInfo | None = await self.get_info(name, show_deleted=True)
+        except ObjectNotFoundError:
+            old = None
+        nuid = self._js.client.new_inbox().rpartition(".")[2]
+        chunks_at = chunk_subject(self._bucket, nuid)
+        sha = new_hash()
+        size = count = 0
+        try:
+            view = memoryview(data) if isinstance(data, bytes | bytearray | memoryview) else None
+            while True:
+                if view is not None:
+                    chunk = bytes(view[size : size + chunk_size])
+                else:
+                    chunk = data.read(chunk_size)  # type: ignore[union-attr]
+                if not chunk:
+                    break
+                sha.update(chunk)
+                await self._js.publish(chunks_at, chunk)
+                size += len(chunk)
+                count += 1
+            info = ObjectInfo(
+                name=name,
+                bucket=self._bucket,
+                nuid=nuid,
+                size=size,
+                chunks=count,
+                digest=digest_of(sha),
+                description=description,
+                headers=headers,
+                metadata=metadata,
+                max_chunk_size=chunk_size,
+            )
+            await self._js.publish(meta, info.to_json(), headers=_ROLLUP_SUBJECT)
+        except BaseException:
+            await self._purge_quietly(chunks_at)
+            raise
+        if old is not None and old.nuid and old.nuid != nuid:
+            await self._purge_quietly(chunk_subject(self._bucket, old.nuid))
+        info.mtime = datetime.now(UTC)
+        return info
+
+    async def _purge_quietly(self, subject: str) -> None:
+        try:
+            await self._js.purge_stream(self._stream, subject=subject)
+        except Exception as e:  # best effort: the caller's outcome stands
+            log.warning("object store %r: could not purge %s: %s", self._bucket, subject, e)
+
+    async def get_info(self, name: str, *, show_deleted: bool = False) -> ObjectInfo:
+        """The object's metadata (:class:`~nats_core.jetstream.objectstore.ObjectNotFoundError`
+        when there is none, or it was deleted and ``show_deleted`` is false)."""
+        try:
+            sm = await self._js.get_msg(
+                self._stream,
+                last_by_subject=meta_subject(self._bucket, name),
+                direct=self._direct,
+            )
+        except MsgNotFoundError:
+            raise ObjectNotFoundError(f"object {name!r} not found in {self._bucket!r}") from None
+        info = ObjectInfo.from_json(sm.data, sm.time)
+        if info.deleted and not show_deleted:
+            raise ObjectNotFoundError(f"object {name!r} in {self._bucket!r} was deleted")
+        return info
+
+    async def get(self, name: str) -> ObjectResult:
+        """The object's metadata and bytes; the bytes are checked against its size
+        and digest (:class:`~nats_core.jetstream.objectstore.DigestMismatchError`)."""
+        info = await self.get_info(name)
+        if info.chunks == 0:
+            data = b""
+        else:
+            oc = await self._js.ordered_consumer(
+                self._stream, filter_subjects=chunk_subject(self._bucket, info.nuid)
+            )
+            parts: list[bytes] = []
+            async with oc.messages() as it:
+                while len(parts) < info.chunks:
+                    msg = await it.next(self._js.timeout)
+                    parts.append(msg.data)
+            data = b"".join(parts)
+        sha = new_hash()
+        sha.update(data)
+        if len(data) != info.size or (info.digest and digest_of(sha) != info.digest):
+            raise DigestMismatchError(
+                f"object {name!r} in {self._bucket!r}: read {len(data)} bytes with digest "
+                f"{digest_of(sha)}, its metadata says {info.size} bytes, {info.digest}"
+            )
+        return ObjectResult(info, data)
+
+    async def delete(self, name: str) -> ObjectInfo:
+        """Delete the object: its metadata says deleted, its chunks are purged."""
+        info = await self.get_info(name)
+        gone = ObjectInfo(
+            name=info.name,
+            bucket=self._bucket,
+            nuid=info.nuid,
+            description=info.description,
+            headers=info.headers,
+            metadata=info.metadata,
+            deleted=True,
+        )
+        await self._js.publish(
+            meta_subject(self._bucket, name),
+            gone.to_json(),
+            headers=_ROLLUP_SUBJECT,
+        )
+        await self._js.purge_stream(self._stream, subject=chunk_subject(self._bucket, info.nuid))
+        return gone
+
+    async def list(self, *, show_deleted: bool = False) -> list[ObjectInfo]:
+        """Every object's metadata (``[]`` when none), in the order they were stored."""
+        oc = await self._js.ordered_consumer(
+            self._stream,
+            filter_subjects=f"$O.{self._bucket}.M.>",
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        )
+        out: list[ObjectInfo] = []
+        async with oc.messages() as it:
+            await it._open(None)  # creates the consumer: its pending count is known
+            first = oc.cached_info
+            if first is not None and first.num_pending == 0:
+                return out
+            while True:
+                msg = await it.next(self._js.timeout)
+                info = ObjectInfo.from_json(msg.data, msg.metadata.timestamp)
+                if show_deleted or not info.deleted:
+                    out.append(info)
+                if msg.metadata.num_pending == 0:
+                    return out
+
+    async def status(self) -> ObjectStoreStatus:
+        """The bucket's state and configuration."""
+        return status_from_info(self._bucket, await self._js.stream_info(self._stream))
+
+    async def seal(self) -> ObjectStoreStatus:
+        """Seal the bucket: no more puts or deletes."""
+        cfg = (await self._js.stream_info(self._stream)).config
+        cfg.sealed = True
+        return status_from_info(self._bucket, await self._js.update_stream(cfg))

@@ -1,0 +1,146 @@
+"""Object Store buckets against a real nats-server: the async client on asyncio and
+Trio, and the blocking client (whose ObjectStore is generated from the async one)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+
+import nats_anyio
+import nats_sync
+from js_helpers import uniq
+from nats_core.jetstream import (
+    BucketNotFoundError,
+    DigestMismatchError,
+    InvalidNameError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    ObjectStoreConfig,
+    StreamSealedError,
+)
+from nats_core.jetstream.objectstore import meta_subject, obj_stream_config
+from pynats.server import NatsServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[NatsServer]:
+    with NatsServer(jetstream=True) as srv:
+        yield srv
+
+
+# ------------------------------------------------------------------ sans-IO
+
+
+def test_names_config_and_metadata() -> None:
+    sc = obj_stream_config(ObjectStoreConfig("files", ttl=60, storage="memory"))
+    assert sc.name == "OBJ_files"
+    assert sc.subjects == ["$O.files.C.>", "$O.files.M.>"]
+    assert sc.max_age == timedelta(seconds=60)
+    assert sc.allow_rollup_hdrs and sc.allow_direct
+    assert meta_subject("files", "a/b c.txt") == "$O.files.M.YS9iIGMudHh0"
+    assert meta_subject("files", "ab") == "$O.files.M.YWI="  # padded, as nats.go
+    with pytest.raises(InvalidNameError):
+        meta_subject("files", "")
+    info = ObjectInfo("n", "files", "NUID", 3, 1, "SHA-256=x", metadata={"k": "v"})
+    back = ObjectInfo.from_json(info.to_json())
+    assert (back.name, back.nuid, back.size, back.chunks, back.metadata) == (
+        "n",
+        "NUID",
+        3,
+        1,
+        {"k": "v"},
+    )
+
+
+# ------------------------------------------------------------------ async
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def ajs(server: NatsServer) -> AsyncIterator[nats_anyio.JetStream]:
+    async with nats_anyio.connect(server.url) as nc:
+        yield nc.jetstream(timeout=5.0)
+
+
+@pytest.mark.anyio
+async def test_async_put_get_replace_delete(ajs: nats_anyio.JetStream) -> None:
+    bucket = uniq("O")
+    obs = await ajs.create_object_store(bucket=bucket, storage="memory")
+    blob = bytes(range(256)) * 1500  # 384,000 bytes: 3 chunks of 128 KiB
+    info = await obs.put("dir/blob.bin", blob, description="bytes", metadata={"k": "v"})
+    assert (info.size, info.chunks) == (len(blob), 3)
+    digest = hashlib.sha256(blob).digest()
+    assert info.digest == "SHA-256=" + base64.urlsafe_b64encode(digest).decode()
+    got = await obs.get("dir/blob.bin")
+    assert got.data == blob
+    assert (got.info.description, got.info.metadata) == ("bytes", {"k": "v"})
+    assert got.info.mtime is not None
+    small = await obs.put("dir/blob.bin", io.BytesIO(b"short"), chunk_size=2)  # a file object
+    assert (small.chunks, (await obs.get("dir/blob.bin")).data) == (3, b"short")
+    st = await obs.status()
+    assert st.size < len(blob)  # the old chunks were purged
+    empty = await obs.put("empty", b"")
+    assert empty.chunks == 0 and (await obs.get("empty")).data == b""
+    assert sorted(i.name for i in await obs.list()) == ["dir/blob.bin", "empty"]
+    await obs.delete("empty")
+    with pytest.raises(ObjectNotFoundError):
+        await obs.get("empty")
+    assert (await obs.get_info("empty", show_deleted=True)).deleted
+    assert [i.name for i in await obs.list()] == ["dir/blob.bin"]
+    assert len(await obs.list(show_deleted=True)) == 2
+    with pytest.raises(ObjectNotFoundError):
+        await obs.get_info("never")
+    assert bucket in [n async for n in ajs.object_store_names()]
+
+
+@pytest.mark.anyio
+async def test_async_digest_is_checked_and_seal(ajs: nats_anyio.JetStream) -> None:
+    bucket = uniq("O")
+    obs = await ajs.create_object_store(ObjectStoreConfig(bucket, storage="memory"))
+    info = await obs.put("x", b"payload")
+    # Chunks that no longer match the metadata (written behind the store's back).
+    await ajs.publish(f"$O.{bucket}.C.{info.nuid}", b"tampered")
+    await ajs.purge_stream(f"OBJ_{bucket}", subject=f"$O.{bucket}.C.{info.nuid}", keep=1)
+    with pytest.raises(DigestMismatchError):
+        await obs.get("x")
+    assert await obs.list() != []
+    st = await obs.seal()
+    assert st.sealed
+    with pytest.raises(StreamSealedError):
+        await obs.put("y", b"no")
+    assert await ajs.delete_object_store(bucket)
+    with pytest.raises(BucketNotFoundError):
+        await ajs.object_store(bucket)
+
+
+# ------------------------------------------------------------------ blocking
+
+
+@pytest.fixture
+def sjs(server: NatsServer) -> Iterator[nats_sync.JetStream]:
+    with nats_sync.connect(server.url) as nc:
+        yield nc.jetstream(timeout=5.0)
+
+
+def test_sync_round_trip(sjs: nats_sync.JetStream) -> None:
+    bucket = uniq("O")
+    obs = sjs.create_object_store(bucket=bucket, storage="memory")
+    assert obs.list() == []
+    data = b"z" * 300_000
+    obs.put("big", data, chunk_size=100_000)
+    assert obs.get("big").data == data
+    again = sjs.object_store(bucket)
+    assert again.get_info("big").chunks == 3
+    again.delete("big")
+    with pytest.raises(ObjectNotFoundError):
+        obs.get("big")
+    sjs.delete_object_store(bucket)

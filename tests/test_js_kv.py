@@ -3,7 +3,6 @@ Trio, and the blocking client (whose KeyValue is generated from the async one)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,14 +23,6 @@ from nats_core.jetstream import (
     StorageType,
 )
 from nats_core.jetstream.kv import check_key, kv_stream_config
-from pynats.server import NatsServer
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
 
 # ------------------------------------------------------------------ sans-IO
 
@@ -79,12 +70,6 @@ def test_watch_patterns_allow_wildcards() -> None:
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-async def ajs(server: NatsServer) -> AsyncIterator[nats_anyio.JetStream]:
-    async with nats_anyio.connect(server.url) as nc:
-        yield nc.jetstream(timeout=3.0)
 
 
 @pytest.mark.anyio
@@ -180,12 +165,6 @@ async def test_async_watch(ajs: nats_anyio.JetStream) -> None:
 
 
 # ------------------------------------------------------------------ blocking
-
-
-@pytest.fixture
-def sjs(server: NatsServer) -> Iterator[nats_sync.JetStream]:
-    with nats_sync.connect(server.url) as nc:
-        yield nc.jetstream(timeout=3.0)
 
 
 def test_sync_bucket_round_trip(sjs: nats_sync.JetStream) -> None:

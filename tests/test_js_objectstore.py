@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,14 +23,6 @@ from nats_core.jetstream import (
     StreamSealedError,
 )
 from nats_core.jetstream.objectstore import meta_subject, obj_stream_config
-from pynats.server import NatsServer
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[NatsServer]:
-    with NatsServer(jetstream=True) as srv:
-        yield srv
-
 
 # ------------------------------------------------------------------ sans-IO
 
@@ -65,12 +56,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def ajs(server: NatsServer) -> AsyncIterator[nats_anyio.JetStream]:
-    async with nats_anyio.connect(server.url) as nc:
-        yield nc.jetstream(timeout=5.0)
-
-
 @pytest.mark.anyio
 async def test_async_put_get_replace_delete(ajs: nats_anyio.JetStream) -> None:
     bucket = uniq("O")
@@ -99,6 +84,10 @@ async def test_async_put_get_replace_delete(ajs: nats_anyio.JetStream) -> None:
     assert len(await obs.list(show_deleted=True)) == 2
     with pytest.raises(ObjectNotFoundError):
         await obs.get_info("never")
+    with pytest.raises(TypeError, match="bytes or a binary file"):
+        await obs.put("text", "a str")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="chunk_size"):
+        await obs.put("zero", b"x", chunk_size=0)
     assert bucket in [n async for n in ajs.object_store_names()]
 
 
@@ -123,12 +112,6 @@ async def test_async_digest_is_checked_and_seal(ajs: nats_anyio.JetStream) -> No
 
 
 # ------------------------------------------------------------------ blocking
-
-
-@pytest.fixture
-def sjs(server: NatsServer) -> Iterator[nats_sync.JetStream]:
-    with nats_sync.connect(server.url) as nc:
-        yield nc.jetstream(timeout=5.0)
 
 
 def test_sync_round_trip(sjs: nats_sync.JetStream) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 import nats_anyio
 import nats_sync
-from nats_core.errors import LocalProtocolError, NoRespondersError
+from nats_core.errors import LocalProtocolError, NatsTimeoutError, NoRespondersError
 from nats_core.micro import (
     INFO_TYPE,
     PING_TYPE,
@@ -176,6 +176,27 @@ async def test_async_service(anc: nats_anyio.Client, server: NatsServer) -> None
     async with nats_anyio.connect(server.url) as client:
         with pytest.raises(NoRespondersError):
             await client.request("calc.add", b"[1, 1]", timeout=1)
+
+
+@pytest.mark.anyio
+async def test_async_handler_that_answers_then_raises(
+    anc: nats_anyio.Client, server: NatsServer
+) -> None:
+    async def half(req: nats_anyio.Request) -> None:
+        await req.respond(b"partial")
+        raise RuntimeError("after the answer")
+
+    async with await nats_anyio.add_service(anc, "half", "1.0.0") as svc:
+        await svc.add_endpoint("half", half)
+        async with nats_anyio.connect(server.url) as client:
+            inbox = client.new_inbox()
+            sub = await client.subscribe(inbox)
+            await client.publish("half", b"", reply=inbox)
+            assert (await sub.next_msg(2)).data == b"partial"
+            with pytest.raises(NatsTimeoutError):
+                await sub.next_msg(0.3)  # one answer per request, no error after it
+        (ep,) = svc.endpoints
+        assert (ep.num_requests, ep.num_errors, ep.last_error) == (1, 1, "500:after the answer")
 
 
 # ------------------------------------------------------------------ blocking

@@ -48,6 +48,7 @@ class Request:
     def __init__(self, msg: Msg) -> None:
         self.msg = msg
         self._error: str | None = None
+        self._answered = False
 
     @property
     def subject(self) -> str:
@@ -72,6 +73,7 @@ class Request:
     async def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
         """Answer the request."""
         await self.msg.respond(data, headers)
+        self._answered = True
 
     async def respond_error(
         self,
@@ -87,6 +89,7 @@ class Request:
             hdrs[key] = value
         self._error = f"{code}:{description}"
         await self.msg.respond(data, hdrs)
+        self._answered = True
 
 
 class _Endpoints:
@@ -201,7 +204,7 @@ class Service(_Endpoints):
                 await call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
                 log.exception("service %r endpoint %r: the handler raised", self.name, name)
-                if req._error is None and msg.reply:
+                if not req._answered and msg.reply:  # one answer per request
                     try:
                         await req.respond_error(500, str(exc) or type(exc).__name__)
                     except Exception:  # pragma: no cover - the connection went away

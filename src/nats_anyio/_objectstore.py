@@ -82,6 +82,12 @@ class ObjectStore:
         (its old chunks purged once the new metadata is stored)."""
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, not {chunk_size}")
+        if isinstance(data, str) or not (
+            isinstance(data, bytes | bytearray | memoryview) or hasattr(data, "read")
+        ):
+            raise TypeError(
+                f"object data must be bytes or a binary file, not {type(data).__name__}"
+            )
         meta = meta_subject(self._bucket, name)
         try:
             old: ObjectInfo | None = await self.get_info(name, show_deleted=True)

@@ -52,6 +52,7 @@ class Request:
     def __init__(self, msg: Msg) -> None:
         self.msg = msg
         self._error: str | None = None
+        self._answered = False
 
     @property
     def subject(self) -> str:
@@ -76,6 +77,7 @@ class Request:
     def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
         """Answer the request."""
         self.msg.respond(data, headers)
+        self._answered = True
 
     def respond_error(
         self,
@@ -91,6 +93,7 @@ class Request:
             hdrs[key] = value
         self._error = f"{code}:{description}"
         self.msg.respond(data, hdrs)
+        self._answered = True
 
 
 class _Endpoints:
@@ -205,7 +208,7 @@ class Service(_Endpoints):
                 call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
                 log.exception("service %r endpoint %r: the handler raised", self.name, name)
-                if req._error is None and msg.reply:
+                if not req._answered and msg.reply:  # one answer per request
                     try:
                         req.respond_error(500, str(exc) or type(exc).__name__)
                     except Exception:  # pragma: no cover - the connection went away

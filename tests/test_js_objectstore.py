@@ -20,6 +20,7 @@ from nats_core.jetstream import (
     ObjectInfo,
     ObjectNotFoundError,
     ObjectStoreConfig,
+    ObjectStoreError,
     StreamSealedError,
 )
 from nats_core.jetstream.objectstore import meta_subject, obj_stream_config
@@ -109,6 +110,37 @@ async def test_async_digest_is_checked_and_seal(ajs: nats_anyio.JetStream) -> No
     assert await ajs.delete_object_store(bucket)
     with pytest.raises(BucketNotFoundError):
         await ajs.object_store(bucket)
+
+
+@pytest.mark.anyio
+async def test_async_update_meta_and_watch(ajs: nats_anyio.JetStream) -> None:
+    obs = await ajs.create_object_store(bucket=uniq("O"), storage="memory")
+    async with await obs.watch() as w:
+        assert await w.next(2) is None  # nothing stored yet
+        await obs.put("a.txt", b"alpha", description="first")
+        seen = await w.next(2)
+        assert seen is not None and (seen.name, seen.size) == ("a.txt", 5)
+        moved = await obs.update_meta("a.txt", new_name="b.txt", metadata={"v": "2"})
+        assert (moved.name, moved.description, moved.metadata) == ("b.txt", "first", {"v": "2"})
+        seen = await w.next(2)
+        assert seen is not None and seen.name == "b.txt"
+    assert (await obs.get("b.txt")).data == b"alpha"  # the same chunks under the new name
+    with pytest.raises(ObjectNotFoundError):
+        await obs.get_info("a.txt")
+    await obs.put("c.txt", b"c")
+    with pytest.raises(ObjectStoreError, match="exists"):
+        await obs.update_meta("b.txt", new_name="c.txt")
+    await obs.delete("c.txt")
+    async with await obs.watch(ignore_deletes=True) as w:
+        assert [i.name for i in await w._initial()] == ["b.txt"]
+    async with await obs.watch(include_history=True) as w:
+        # Metadata is written with a rollup: one version per object is kept.
+        got = [(i.name, i.deleted) for i in await w._initial()]
+    assert got == [("b.txt", False), ("c.txt", True)]
+    async with await obs.watch(updates_only=True) as w:
+        await obs.put("d.txt", b"d")
+        seen = await w.next(2)
+        assert seen is not None and seen.name == "d.txt"
 
 
 # ------------------------------------------------------------------ blocking

@@ -29,7 +29,7 @@ from ._jetstream import (
     MessagesContext,
     OrderedConsumer,
 )
-from ._kv import KeyValue, KeyWatcher
+from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._objectstore import ObjectResult, ObjectStore
@@ -80,6 +80,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "TransportFactory",
+    "Watcher",
     "WebSocketTransport",
     "add_service",
     "connect",

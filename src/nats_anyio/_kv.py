@@ -7,12 +7,12 @@ The names, the bucket's stream and the entries come from ``nats_core.jetstream.k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from nats_core import Headers
-from nats_core.errors import NatsTimeoutError
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream.errors import MsgNotFoundError, WrongLastSequenceError
 from nats_core.jetstream.kv import (
     KV_OPERATION,
@@ -34,8 +34,11 @@ from nats_core.jetstream.models import DeliverPolicy, StreamInfo
 
 if TYPE_CHECKING:
     from ._jetstream import JetStream, MessagesContext, OrderedConsumer
+    from ._msg import Msg
 
-__all__ = ["KeyValue", "KeyWatcher"]
+__all__ = ["KeyValue", "KeyWatcher", "Watcher"]
+
+T = TypeVar("T")
 
 _COLLECT_WAIT = 5.0  # seconds keys() and history() wait for the end of the initial values
 
@@ -232,16 +235,23 @@ class KeyValue:
         return status_from_info(self._bucket, await self._js.stream_info(self._stream))
 
 
-class KeyWatcher:
-    """Entries of watched keys, in order: the current ones, ``None`` once they
-    are all delivered, then every change. Iterate it, or call :meth:`next`;
+class Watcher(Generic[T]):
+    """Items of a watch, in stream order: the current ones, ``None`` once they are
+    all delivered, then every change. Iterate it, or call :meth:`next`;
     :meth:`stop` (or leaving ``with``) ends it."""
 
-    def __init__(self, bucket: str, oc: OrderedConsumer, *, ignore_deletes: bool) -> None:
-        self._bucket = bucket
+    def __init__(
+        self,
+        oc: OrderedConsumer,
+        convert: Callable[[Msg], T],
+        skip: Callable[[T], bool],
+        what: str,
+    ) -> None:
         self._oc = oc
         self._msgs: MessagesContext = oc.messages()
-        self._ignore_deletes = ignore_deletes
+        self._convert = convert
+        self._skip = skip
+        self._what = what
         self._init_done = False
         self._marker_due = False
 
@@ -253,8 +263,8 @@ class KeyWatcher:
         elif info is not None and info.num_pending == 0:
             self._marker_due = True
 
-    async def next(self, timeout: float | None = None) -> KeyValueEntry | None:
-        """The next entry (``None``: the end of the current ones), waiting up to
+    async def next(self, timeout: float | None = None) -> T | None:
+        """The next item (``None``: the end of the current ones), waiting up to
         ``timeout`` seconds (None: as long as it takes); raises
         :class:`~nats_core.errors.NatsTimeoutError` when none came."""
         while True:
@@ -263,45 +273,62 @@ class KeyWatcher:
                 self._init_done = True
                 return None
             msg = await self._msgs.next(timeout)
-            entry = entry_from_msg(self._bucket, msg)
-            if not self._init_done and entry.delta == 0:
-                self._marker_due = True  # the last of the current entries
-            if self._ignore_deletes and entry.operation is not KeyValueOp.PUT:
+            item = self._convert(msg)
+            if not self._init_done and msg.metadata.num_pending == 0:
+                self._marker_due = True  # the last of the current items
+            if self._skip(item):
                 continue
-            return entry
+            return item
 
-    async def _initial(self) -> list[KeyValueEntry]:
-        """The current entries, up to the end-of-current marker."""
-        out: list[KeyValueEntry] = []
+    async def _initial(self) -> list[T]:
+        """The current items, up to the end-of-current marker."""
+        out: list[T] = []
         while True:
             try:
-                entry = await self.next(_COLLECT_WAIT)
+                item = await self.next(_COLLECT_WAIT)
             except NatsTimeoutError:
                 raise NatsTimeoutError(
-                    f"bucket {self._bucket!r}: the current entries did not all arrive "
-                    f"within {_COLLECT_WAIT} s"
+                    f"{self._what}: the current entries did not all arrive within {_COLLECT_WAIT} s"
                 ) from None
-            if entry is None:
+            if item is None:
                 return out
-            out.append(entry)
+            out.append(item)
 
     async def stop(self) -> None:
         """Stop watching (the consumer goes with it)."""
         await self._msgs.stop()
 
-    def __aiter__(self) -> KeyWatcher:
+    def __aiter__(self) -> Watcher[T]:
         return self
 
-    async def __anext__(self) -> KeyValueEntry | None:
-        from nats_core.errors import SubscriptionClosedError
-
+    async def __anext__(self) -> T | None:
         try:
             return await self.next()
         except SubscriptionClosedError:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> KeyWatcher:
+    async def __aenter__(self) -> Watcher[T]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _never(_item: object) -> bool:
+    return False
+
+
+def _is_marker(entry: KeyValueEntry) -> bool:
+    return entry.operation is not KeyValueOp.PUT
+
+
+class KeyWatcher(Watcher[KeyValueEntry]):
+    """Entries of watched keys (see :class:`Watcher`); from :meth:`KeyValue.watch`."""
+
+    def __init__(self, bucket: str, oc: OrderedConsumer, *, ignore_deletes: bool) -> None:
+        super().__init__(
+            oc,
+            lambda msg: entry_from_msg(bucket, msg),
+            _is_marker if ignore_deletes else _never,
+            f"bucket {bucket!r}",
+        )

@@ -19,7 +19,7 @@ from ._jetstream import (
     MessagesContext,
     OrderedConsumer,
 )
-from ._kv import KeyValue, KeyWatcher
+from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._objectstore import ObjectResult, ObjectStore
@@ -51,6 +51,7 @@ __all__ = [
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
+    "Watcher",
     "add_service",
     "connect",
     "make_ssl_context",

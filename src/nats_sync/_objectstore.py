@@ -12,6 +12,7 @@ Names, the bucket's stream, metadata and digests come from
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from nats_core.jetstream.objectstore import (
     DigestMismatchError,
     ObjectInfo,
     ObjectNotFoundError,
+    ObjectStoreError,
     ObjectStoreStatus,
     chunk_subject,
     digest_of,
@@ -34,14 +36,25 @@ from nats_core.jetstream.objectstore import (
     status_from_info,
 )
 
+from ._kv import Watcher, _never
+
 if TYPE_CHECKING:
     from ._jetstream import JetStream
+    from ._msg import Msg
 
 __all__ = ["ObjectResult", "ObjectStore"]
 
 log = logging.getLogger(__name__)
 
 _ROLLUP_SUBJECT = {ROLLUP: "sub"}
+
+
+def _info_of(msg: Msg) -> ObjectInfo:
+    return ObjectInfo.from_json(msg.data, msg.metadata.timestamp)
+
+
+def _is_deleted(info: ObjectInfo) -> bool:
+    return info.deleted
 
 
 @dataclass(frozen=True)
@@ -202,26 +215,80 @@ class ObjectStore:
         self._js.purge_stream(self._stream, subject=chunk_subject(self._bucket, info.nuid))
         return gone
 
-    def list(self, *, show_deleted: bool = False) -> list[ObjectInfo]:
-        """Every object's metadata (``[]`` when none), in the order they were stored."""
+    def update_meta(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        headers: dict[str, list[str]] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Rename the object or change its description, headers or metadata (the
+        ones given; the bytes stay). Renaming onto an existing object raises
+        :class:`~nats_core.jetstream.objectstore.ObjectStoreError`."""
+        info = self.get_info(name)
+        target = name if new_name is None else new_name
+        if target != name:
+            try:
+                self.get_info(target)
+            except ObjectNotFoundError:
+                pass
+            else:
+                raise ObjectStoreError(f"object {target!r} exists already in {self._bucket!r}")
+        updated = dataclasses.replace(
+            info,
+            name=target,
+            description=info.description if description is None else description,
+            headers=info.headers if headers is None else headers,
+            metadata=info.metadata if metadata is None else metadata,
+            mtime=None,
+        )
+        self._js.publish(
+            meta_subject(self._bucket, target),
+            updated.to_json(),
+            headers=_ROLLUP_SUBJECT,
+        )
+        if target != name:
+            self._js.purge_stream(self._stream, subject=meta_subject(self._bucket, name))
+        updated.mtime = datetime.now(UTC)
+        return updated
+
+    def watch(
+        self,
+        *,
+        include_history: bool = False,
+        ignore_deletes: bool = False,
+        updates_only: bool = False,
+    ) -> Watcher[ObjectInfo]:
+        """Watch the objects' metadata: the current ones (every stored version
+        with ``include_history``), ``None`` once, then each change (a put, an
+        update, a delete). ``ignore_deletes`` skips deleted objects;
+        ``updates_only`` starts with the changes."""
+        if updates_only:
+            policy = DeliverPolicy.NEW
+        elif include_history:
+            policy = DeliverPolicy.ALL
+        else:
+            policy = DeliverPolicy.LAST_PER_SUBJECT
         oc = self._js.ordered_consumer(
             self._stream,
             filter_subjects=f"$O.{self._bucket}.M.>",
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            deliver_policy=policy,
         )
-        out: list[ObjectInfo] = []
-        with oc.messages() as it:
-            it._open(None)  # creates the consumer: its pending count is known
-            first = oc.cached_info
-            if first is not None and first.num_pending == 0:
-                return out
-            while True:
-                msg = it.next(self._js.timeout)
-                info = ObjectInfo.from_json(msg.data, msg.metadata.timestamp)
-                if show_deleted or not info.deleted:
-                    out.append(info)
-                if msg.metadata.num_pending == 0:
-                    return out
+        watcher = Watcher(
+            oc,
+            _info_of,
+            _is_deleted if ignore_deletes else _never,
+            f"object store {self._bucket!r}",
+        )
+        watcher._start(updates_only)
+        return watcher
+
+    def list(self, *, show_deleted: bool = False) -> list[ObjectInfo]:
+        """Every object's metadata (``[]`` when none), in the order they were stored."""
+        with self.watch(ignore_deletes=not show_deleted) as w:
+            return w._initial()
 
     def status(self) -> ObjectStoreStatus:
         """The bucket's state and configuration."""

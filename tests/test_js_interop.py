@@ -199,7 +199,10 @@ def test_object_store_with_nats_go(
         "notes",
     )
     assert read["data_head"] == "from python from"
-    assert sorted(i.name for i in obs.list()) == ["go/file.bin", "py/notes.txt"]
+    obs.add_link("py/alias", ours)  # nats.go follows our link
+    (via,) = run_go(go_interop, "obj-get", *url, "-key", "py/alias")
+    assert (via["size"], via["data_head"]) == (ours.size, "from python from")
+    assert sorted(i.name for i in obs.list()) == ["go/file.bin", "py/alias", "py/notes.txt"]
 
 
 # ===================================================================== nats-py

@@ -143,6 +143,28 @@ async def test_async_update_meta_and_watch(ajs: nats_anyio.JetStream) -> None:
         assert seen is not None and seen.name == "d.txt"
 
 
+@pytest.mark.anyio
+async def test_async_links(ajs: nats_anyio.JetStream) -> None:
+    src = await ajs.create_object_store(bucket=uniq("O"), storage="memory")
+    dst = await ajs.create_object_store(bucket=uniq("O"), storage="memory")
+    target = await src.put("data.bin", b"linked bytes")
+    here = await src.add_link("alias", target)
+    assert here.link is not None and (here.link.bucket, here.link.name) == (src.bucket, "data.bin")
+    assert (await src.get("alias")).data == b"linked bytes"
+    await dst.add_link("remote", target)  # a link into another bucket
+    assert (await dst.get("remote")).data == b"linked bytes"
+    whole = await dst.add_bucket_link("everything", src)
+    assert whole.link is not None and whole.link.name is None
+    with pytest.raises(ObjectStoreError, match="bucket"):
+        await dst.get("everything")
+    with pytest.raises(ObjectStoreError, match="link"):
+        await dst.add_link("chain", here)  # not to a link
+    with pytest.raises(ObjectStoreError, match="exists"):
+        await src.add_link("data.bin", target)  # not over an object
+    info = await dst.get_info("remote")
+    assert info.link is not None and info.size == 0
+
+
 # ------------------------------------------------------------------ blocking
 
 

@@ -25,6 +25,7 @@ from nats_core.jetstream.objectstore import (
     DEFAULT_CHUNK_SIZE,
     DigestMismatchError,
     ObjectInfo,
+    ObjectLink,
     ObjectNotFoundError,
     ObjectStoreError,
     ObjectStoreStatus,
@@ -170,10 +171,52 @@ class ObjectStore:
             raise ObjectNotFoundError(f"object {name!r} in {self._bucket!r} was deleted")
         return info
 
+    def add_link(self, name: str, target: ObjectInfo) -> ObjectInfo:
+        """Store ``name`` as a link to the object ``target`` (in any bucket);
+        :meth:`get` of the link reads the target."""
+        if target.deleted or target.link is not None or not target.bucket:
+            raise ObjectStoreError(
+                f"cannot link to {target.name!r}: a deleted object, a link, or no bucket"
+            )
+        return self._put_link(name, ObjectLink(target.bucket, target.name))
+
+    def add_bucket_link(self, name: str, bucket: ObjectStore) -> ObjectInfo:
+        """Store ``name`` as a link to the whole ``bucket``."""
+        return self._put_link(name, ObjectLink(bucket.bucket))
+
+    def _put_link(self, name: str, link: ObjectLink) -> ObjectInfo:
+        try:
+            old: ObjectInfo | None = self.get_info(name)
+        except ObjectNotFoundError:
+            old = None
+        if old is not None and old.link is None:
+            raise ObjectStoreError(f"object {name!r} exists already in {self._bucket!r}")
+        info = ObjectInfo(
+            name=name,
+            bucket=self._bucket,
+            nuid=self._js.client.new_inbox().rpartition(".")[2],
+            link=link,
+        )
+        self._js.publish(
+            meta_subject(self._bucket, name),
+            info.to_json(),
+            headers=_ROLLUP_SUBJECT,
+        )
+        info.mtime = datetime.now(UTC)
+        return info
+
     def get(self, name: str) -> ObjectResult:
         """The object's metadata and bytes; the bytes are checked against its size
-        and digest (:class:`~nats_core.jetstream.objectstore.DigestMismatchError`)."""
+        and digest (:class:`~nats_core.jetstream.objectstore.DigestMismatchError`).
+        A link is followed to its object."""
         info = self.get_info(name)
+        if info.link is not None:
+            if info.link.name is None:
+                raise ObjectStoreError(f"{name!r} links to a bucket, not to an object")
+            target = self if info.link.bucket == self._bucket else None
+            if target is None:
+                target = self._js.object_store(info.link.bucket)
+            return target.get(info.link.name)
         if info.chunks == 0:
             data = b""
         else:

@@ -131,6 +131,7 @@ from .msg import (
 from .objectstore import (
     DigestMismatchError,
     ObjectInfo,
+    ObjectLink,
     ObjectNotFoundError,
     ObjectStoreConfig,
     ObjectStoreError,
@@ -227,6 +228,7 @@ __all__ = [
     "NotJetStreamMessageError",
     "NotPullConsumerError",
     "ObjectInfo",
+    "ObjectLink",
     "ObjectNotFoundError",
     "ObjectStoreConfig",
     "ObjectStoreError",

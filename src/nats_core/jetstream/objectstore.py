@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DigestMismatchError",
     "ObjectInfo",
+    "ObjectLink",
     "ObjectNotFoundError",
     "ObjectStoreConfig",
     "ObjectStoreError",
@@ -117,6 +118,30 @@ def obj_stream_config(cfg: ObjectStoreConfig) -> StreamConfig:
     )
 
 
+@dataclass(frozen=True)
+class ObjectLink:
+    """Where a link points: an object (``name``) or a whole bucket (``name`` None)."""
+
+    bucket: str
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        """The link in an object's ``options``."""
+        return (
+            {"bucket": self.bucket}
+            if self.name is None
+            else {
+                "bucket": self.bucket,
+                "name": self.name,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ObjectLink:
+        """A link from an object's ``options``."""
+        return cls(str(raw.get("bucket", "")), raw.get("name") or None)
+
+
 @dataclass
 class ObjectInfo:
     """An object's metadata: ``size`` bytes in ``chunks`` chunks on
@@ -133,6 +158,7 @@ class ObjectInfo:
     headers: dict[str, list[str]] | None = None
     metadata: dict[str, str] | None = None
     max_chunk_size: int | None = None
+    link: ObjectLink | None = None
     deleted: bool = False
     mtime: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -147,8 +173,13 @@ class ObjectInfo:
             out["headers"] = self.headers
         if self.metadata:
             out["metadata"] = self.metadata
+        opts: dict[str, Any] = {}
+        if self.link is not None:
+            opts["link"] = self.link.to_dict()
         if self.max_chunk_size:
-            out["options"] = {"max_chunk_size": self.max_chunk_size}
+            opts["max_chunk_size"] = self.max_chunk_size
+        if opts:
+            out["options"] = opts
         out.update(
             bucket=self.bucket,
             nuid=self.nuid,
@@ -186,6 +217,7 @@ class ObjectInfo:
             "mtime",
         }
         opts = raw.get("options") or {}
+        raw_link = opts.get("link") if isinstance(opts, dict) else None
         return cls(
             name=raw["name"],
             bucket=raw.get("bucket", ""),
@@ -197,6 +229,7 @@ class ObjectInfo:
             headers=raw.get("headers") or None,
             metadata=raw.get("metadata") or None,
             max_chunk_size=opts.get("max_chunk_size") if isinstance(opts, dict) else None,
+            link=ObjectLink.from_dict(raw_link) if isinstance(raw_link, dict) else None,
             deleted=bool(raw.get("deleted")),
             mtime=mtime,
             extra={k: v for k, v in raw.items() if k not in known},

@@ -3,6 +3,7 @@ Trio, and the blocking client (whose ObjectStore is generated from the async one
 
 from __future__ import annotations
 
+import array
 import base64
 import hashlib
 import io
@@ -89,6 +90,11 @@ async def test_async_put_get_replace_delete(ajs: nats_anyio.JetStream) -> None:
         await obs.put("text", "a str")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk_size"):
         await obs.put("zero", b"x", chunk_size=0)
+    with pytest.raises(TypeError, match="not bytes"):
+        await obs.put("text", io.StringIO("a text file"))  # type: ignore[arg-type]
+    wide = memoryview(array.array("H", range(1000)))  # not bytes-shaped: stored as its bytes
+    assert (await obs.put("wide", wide, chunk_size=300)).size == 2000
+    assert (await obs.get("wide")).data == wide.tobytes()
     assert bucket in [n async for n in ajs.object_store_names()]
 
 

@@ -116,12 +116,17 @@ class ObjectStore:
         sha = new_hash()
         size = count = 0
         try:
-            view = memoryview(data) if isinstance(data, bytes | bytearray | memoryview) else None
+            buffer = isinstance(data, bytes | bytearray | memoryview)
+            view = memoryview(data).cast("B") if buffer else None  # type: ignore[arg-type]
             while True:
                 if view is not None:
                     chunk = bytes(view[size : size + chunk_size])
                 else:
                     chunk = data.read(chunk_size)  # type: ignore[union-attr]
+                    if not isinstance(chunk, bytes | bytearray):
+                        raise TypeError(
+                            f"{name!r}: the file gave {type(chunk).__name__}, not bytes"
+                        )
                 if not chunk:
                     break
                 sha.update(chunk)

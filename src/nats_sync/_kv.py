@@ -40,31 +40,39 @@ if TYPE_CHECKING:
     from ._jetstream import JetStream, MessagesContext, OrderedConsumer
     from ._msg import Msg
 
-__all__ = ["KeyValue", "KeyWatcher", "Watcher"]
+__all__ = ["Bucket", "KeyValue", "KeyWatcher", "Watcher"]
 
 T = TypeVar("T")
 
 _COLLECT_WAIT = 5.0  # seconds keys() and history() wait for the end of the initial values
 
 
-class KeyValue:
-    """A Key-Value bucket; from :meth:`JetStream.create_key_value` or
-    :meth:`JetStream.key_value`."""
+class Bucket:
+    """What a Key-Value bucket and an Object Store share: a name, the stream
+    behind it, and whether that stream answers direct gets."""
 
-    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+    def __init__(self, js: JetStream, bucket: str, stream: str, info: StreamInfo | None) -> None:
         self._js = js
         self._bucket = bucket
-        self._stream = kv_stream_name(bucket)
+        self._stream = stream
         cfg = info.config if info is not None else None
         self._direct = bool(cfg.allow_direct) if cfg is not None else False
 
     def __repr__(self) -> str:
-        return f"<KeyValue bucket={self._bucket!r}>"
+        return f"<{type(self).__name__} bucket={self._bucket!r}>"
 
     @property
     def bucket(self) -> str:
         """The bucket's name."""
         return self._bucket
+
+
+class KeyValue(Bucket):
+    """A Key-Value bucket; from :meth:`JetStream.create_key_value` or
+    :meth:`JetStream.key_value`."""
+
+    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+        super().__init__(js, bucket, kv_stream_name(bucket), info)
 
     def get(self, key: str, revision: int | None = None) -> KeyValueEntry:
         """The key's entry (at ``revision``, when given).

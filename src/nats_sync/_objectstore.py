@@ -37,7 +37,7 @@ from nats_core.jetstream.objectstore import (
     status_from_info,
 )
 
-from ._kv import Watcher, _never
+from ._kv import Bucket, Watcher, _never
 
 if TYPE_CHECKING:
     from ._jetstream import JetStream
@@ -66,24 +66,12 @@ class ObjectResult:
     data: bytes
 
 
-class ObjectStore:
+class ObjectStore(Bucket):
     """An Object Store bucket; from :meth:`JetStream.create_object_store` or
     :meth:`JetStream.object_store`."""
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
-        self._js = js
-        self._bucket = bucket
-        self._stream = obj_stream_name(bucket)
-        cfg = info.config if info is not None else None
-        self._direct = bool(cfg.allow_direct) if cfg is not None else False
-
-    def __repr__(self) -> str:
-        return f"<ObjectStore bucket={self._bucket!r}>"
-
-    @property
-    def bucket(self) -> str:
-        """The bucket's name."""
-        return self._bucket
+        super().__init__(js, bucket, obj_stream_name(bucket), info)
 
     def put(
         self,

@@ -66,6 +66,36 @@ class Bucket:
         """The bucket's name."""
         return self._bucket
 
+    def _watch(
+        self,
+        subjects: str | list[str],
+        convert: Callable[[Msg], T],
+        skip: Callable[[T], bool],
+        *,
+        include_history: bool,
+        updates_only: bool,
+        headers_only: bool = False,
+    ) -> Watcher[T]:
+        """A started watch of ``subjects`` on an ordered consumer: the last item of
+        each subject (every kept one with ``include_history``, none with
+        ``updates_only``), then the changes."""
+        if updates_only:
+            policy = DeliverPolicy.NEW
+        elif include_history:
+            policy = DeliverPolicy.ALL
+        else:
+            policy = DeliverPolicy.LAST_PER_SUBJECT
+        oc = self._js.ordered_consumer(
+            self._stream,
+            filter_subjects=subjects,
+            deliver_policy=policy,
+            headers_only=headers_only,
+        )
+        what = f"{type(self).__name__} {self._bucket!r}"
+        watcher = Watcher(oc, convert, skip, what)
+        watcher._start(updates_only)
+        return watcher
+
 
 class KeyValue(Bucket):
     """A Key-Value bucket; from :meth:`JetStream.create_key_value` or
@@ -166,7 +196,7 @@ class KeyValue(Bucket):
         ignore_deletes: bool = False,
         meta_only: bool = False,
         updates_only: bool = False,
-    ) -> KeyWatcher:
+    ) -> Watcher[KeyValueEntry]:
         """Watch ``keys`` (patterns, ``*`` and ``>`` allowed): first the current
         entries (every kept one with ``include_history``), then ``None`` once,
         then each change as it happens. ``ignore_deletes`` skips delete and purge
@@ -177,21 +207,15 @@ class KeyValue(Bucket):
         if not patterns:
             raise ValueError("watch needs at least one key pattern")
         subjects = [kv_subject(self._bucket, check_key(k, wildcards=True)) for k in patterns]
-        if updates_only:
-            policy = DeliverPolicy.NEW
-        elif include_history:
-            policy = DeliverPolicy.ALL
-        else:
-            policy = DeliverPolicy.LAST_PER_SUBJECT
-        oc = self._js.ordered_consumer(
-            self._stream,
-            filter_subjects=subjects,
-            deliver_policy=policy,
+        bucket = self._bucket
+        return self._watch(
+            subjects,
+            lambda msg: entry_from_msg(bucket, msg),
+            _is_marker if ignore_deletes else _never,
+            include_history=include_history,
+            updates_only=updates_only,
             headers_only=meta_only,
         )
-        watcher = KeyWatcher(self._bucket, oc, ignore_deletes=ignore_deletes)
-        watcher._start(updates_only)
-        return watcher
 
     def watch_all(
         self,
@@ -200,7 +224,7 @@ class KeyValue(Bucket):
         ignore_deletes: bool = False,
         meta_only: bool = False,
         updates_only: bool = False,
-    ) -> KeyWatcher:
+    ) -> Watcher[KeyValueEntry]:
         """:meth:`watch` of every key."""
         return self.watch(
             ">",
@@ -334,13 +358,5 @@ def _is_marker(entry: KeyValueEntry) -> bool:
     return entry.operation is not KeyValueOp.PUT
 
 
-class KeyWatcher(Watcher[KeyValueEntry]):
-    """Entries of watched keys (see :class:`Watcher`); from :meth:`KeyValue.watch`."""
-
-    def __init__(self, bucket: str, oc: OrderedConsumer, *, ignore_deletes: bool) -> None:
-        super().__init__(
-            oc,
-            lambda msg: entry_from_msg(bucket, msg),
-            _is_marker if ignore_deletes else _never,
-            f"bucket {bucket!r}",
-        )
+KeyWatcher = Watcher[KeyValueEntry]
+"""What :meth:`KeyValue.watch` returns (nats.go's ``KeyWatcher``)."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from nats_core.jetstream.errors import MsgNotFoundError
 from nats_core.jetstream.kv import ROLLUP
-from nats_core.jetstream.models import DeliverPolicy, StreamInfo
+from nats_core.jetstream.models import StreamInfo
 from nats_core.jetstream.objectstore import (
     DEFAULT_CHUNK_SIZE,
     DigestMismatchError,
@@ -301,25 +301,13 @@ class ObjectStore(Bucket):
         with ``include_history``), ``None`` once, then each change (a put, an
         update, a delete). ``ignore_deletes`` skips deleted objects;
         ``updates_only`` starts with the changes."""
-        if updates_only:
-            policy = DeliverPolicy.NEW
-        elif include_history:
-            policy = DeliverPolicy.ALL
-        else:
-            policy = DeliverPolicy.LAST_PER_SUBJECT
-        oc = self._js.ordered_consumer(
-            self._stream,
-            filter_subjects=f"$O.{self._bucket}.M.>",
-            deliver_policy=policy,
-        )
-        watcher = Watcher(
-            oc,
+        return self._watch(
+            f"$O.{self._bucket}.M.>",
             _info_of,
             _is_deleted if ignore_deletes else _never,
-            f"object store {self._bucket!r}",
+            include_history=include_history,
+            updates_only=updates_only,
         )
-        watcher._start(updates_only)
-        return watcher
 
     def list(self, *, show_deleted: bool = False) -> list[ObjectInfo]:
         """Every object's metadata (``[]`` when none), in the order they were stored."""

@@ -19,7 +19,6 @@ from nats_core.micro import (
     DEFAULT_QUEUE_GROUP,
     EndpointStats,
     ServiceState,
-    check_service_name,
     control_subjects,
     error_headers,
     group_subject,
@@ -267,8 +266,7 @@ async def add_service(
     ``version`` (semver) on ``nc``; it answers ``$SRV`` discovery at once. Add
     endpoints with :meth:`Service.add_endpoint`; ``queue_group`` is their
     default (``""``: plain subscriptions)."""
-    check_service_name(name)
-    state = ServiceState(
+    state = ServiceState(  # checks the name and version
         name=name,
         version=version,
         id=nc.new_inbox().rpartition(".")[2],

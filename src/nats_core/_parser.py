@@ -85,7 +85,7 @@ class ErrOp:
 ParsedOp = Msg | InfoOp | ErrOp | _Simple
 
 
-def _sid(b: bytes, cache: dict[bytes, int], what: str = "sid") -> int:
+def _cached_num(b: bytes, cache: dict[bytes, int], what: str = "sid") -> int:
     """Check and convert a sid or size token, and remember it (a bounded cache)."""
     if not b.isdigit() or len(b) > 18:
         raise RemoteProtocolError(f"bad {what} {b[:32]!r} in control line")
@@ -147,7 +147,7 @@ class Parser:
         self._chunks: list[bytes] = []
         self._have = 0
         self._broken: RemoteProtocolError | None = None
-        self._sids: dict[bytes, int] = {}  # sid tokens seen, checked and converted
+        self._sids: dict[bytes, int] = {}  # sid and size tokens seen, checked and converted
 
     def reset(self) -> None:
         """Forget any partial input (a new transport starts from scratch)."""
@@ -244,10 +244,10 @@ class Parser:
                     raise RemoteProtocolError(f"MSG needs 3 or 4 arguments, got {na}")
                 sid = sids.get(sid_b)
                 if sid is None:
-                    sid = _sid(sid_b, sids)
+                    sid = _cached_num(sid_b, sids)
                 size = sids.get(size_b)
                 if size is None:
-                    size = _sid(size_b, sids, "size")
+                    size = _cached_num(size_b, sids, "size")
                 if size > cap:
                     raise RemoteProtocolError(
                         f"message of {size} bytes exceeds max_payload {self.max_payload}"
@@ -293,7 +293,7 @@ class Parser:
                     _check_header_block(block, subj)
                     sid = sids.get(sid_b)
                     if sid is None:
-                        sid = _sid(sid_b, sids)
+                        sid = _cached_num(sid_b, sids)
                     m = new(msg_class)
                     m.subject = subj.decode()
                     m.reply = reply

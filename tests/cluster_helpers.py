@@ -7,7 +7,7 @@ import json
 import socket
 
 from pynats.pytest_plugin import NatsServerFactory
-from pynats.server import NatsServer, free_port
+from pynats.server import NatsServer, NatsServerError, free_port
 from sync_helpers import wait_until
 
 
@@ -44,18 +44,32 @@ def wait_meshed(servers: list[NatsServer], timeout: float = 10.0) -> None:
 
 
 def start_cluster(factory: NatsServerFactory, n: int = 3, name: str = "pynats") -> list[NatsServer]:
-    """``n`` servers on loopback, each routed to all the others, meshed."""
-    cluster_ports = [free_port() for _ in range(n)]
-    servers = []
-    for i in range(n):
-        routes = [f"nats://127.0.0.1:{p}" for j, p in enumerate(cluster_ports) if j != i]
-        servers.append(
-            factory(
-                server_name=f"n{i}",
-                cluster_name=name,
-                cluster_port=cluster_ports[i],
-                routes=routes,
-            )
-        )
-    wait_meshed(servers)
-    return servers
+    """``n`` servers on loopback, each routed to all the others, meshed.
+
+    The route ports are chosen before any server starts, so the first servers'
+    outgoing route connections can take one of them as their own (ephemeral)
+    port; then the whole cluster starts again on new ports.
+    """
+    for attempt in range(3):
+        cluster_ports = [free_port() for _ in range(n)]
+        servers: list[NatsServer] = []
+        try:
+            for i in range(n):
+                routes = [f"nats://127.0.0.1:{p}" for j, p in enumerate(cluster_ports) if j != i]
+                servers.append(
+                    factory(
+                        server_name=f"n{i}",
+                        cluster_name=name,
+                        cluster_port=cluster_ports[i],
+                        routes=routes,
+                    )
+                )
+        except NatsServerError as e:
+            for s in servers:
+                s.stop()
+            if "address already in use" not in str(e) or attempt == 2:
+                raise
+            continue
+        wait_meshed(servers)
+        return servers
+    raise AssertionError("unreachable")

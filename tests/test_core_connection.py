@@ -165,6 +165,16 @@ def test_connect_token_and_callable_token() -> None:
     assert connect["auth_token"] == "t2"  # asked again on every connect
 
 
+def test_user_password_and_token_all_reach_the_server() -> None:
+    # nats.go sends every credential it was given; a token-only server then
+    # accepts the connection (it checks the token), a user server the user.
+    connect, _ = handshake(new_conn(user="alice", password="pw", token="tok"))
+    assert (connect["user"], connect["pass"], connect["auth_token"]) == ("alice", "pw", "tok")
+    conn = new_conn(servers=["nats://bob:pw@host:4222"], token=lambda: "tok2")
+    connect, _ = handshake(conn, server=conn.pool.first_server())
+    assert (connect["user"], connect["auth_token"]) == ("bob", "tok2")
+
+
 def test_credentials_from_url() -> None:
     conn = new_conn(servers=["nats://bob:pw%40x@host:4222"], user="ignored", password="no")
     connect, _ = handshake(conn, server=conn.pool.first_server())

@@ -243,6 +243,38 @@ def test_update_discovered_tls_and_aliases_and_junk() -> None:
     assert pool.servers[-1].scheme == "tls"
 
 
+@pytest.mark.parametrize(
+    "urls",
+    [["tls://a:4222", "nats://b:4222", "c:4222"], ["nats://b:4222", "wss://a:443", "ws://d"]],
+)
+def test_one_tls_url_makes_every_server_tls(urls: list[str]) -> None:
+    pool = ServerPool(urls, randomize=False)
+    assert pool.secure
+    assert {s.scheme for s in pool.servers} <= {"tls", "wss"}
+    assert [s.websocket for s in pool.servers] == [u.startswith("ws") for u in urls]
+
+
+@pytest.mark.parametrize("advertised", ["nats://10.0.0.7:4222", "10.0.0.7:4222"])
+def test_a_secure_pool_never_takes_a_plain_discovered_server(advertised: str) -> None:
+    # The TLS downgrade: a server advertising nats:// must not lead to a plain dial.
+    pool = ServerPool(["tls://a:4222"], randomize=False)
+    pool.update_discovered([advertised], tls=False)
+    assert [s.url for s in pool.servers] == ["tls://a:4222", "tls://10.0.0.7:4222"]
+    ws = ServerPool(["wss://a"], randomize=False)
+    ws.update_discovered(["ws://10.0.0.7:8080", "10.0.0.8:8080"], tls=False, websocket=True)
+    assert [s.scheme for s in ws.servers] == ["wss", "wss", "wss"]
+
+
+def test_mark_secure_upgrades_the_pool_and_later_discoveries() -> None:
+    pool = ServerPool(["nats://a", "ws://b"], randomize=False)
+    pool.update_discovered(["nats://c:4222"], tls=False)
+    assert not pool.secure and pool.servers[-1].scheme == "nats"
+    pool.mark_secure()
+    assert [s.scheme for s in pool.servers] == ["tls", "wss", "tls"]
+    pool.update_discovered(["nats://c:4222", "nats://d:4222"], tls=False)
+    assert pool.servers[-1].url == "tls://d:4222"
+
+
 def test_update_discovered_ignored() -> None:
     pool = ServerPool(["nats://a"], ignore_discovered=True)
     assert pool.update_discovered(["10.0.0.1:4222"], tls=False) == ([], [])

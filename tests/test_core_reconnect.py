@@ -89,12 +89,32 @@ def test_tls_jitter_applies_to_tls_servers() -> None:
     assert max(delays) > 1.5  # the larger jitter, not the plain one (0)
 
 
+def test_a_server_requiring_tls_secures_the_whole_pool() -> None:
+    conn = new_conn(servers=["nats://a:4222", "nats://b:4222"], no_randomize=True)
+    conn.connection_made(conn.pool.first_server())
+    events = conn.receive_data(info_line(tls_required=True, connect_urls=["nats://c:4222"]))
+    assert [type(e).__name__ for e in events] == ["StartTLS"]
+    assert [s.url for s in conn.pool.servers] == ["tls://a:4222", "tls://b:4222", "tls://c:4222"]
+    # On reconnect to a server that no longer asks for TLS, TLS is still wanted,
+    # so CONNECT (with its credentials) never leaves in clear.
+    conn.connection_lost()
+    conn.connection_made(conn.pool.next_server() or conn.pool.first_server())
+    events = conn.receive_data(info_line(tls_required=False))
+    assert [type(e).__name__ for e in events] == ["StartTLS"]
+    assert b"CONNECT" not in conn.data_to_send()
+
+
+def test_tls_options_secure_the_pool() -> None:
+    conn = new_conn(servers=["nats://a:4222"], tls_required=True)
+    assert conn.pool.secure and conn.pool.servers[0].url == "tls://a:4222"
+
+
 def test_tls_jitter_once_a_server_asked_for_tls() -> None:
     conn = new_conn(servers=["nats://a:4222"])
     handshake_info = info_line(tls_required=True)
     conn.connection_made(conn.pool.first_server(), tls=True)
     conn.receive_data(handshake_info)
-    assert conn.pool.tls_seen
+    assert conn.pool.secure
     opts = options(reconnect_jitter=0.0, reconnect_jitter_tls=2.0)
     conn.pool.start_reconnect()
     assert max(d for _, d in steps(conn.pool, opts, 20)) > 1.0

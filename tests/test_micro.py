@@ -139,7 +139,7 @@ async def test_async_service(anc: nats_anyio.Client, server: NatsServer) -> None
         await req.respond(b"%d" % (a // b))
 
     def boom(req: nats_anyio.Request) -> None:  # plain functions work too
-        raise ValueError("kaput")
+        raise ValueError("kaput: db password in /etc/app.conf")
 
     svc = await nats_anyio.add_service(anc, "calc", "1.0.0", description="math")
     async with svc:
@@ -155,7 +155,8 @@ async def test_async_service(anc: nats_anyio.Client, server: NatsServer) -> None
             assert e is not None and (e.code, e.description) == (400, "division by zero")
             err = await client.request("boom", b"")
             e = service_error(err)
-            assert e is not None and (e.code, e.description) == (500, "kaput")
+            # a generic description: the exception's text stays in the local log
+            assert e is not None and (e.code, e.description) == (500, "internal service error")
             ping = json.loads((await client.request("$SRV.PING.calc", b"")).data)
             assert (ping["name"], ping["id"]) == ("calc", svc.id)
             info = json.loads((await client.request(f"$SRV.INFO.calc.{svc.id}", b"")).data)
@@ -169,7 +170,8 @@ async def test_async_service(anc: nats_anyio.Client, server: NatsServer) -> None
             assert by_name["add"]["num_requests"] == 1 and by_name["add"]["num_errors"] == 0
             assert by_name["div"]["num_requests"] == 2 and by_name["div"]["num_errors"] == 1
             assert by_name["div"]["last_error"] == "400:division by zero"
-            assert by_name["boom"]["last_error"] == "500:kaput"
+            assert by_name["boom"]["last_error"] == "500:internal service error"
+            assert b"kaput" not in (await client.request("$SRV.STATS", b"")).data
             assert by_name["add"]["processing_time"] > 0
             assert svc.stats()["endpoints"][0]["num_requests"] == 1
     assert svc.stopped
@@ -196,10 +198,32 @@ async def test_async_handler_that_answers_then_raises(
             with pytest.raises(NatsTimeoutError):
                 await sub.next_msg(0.3)  # one answer per request, no error after it
         (ep,) = svc.endpoints
-        assert (ep.num_requests, ep.num_errors, ep.last_error) == (1, 1, "500:after the answer")
+        assert (ep.num_requests, ep.num_errors) == (1, 1)
+        assert ep.last_error == "500:internal service error"
 
 
 # ------------------------------------------------------------------ blocking
+
+
+@pytest.mark.parametrize("expose", [False, True])
+def test_handler_exception_text_only_when_exposed(
+    server: NatsServer, expose: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(req: nats_sync.Request) -> None:
+        raise ValueError("secret\r\ntable")
+
+    with (
+        nats_sync.connect(server.url) as nc,
+        nats_sync.add_service(nc, "leaky", "1.0.0", expose_errors=expose) as svc,
+    ):
+        svc.add_endpoint("boom", boom)
+        e = service_error(nc.request("boom", b"", timeout=2))
+        text = "secret table" if expose else "internal service error"
+        assert e is not None and (e.code, e.description) == (500, text)
+        assert svc.endpoints[0].last_error == f"500:{text}"
+    # the traceback is in the local log either way
+    logged = [r for r in caplog.records if r.exc_info and "the handler raised" in r.getMessage()]
+    assert logged and "secret" in str(logged[0].exc_info[1])  # type: ignore[index]
 
 
 def test_sync_services_share_a_queue_group(server: NatsServer) -> None:

@@ -147,6 +147,14 @@ def test_tls_key_without_cert_is_refused() -> None:
 # ----------------------------------------------------------- token, user/pass
 
 
+def test_token_with_user_and_password_reaches_a_token_server(
+    nats_server_factory: NatsServerFactory,
+) -> None:
+    server = nats_server_factory(config=f'authorization {{ token: "{TOKEN}" }}\n')
+    with nats_sync.connect(server.url, user="someone", password=PASSWORD, token=TOKEN) as nc:
+        assert roundtrip(nc) == b"payload"
+
+
 def test_token_option_url_and_callable(nats_server_factory: NatsServerFactory) -> None:
     server = nats_server_factory(config=f'authorization {{ token: "{TOKEN}" }}\n')
     calls: list[int] = []

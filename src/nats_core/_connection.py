@@ -138,6 +138,8 @@ class Connection:
             max_reconnect_attempts=opts.max_reconnect_attempts,
             ignore_discovered=opts.ignore_discovered_servers,
         )
+        if opts.tls_required:
+            self.pool.mark_secure()
         self.server: ServerAddress | None = None
         self.stats = Statistics()
         self._msg_class = msg_class
@@ -337,9 +339,9 @@ class Connection:
         if info.max_payload > 0:
             self._max_payload = info.max_payload
             self._parser.max_payload = info.max_payload
+        if info.tls_required and not self.pool.secure:
+            self.pool.mark_secure()  # a server wanted TLS: every server gets it from now on
         tls = bool(info.tls_required) or (self.server is not None and self.server.tls)
-        if tls:
-            self.pool.tls_seen = True  # the reconnect wait uses the TLS jitter
         ws = self.server is not None and self.server.websocket
         urls = info.ws_connect_urls if ws else info.connect_urls
         added, removed = self.pool.update_discovered(urls, tls=tls, websocket=ws)
@@ -387,7 +389,7 @@ class Connection:
         if user:
             d["user"] = user
             d["pass"] = password or ""
-        elif token:
+        if token:  # with a user too: the server decides which one it checks
             d["auth_token"] = token() if callable(token) else token
         if o.user_jwt is not None:
             d["jwt"] = o.user_jwt() if callable(o.user_jwt) else o.user_jwt

@@ -148,11 +148,27 @@ class ServerPool:
         self.max_reconnect_attempts = max_reconnect_attempts
         self.ignore_discovered = ignore_discovered
         self.current: ServerAddress | None = None
-        #: Set once a server wanted TLS: the TLS jitter applies from then on.
-        self.tls_seen = False
+        #: Once True, every server of the pool, given or discovered, is dialed
+        #: with TLS (see :meth:`mark_secure`).
+        self.secure = False
+        if any(s.tls for s in self.servers):
+            self.mark_secure()
         self._tried_in_pass = 0  # servers dialed without a wait since the last wait
         self._passes = 0  # waits so far in this reconnect (the delay callback's argument)
         self._skip_wait = False
+
+    def mark_secure(self) -> None:
+        """From now on every server is reached over TLS (as nats.go marks the
+        whole pool secure).
+
+        Called when any URL is ``tls://`` or ``wss://``, when a TLS option is
+        set, and when a server required TLS: a ``nats://`` (or ``ws://``) server
+        in the pool, or one that a server advertises later, becomes ``tls://``
+        (``wss://``), so no credentials ever leave in clear after a reconnect.
+        """
+        self.secure = True
+        for s in self.servers:
+            _secure(s)
 
     def __len__(self) -> int:
         return len(self.servers)
@@ -222,7 +238,7 @@ class ServerPool:
                 error = e
             else:
                 return (delay if delay > 0 else 0.0), None
-        tls = server.tls or self.tls_seen or opts.core.tls_required or opts.tls is not None
+        tls = server.tls or self.secure
         jitter = opts.reconnect_jitter_tls if tls else opts.reconnect_jitter
         delay = opts.reconnect_time_wait
         if jitter > 0:
@@ -239,20 +255,23 @@ class ServerPool:
             # As in nats.go, an empty list changes nothing: a server that does not
             # advertise, or an INFO that only announces lame duck mode.
             return [], []
+        tls = tls or self.secure
         scheme = ("wss" if tls else "ws") if websocket else ("tls" if tls else "nats")
-        wanted: dict[str, str] = {}
+        wanted: dict[str, ServerAddress] = {}
         for u in urls:
             try:
                 s = parse_url(u, discovered=True, default_scheme=scheme)
             except LocalProtocolError:
                 continue
-            wanted[s.hostport] = u
+            if tls:  # an advertised nats:// or ws:// never downgrades a secure pool
+                _secure(s)
+            wanted[s.hostport] = s
         known = {s.hostport for s in self.servers}
         added = []
         new_servers = []
-        for hp, u in wanted.items():
+        for hp, s in wanted.items():
             if hp not in known and not _is_alias(hp, known):
-                new_servers.append(parse_url(u, discovered=True, default_scheme=scheme))
+                new_servers.append(s)
                 added.append(hp)
         removed = [
             s.hostport
@@ -268,6 +287,13 @@ class ServerPool:
                 self._rng.shuffle(new_servers)
             self.servers.extend(new_servers)
         return added, removed
+
+
+def _secure(server: ServerAddress) -> None:
+    if server.scheme == "nats":
+        server.scheme = "tls"
+    elif server.scheme == "ws":
+        server.scheme = "wss"
 
 
 def _is_alias(hostport: str, known: set[str]) -> bool:

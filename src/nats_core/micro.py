@@ -33,6 +33,7 @@ __all__ = [
     "control_subjects",
     "error_headers",
     "group_subject",
+    "handler_error_description",
     "service_error",
 ]
 
@@ -112,6 +113,24 @@ def error_headers(code: int, description: str) -> Headers:
     if not description or "\r" in description or "\n" in description:
         raise LocalProtocolError(f"invalid service error description {description!r}")
     return Headers({SERVICE_ERROR: description, SERVICE_ERROR_CODE: str(code)})
+
+
+#: What a requester is told (with code 500) when a handler raised, unless the
+#: service was started with ``expose_errors=True``.
+HANDLER_ERROR_DESCRIPTION = "internal service error"
+
+
+def handler_error_description(exc: BaseException, *, expose: bool = False) -> str:
+    """The description of the 500 answer to a handler that raised ``exc``.
+
+    By default a generic text, so that internal details (paths, queries,
+    addresses in an exception's text) do not reach callers or the ``$SRV.STATS``
+    answer; with ``expose`` the exception's text on one line (its type's name
+    when it has none). The traceback belongs in the service's local log.
+    """
+    if not expose:
+        return HANDLER_ERROR_DESCRIPTION
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def service_error(msg: Any) -> ServiceError | None:

@@ -26,6 +26,7 @@ from nats_core.micro import (
     control_subjects,
     error_headers,
     group_subject,
+    handler_error_description,
     verb_of,
 )
 
@@ -147,8 +148,10 @@ class Service(_Endpoints):
         state: ServiceState,
         stats_handler: StatsHandler | None,
         api_prefix: str,
+        expose_errors: bool = False,
     ) -> None:
         self._nc = nc
+        self._expose_errors = expose_errors
         self._state = state
         self._stats_handler = stats_handler
         self._api_prefix = api_prefix
@@ -207,13 +210,14 @@ class Service(_Endpoints):
                 call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
                 log.exception("service %r endpoint %r: the handler raised", self.name, name)
+                text = handler_error_description(exc, expose=self._expose_errors)
                 if not req._answered and msg.reply:  # one answer per request
                     try:
-                        req.respond_error(500, str(exc) or type(exc).__name__)
+                        req.respond_error(500, text)
                     except Exception:  # pragma: no cover - the connection went away
                         log.exception("service %r: could not answer the error", self.name)
                 if req._error is None:
-                    req._error = f"500:{exc}"
+                    req._error = f"500:{text}"
             record(ep, time.perf_counter_ns() - start, req._error)
 
         self._subs.append(self._nc.subscribe(subject, queue=qg, cb=on_request))
@@ -265,11 +269,16 @@ def add_service(
     queue_group: str = DEFAULT_QUEUE_GROUP,
     stats_handler: StatsHandler | None = None,
     api_prefix: str = API_PREFIX,
+    expose_errors: bool = False,
 ) -> Service:
     """Start a service named ``name`` (letters, digits, ``_``, ``-``) at
     ``version`` (semver) on ``nc``; it answers ``$SRV`` discovery at once. Add
     endpoints with :meth:`Service.add_endpoint`; ``queue_group`` is their
-    default (``""``: plain subscriptions)."""
+    default (``""``: plain subscriptions).
+
+    A handler that raises is answered with code 500 and a generic description
+    (its traceback goes to this module's logger); ``expose_errors=True`` sends
+    the exception's text instead, to callers and in ``$SRV.STATS``."""
     state = ServiceState(  # checks the name and version
         name=name,
         version=version,
@@ -279,6 +288,6 @@ def add_service(
         metadata=metadata,
         queue_group=queue_group,
     )
-    service = Service(nc, state, stats_handler, api_prefix)
+    service = Service(nc, state, stats_handler, api_prefix, expose_errors)
     service._start()
     return service

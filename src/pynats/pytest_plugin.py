@@ -3,7 +3,8 @@
 Fixtures: ``nats_server`` (per test), ``nats_server_js`` (per test, JetStream enabled),
 ``nats_server_session`` (shared by the whole session) and ``nats_server_factory`` (a callable
 taking :class:`~pynats.server.NatsServer` keyword arguments; every server it started is stopped
-at teardown, which makes it the tool for clusters).
+at teardown, which makes it the tool for clusters) and ``nats_topology`` (a
+:class:`~pynats.topology.Topology`: clusters, superclusters and leaf nodes, stopped at teardown).
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ from typing import Any
 import pytest
 
 from .server import NatsServer
+from .topology import Topology
 
-__all__ = ["nats_server", "nats_server_factory", "nats_server_js", "nats_server_session"]
+__all__ = [
+    "nats_server",
+    "nats_server_factory",
+    "nats_server_js",
+    "nats_server_session",
+    "nats_topology",
+]
 
 NatsServerFactory = Callable[..., NatsServer]
 
@@ -54,3 +62,11 @@ def nats_server_factory() -> Iterator[NatsServerFactory]:
     yield factory
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def nats_topology() -> Iterator[Topology]:
+    """A :class:`~pynats.topology.Topology` for one test: ``nats_topology.cluster()``,
+    ``.supercluster()``, ``.server()``, ``.leaf(hub)``; every server is stopped at teardown."""
+    with Topology() as topology:
+        yield topology

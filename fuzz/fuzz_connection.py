@@ -55,6 +55,13 @@ TOKENS = (
     b"-ERR 'Stale Connection'\r\n",
 )
 
+
+def stretch(b: int) -> bytes:
+    """Filler for a byte from 0xE0 to 0xEF: 256 KiB to 4 MiB, so that inputs of
+    several MiB reach the INFO and payload caps."""
+    return b"x" * ((b - 0xDF) * 256 * 1024)
+
+
 INFO = {"server_id": "FUZZ", "headers": True, "max_payload": 4096, "nonce": "abc"}
 # A client's own moves between reads; any of them may be refused locally.
 LOCAL_REFUSALS = (LocalProtocolError, SubscriptionClosedError, ReconnectBufferFullError)
@@ -65,6 +72,8 @@ def expand(data: bytes) -> bytes:
     for b in data:
         if b >= 0xF0:
             out += TOKENS[b - 0xF0]
+        elif b >= 0xE0:
+            out += stretch(b)
         else:
             out.append(b)
     return bytes(out)

@@ -27,7 +27,9 @@ else:
     from nats_core.errors import RemoteProtocolError
 
 # In "token" mode each byte >= 0xF0 stands for one of these, so the fuzzer
-# reaches deep parser states without a dictionary file.
+# reaches deep parser states without a dictionary file; a byte from 0xE0 to
+# 0xEF stands for a long run of filler (see stretch), so that inputs of several
+# MiB reach the INFO and payload caps.
 TOKENS = (
     b"MSG ",
     b"HMSG ",
@@ -48,6 +50,15 @@ TOKENS = (
 )
 
 
+#: Filler per step of a stretch byte: 0xE0 is 256 KiB, 0xEF 4 MiB.
+STRETCH = 256 * 1024
+
+
+def stretch(b: int) -> bytes:
+    """The filler a byte from 0xE0 to 0xEF stands for in token mode."""
+    return b"x" * ((b - 0xDF) * STRETCH)
+
+
 def expand(data: bytes) -> bytes:
     """Turn an input into wire bytes: raw, or with token bytes expanded."""
     if not data or data[0] & 1 == 0:
@@ -56,6 +67,8 @@ def expand(data: bytes) -> bytes:
     for b in data[1:]:
         if b >= 0xF0:
             out += TOKENS[b - 0xF0]
+        elif b >= 0xE0:
+            out += stretch(b)
         else:
             out.append(b)
     return bytes(out)

@@ -175,6 +175,28 @@ def test_user_password_and_token_all_reach_the_server() -> None:
     assert (connect["user"], connect["auth_token"]) == ("bob", "tok2")
 
 
+@pytest.mark.parametrize("read_size", [None, 65536])
+def test_advertised_max_payload_is_capped(read_size: int | None) -> None:
+    # An INFO of max_payload=1e17 must not let one MSG grow the buffer without bound.
+    conn = connected(info={"max_payload": 10**17})
+    assert conn.max_payload == 64 * 1024 * 1024
+    conn.subscribe("big")
+    conn.data_to_send()
+    head = b"MSG big 1 %d\r\n" % (65 * 1024 * 1024)
+    with pytest.raises(RemoteProtocolError, match="exceeds max_payload 67108864"):
+        conn.receive_data(head if read_size is None else head[:10])
+        conn.receive_data(head[10:])
+    small = connected(info={"max_payload": 10**17}, max_payload_limit=1000)
+    assert small.max_payload == 1000
+    assert connected(info={"max_payload": 500}, max_payload_limit=1000).max_payload == 500
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "64"])
+def test_max_payload_limit_must_be_a_positive_int(bad: object) -> None:
+    with pytest.raises(LocalProtocolError, match="max_payload_limit"):
+        new_conn(max_payload_limit=bad)
+
+
 def test_credentials_from_url() -> None:
     conn = new_conn(servers=["nats://bob:pw%40x@host:4222"], user="ignored", password="no")
     connect, _ = handshake(conn, server=conn.pool.first_server())

@@ -28,6 +28,7 @@ from core_helpers import (
     splits_of,
 )
 from nats_core import Event, Parser, ServerErrorEvent, State
+from nats_core._parser import MAX_CONTROL_LINE, MAX_INFO_LINE
 from nats_core.errors import (
     LocalProtocolError,
     NatsError,
@@ -129,6 +130,38 @@ def test_parser_outcome_does_not_depend_on_cuts(data: bytes, split: st.DataObjec
     else:
         # Ops before the error come out of the split run; the whole run drops them.
         assert len(split_ops) >= len(whole_ops)
+
+
+# Long lines near every limit (a control line's 4096 bytes, INFO's 1 MiB) and
+# inputs of several MiB: a limit that depends on the chunking shows up here.
+_LONG_HEADS = [b'INFO {"a":"', b"INFO ", b"MSG a 1 ", b"-ERR '", b"", b"HMSG a 1 "]
+_LONG_TAILS = [b'"}\r\n', b"\r\n", b"", b"\r", b" 3\r\nabc\r\n"]
+long_line = st.builds(
+    lambda head, n, tail: head + b"x" * n + tail,
+    st.sampled_from(_LONG_HEADS),
+    st.one_of(
+        st.integers(MAX_CONTROL_LINE - 16, MAX_CONTROL_LINE + 4),
+        st.integers(MAX_INFO_LINE - 16, MAX_INFO_LINE + 4),
+        st.integers(0, 5 * 1024 * 1024),
+    ),
+    st.sampled_from(_LONG_TAILS),
+)
+large_wire = st.lists(st.one_of(long_line, wire_piece), min_size=1, max_size=4).map(b"".join)
+
+
+@given(data=large_wire, split=st.data(), read_size=st.sampled_from([65536, 4096, 1000003]))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@example(data=b'INFO {"a":"' + b"x" * (3 * 1024 * 1024) + b'"}\r\n', split=None, read_size=65536)
+def test_large_inputs_parse_the_same_whatever_the_chunking(
+    data: bytes, split: Any, read_size: int
+) -> None:
+    whole_ops, whole_err = run_parser([data])
+    reads = [data[i : i + read_size] for i in range(0, len(data), read_size)]
+    for chunks in (reads, split.draw(splits_of(data)) if split is not None else reads):
+        split_ops, split_err = run_parser(chunks)
+        assert (whole_err is None) == (split_err is None), (whole_err, split_err)
+        if whole_err is None:
+            assert [repr(o) for o in split_ops] == [repr(o) for o in whole_ops]
 
 
 @given(data=st.binary(max_size=200))
@@ -327,6 +360,9 @@ SEEDS = [
     b"\x07\xff\xff\r\n",
     b"\x0e\xf0\xfe\xf4\xfa\xf6\xfb",
     b"\x03" + b"garbage\r\n",
+    # several MiB: a 1.5 MiB INFO (over the cap however it is cut), a 4 MiB line
+    b'\x01\xf2{"a":"\xe4\xe0"}\r\n\xf3',
+    b"\x05\xef\xe0\r\n\xf3",
 ]
 
 
@@ -356,4 +392,5 @@ def test_parser_harness_detects_a_broken_invariant(parser_harness: ModuleType) -
     assert parser_harness.run([b"BAD\r\n"]) == ([], True)
     assert parser_harness.expand(b"\x01\xf3") == b"PING\r\n"
     assert parser_harness.expand(b"\x00\xf3") == b"\xf3"
+    assert parser_harness.expand(b"\x01\xe0\xef") == b"x" * (17 * 256 * 1024)
     assert b"".join(parser_harness.chunks_of(b"x" * 100, 9)) == b"x" * 100

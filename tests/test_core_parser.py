@@ -400,6 +400,51 @@ def test_info_may_exceed_the_control_line_cap() -> None:
         Parser().feed(b"INFO {" + b" " * MAX_INFO_LINE)
 
 
+def _big_info(line_length: int) -> bytes:
+    """A valid INFO line of exactly ``line_length`` bytes (CRLF not counted)."""
+    head, tail = b'INFO {"pad":"', b'"}'
+    return head + b"x" * (line_length - len(head) - len(tail)) + tail + b"\r\n"
+
+
+@pytest.mark.parametrize("read_size", [None, 65536, 7919])
+@pytest.mark.parametrize(
+    ("length", "ok"),
+    [
+        (MAX_INFO_LINE - 1, True),
+        (MAX_INFO_LINE, True),
+        (MAX_INFO_LINE + 1, False),
+        (10 * 1024 * 1024, False),
+    ],
+)
+def test_info_cap_holds_whatever_the_chunking(length: int, ok: bool, read_size: int | None) -> None:
+    # A 10 MB INFO was accepted in one read but refused in 64 KiB reads.
+    raw = _big_info(length) + b"PING\r\n"
+    step = read_size or len(raw)
+    parser = Parser()
+    try:
+        ops = [op for i in range(0, len(raw), step) for op in parser.feed(raw[i : i + step])]
+    except RemoteProtocolError as e:
+        assert not ok, e
+        assert "longer than 1048576" in str(e)
+    else:
+        assert ok
+        assert len(ops) == 2 and isinstance(ops[0], InfoOp) and ops[1] is PING
+
+
+@pytest.mark.parametrize("length", [MAX_CONTROL_LINE, MAX_CONTROL_LINE + 1])
+def test_control_line_cap_at_the_boundary_whatever_the_chunking(length: int) -> None:
+    line = b"-ERR '" + b"e" * (length - 7) + b"'"
+    assert len(line) == length
+    outcomes = set()
+    for chunks in ([line + b"\r\n"], bytewise(line + b"\r\n"), [line + b"\r", b"\n"]):
+        try:
+            feed_chunks(Parser(), chunks)
+            outcomes.add("ok")
+        except RemoteProtocolError:
+            outcomes.add("error")
+    assert outcomes == {"ok" if length == MAX_CONTROL_LINE else "error"}
+
+
 @pytest.mark.parametrize("prefix", [b"", b"MSG a 1 ", b"PING\r\nFOO"])
 def test_long_control_line_raises_without_waiting_for_crlf(prefix: bytes) -> None:
     filler = b"x" * (2 * MAX_CONTROL_LINE)

@@ -337,8 +337,11 @@ class Connection:
         info = ServerInfo.from_dict(data)
         self.info = info
         if info.max_payload > 0:
-            self._max_payload = info.max_payload
-            self._parser.max_payload = info.max_payload
+            # Never trusted beyond the client's own ceiling: an INFO of 1e17 must
+            # not let one MSG grow the read buffer without bound.
+            mp = min(info.max_payload, self.options.max_payload_limit)
+            self._max_payload = mp
+            self._parser.max_payload = mp
         if info.tls_required and not self.pool.secure:
             self.pool.mark_secure()  # a server wanted TLS: every server gets it from now on
         tls = bool(info.tls_required) or (self.server is not None and self.server.tls)

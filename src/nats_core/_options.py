@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .errors import LocalProtocolError
+
 __all__ = ["DEFAULT_INBOX_PREFIX", "ConnectOptions"]
 
 DEFAULT_INBOX_PREFIX = "_INBOX"
@@ -49,6 +51,17 @@ class ConnectOptions:
     max_reconnect_attempts: int = 60
     allow_reconnect: bool = True
     max_pings_outstanding: int = 2
+    #: The largest message the client accepts, whatever a server's INFO
+    #: advertises as ``max_payload`` (64 MiB: nats-server's own hard limit).
+    #: A larger message from the server is a :class:`RemoteProtocolError`.
+    max_payload_limit: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        limit = self.max_payload_limit
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            raise LocalProtocolError(
+                f"option max_payload_limit must be a positive number of bytes, not {limit!r}"
+            )
 
     def __repr__(self) -> str:
         # Secrets are left out; server URLs are shown without their credentials.

@@ -228,8 +228,10 @@ class Parser:
                 _check_partial(buf, pos, n)
                 scan = n - 1  # a CR may be the last byte
                 break
-            if idx - pos > MAX_CONTROL_LINE and not _is_info(buf, pos, idx):
-                raise _too_long(buf, pos)
+            if idx - pos > MAX_CONTROL_LINE and (
+                idx - pos > MAX_INFO_LINE or not _is_info(buf, pos, idx)
+            ):
+                raise _too_long(buf, pos)  # the same limits as _check_partial's
             if buf[pos] == 77 and startswith(b"MSG ", pos):  # 77: "M", a cheap first test
                 # The hot path: a plain message, parsed inline.
                 args = buf[pos + 4 : idx].split()
@@ -433,12 +435,15 @@ def _is_info(buf: bytes | bytearray, pos: int, end: int) -> bool:
 
 
 def _check_partial(buf: bytes | bytearray, pos: int, n: int) -> None:
-    """Raise when the unfinished line at ``pos`` is already longer than allowed."""
-    length = n - pos
+    """Raise when the unfinished line at ``pos`` is already longer than allowed.
+
+    The limits are those of a complete line (at most MAX_CONTROL_LINE bytes,
+    MAX_INFO_LINE for INFO, CRLF not counted), so the outcome never depends on
+    how the bytes were cut.
+    """
     # A full-length line may be waiting for the LF of its CRLF.
-    if length > MAX_CONTROL_LINE + (buf[n - 1] == 13) and (
-        length > MAX_INFO_LINE or not _is_info(buf, pos, n)
-    ):
+    length = n - pos - (buf[n - 1] == 13)
+    if length > MAX_CONTROL_LINE and (length > MAX_INFO_LINE or not _is_info(buf, pos, n)):
         raise _too_long(buf, pos)
 
 

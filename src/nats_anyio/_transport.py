@@ -26,7 +26,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from anyio.streams.tls import TLSStream
 
 from nats_core import ServerAddress
-from nats_core.errors import NatsError
+from nats_core.errors import ConnectError, NatsError, TransportError
 
 __all__ = [
     "ConnectError",
@@ -39,14 +39,6 @@ __all__ = [
     "TransportFactory",
     "make_ssl_context",
 ]
-
-
-class TransportError(NatsError, OSError):
-    """The byte stream to the server failed (reset, broken, closed under us)."""
-
-
-class ConnectError(TransportError):
-    """Dialing a server failed (refused, unreachable, TLS handshake...)."""
 
 
 class Transport(Protocol):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ._options import ConnectOptions
-from .errors import LocalProtocolError
+from .errors import ConfigError
 
 __all__ = [
     "ClientOptions",
@@ -92,7 +92,7 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
     else:
         urls = [str(u) for u in servers]
     if not urls:
-        raise LocalProtocolError(f"no server URL in {servers!r}")
+        raise ConfigError(f"no server URL in {servers!r}")
     core_kw: dict[str, Any] = {"servers": urls}
     client_kw: dict[str, Any] = {}
     for name, value in kwargs.items():
@@ -105,9 +105,9 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
         else:
             raise TypeError(f"connect() got an unknown option {name!r}")
         if name in _POSITIVE and not (isinstance(value, (int, float)) and value > 0):
-            raise LocalProtocolError(f"option {name} must be a positive number, not {value!r}")
+            raise ConfigError(f"option {name} must be a positive number, not {value!r}")
         if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):
-            raise LocalProtocolError(f"option {name} must be a number >= 0, not {value!r}")
+            raise ConfigError(f"option {name} must be a number >= 0, not {value!r}")
     if isinstance(core_kw.get("nkey_seed"), str):
         core_kw["nkey_seed"] = core_kw["nkey_seed"].encode()
     opts = ClientOptions(core=ConnectOptions(**core_kw), **client_kw)
@@ -116,7 +116,7 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
     _check_security(opts)
     prefix = opts.core.inbox_prefix
     if not prefix or any(c in prefix for c in " \t\r\n*>") or prefix.endswith("."):
-        raise LocalProtocolError(f"invalid inbox_prefix {prefix!r}")
+        raise ConfigError(f"invalid inbox_prefix {prefix!r}")
     return opts
 
 
@@ -128,7 +128,7 @@ def _check_security(opts: ClientOptions) -> None:
     """
     core = opts.core
     if opts.tls_key_file and not opts.tls_cert_file:
-        raise LocalProtocolError("tls_key_file needs tls_cert_file (the client certificate)")
+        raise ConfigError("tls_key_file needs tls_cert_file (the client certificate)")
     if opts.tls is not None or opts.tls_ca_file or opts.tls_cert_file or core.tls_handshake_first:
         core.tls_required = True
     creds = opts.user_credentials
@@ -136,18 +136,18 @@ def _check_security(opts: ClientOptions) -> None:
         isinstance(creds, str)
         or (isinstance(creds, tuple) and len(creds) == 2 and all(isinstance(p, str) for p in creds))
     ):
-        raise LocalProtocolError(
+        raise ConfigError(
             "user_credentials must be the path of a .creds file or a (jwt_path, seed_path) tuple"
         )
     if core.user_jwt is not None and not (
         core.nkey_seed or core.signature_cb or opts.nkeys_seed or opts.user_credentials
     ):
-        raise LocalProtocolError(
+        raise ConfigError(
             "user_jwt needs a way to sign the server's nonce: signature_cb, nkeys_seed "
             "or nkeys_seed_str"
         )
     if core.signature_cb is not None and core.user_jwt is None and not core.nkey_public:
-        raise LocalProtocolError(
+        raise ConfigError(
             "signature_cb needs user_jwt (JWT authentication) or nkey_public (NKey authentication)"
         )
 
@@ -155,13 +155,13 @@ def _check_security(opts: ClientOptions) -> None:
 def parse_credentials(text: str) -> tuple[str, bytes]:
     """Split the text of a ``.creds`` file into (user JWT, NKey seed).
 
-    Raises :class:`LocalProtocolError` when either block is missing.
+    Raises :class:`ConfigError` when either block is missing.
     """
     jwt = _block(text, "NATS USER JWT")
     seed = _block(text, "USER NKEY SEED")
     if jwt is None or seed is None:
         missing = "user JWT" if jwt is None else "NKey seed"
-        raise LocalProtocolError(f"credentials file has no {missing} block")
+        raise ConfigError(f"credentials file has no {missing} block")
     return jwt, seed.encode()
 
 
@@ -212,7 +212,7 @@ def parse_jwt_file(text: str) -> str:
         words = text.split()
         jwt = words[0] if words else None
     if not jwt or jwt.count(".") != 2:
-        raise LocalProtocolError("the user JWT file holds no JWT")
+        raise ConfigError("the user JWT file holds no JWT")
     return jwt
 
 
@@ -224,7 +224,7 @@ def _looks_like_seed(value: str) -> bool:
 def _user_seed(text: str, what: str) -> bytes:
     seeds = [w for w in text.split() if w.startswith("SU")]
     if not seeds:
-        raise LocalProtocolError(f"the {what} holds no user seed (a word starting SU)")
+        raise ConfigError(f"the {what} holds no user seed (a word starting SU)")
     return seeds[0].encode()
 
 
@@ -233,4 +233,4 @@ def _read(read_text: Callable[[str], str], path: str, what: str) -> str:
         return read_text(path)
     except OSError as e:
         reason = e.strerror or type(e).__name__
-        raise LocalProtocolError(f"cannot read the {what} {path!r}: {reason}") from None
+        raise ConfigError(f"cannot read the {what} {path!r}: {reason}") from None

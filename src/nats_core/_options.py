@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import LocalProtocolError
+from .errors import ConfigError
 
 __all__ = ["DEFAULT_INBOX_PREFIX", "ConnectOptions"]
 
@@ -59,7 +59,7 @@ class ConnectOptions:
     def __post_init__(self) -> None:
         limit = self.max_payload_limit
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-            raise LocalProtocolError(
+            raise ConfigError(
                 f"option max_payload_limit must be a positive number of bytes, not {limit!r}"
             )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from .errors import LocalProtocolError
+from .errors import ConfigError, LocalProtocolError
 
 if TYPE_CHECKING:
     from ._client_options import ClientOptions
@@ -71,7 +71,7 @@ def redact_url(url: str) -> str:
 def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats") -> ServerAddress:
     """Parse ``nats://user:pass@host:port`` (scheme and port optional)."""
     if not isinstance(url, str) or not url.strip():
-        raise LocalProtocolError(f"invalid server URL {url!r}: it is empty")
+        raise ConfigError(f"invalid server URL {url!r}: it is empty")
     text = url.strip()
     url = redact_url(text)  # error messages never show credentials
     if "://" not in text:
@@ -80,15 +80,15 @@ def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats
         parts = urlsplit(text)
         port = parts.port
     except ValueError as e:
-        raise LocalProtocolError(f"invalid server URL {url!r}: {e}") from None
+        raise ConfigError(f"invalid server URL {url!r}: {e}") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise LocalProtocolError(
+        raise ConfigError(
             f"invalid server URL {url!r}: scheme must be nats, tls, ws or wss, not {scheme!r}"
         )
     host = parts.hostname
     if not host:
-        raise LocalProtocolError(f"invalid server URL {url!r}: no host")
+        raise ConfigError(f"invalid server URL {url!r}: no host")
     return ServerAddress(
         scheme=scheme,
         host=host,
@@ -139,7 +139,7 @@ class ServerPool:
         if isinstance(urls, str):
             urls = [u for u in urls.split(",") if u.strip()]
         if not urls:
-            raise LocalProtocolError("no server URL given")
+            raise ConfigError("no server URL given")
         self._rng = rng or random.Random()
         self.servers: list[ServerAddress] = [parse_url(u) for u in urls]
         if randomize and len(self.servers) > 1:

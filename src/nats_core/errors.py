@@ -7,6 +7,11 @@ Errors fall in three families:
 * :class:`RemoteProtocolError`: the server sent bytes that are not NATS.
 * :class:`ServerError`: the server sent ``-ERR``; subclasses say which kind and
   :attr:`ServerError.fatal` says whether the server closes the connection.
+* :class:`TransportError`: the byte stream failed (reset, broken pipe, TLS);
+  :class:`ConnectError` when dialing a server failed. Both clients raise these
+  same classes; they are also :class:`OSError`.
+
+Bad options are a :class:`ConfigError`, which is also a :class:`ValueError`.
 
 Timeouts subclass the builtin :class:`TimeoutError` so ``except TimeoutError``
 catches them.
@@ -19,6 +24,8 @@ __all__ = [
     "AuthorizationError",
     "BadHeaderError",
     "BadSubjectError",
+    "ConfigError",
+    "ConnectError",
     "ConnectionClosedError",
     "ConnectionDrainingError",
     "ConnectionReconnectingError",
@@ -37,6 +44,7 @@ __all__ = [
     "SlowConsumerError",
     "StaleConnectionError",
     "SubscriptionClosedError",
+    "TransportError",
     "classify_server_error",
 ]
 
@@ -47,6 +55,10 @@ class NatsError(Exception):
 
 class LocalProtocolError(NatsError):
     """The API was used in a way NATS does not allow; nothing was sent."""
+
+
+class ConfigError(LocalProtocolError, ValueError):
+    """An option, URL or credential given to the client is not valid."""
 
 
 class BadSubjectError(LocalProtocolError, ValueError):
@@ -114,6 +126,14 @@ class NoRespondersError(NatsError):
     def __init__(self, subject: str) -> None:
         super().__init__(f"no responders are listening on {subject!r}")
         self.subject = subject
+
+
+class TransportError(NatsError, OSError):
+    """The byte stream to the server failed (reset, broken, closed under us)."""
+
+
+class ConnectError(TransportError):
+    """Dialing a server failed (refused, unreachable, TLS handshake...)."""
 
 
 class RemoteProtocolError(NatsError):

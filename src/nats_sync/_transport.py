@@ -7,13 +7,9 @@ import ssl
 from typing import Protocol
 
 from nats_core import ServerAddress
-from nats_core.errors import NatsError
+from nats_core.errors import ConnectError, TransportError
 
-__all__ = ["ConnectError", "TCPTransport", "Transport", "make_ssl_context"]
-
-
-class ConnectError(NatsError, OSError):
-    """Dialing a server failed (refused, unreachable, TLS handshake...)."""
+__all__ = ["ConnectError", "TCPTransport", "Transport", "TransportError", "make_ssl_context"]
 
 
 class Transport(Protocol):

@@ -942,7 +942,7 @@ def test_connection_drain_and_close() -> None:
     pid = conn.drain_publishes()
     assert conn.state is State.DRAINING_PUBS
     assert conn.data_to_send() == b"PING\r\n"
-    with pytest.raises(ConnectionDrainingError, match="publish is refused"):
+    with pytest.raises(ConnectionDrainingError, match="draining; cannot publish"):
         conn.publish("x", b"")
     (ev,) = conn.receive_data(b"PONG\r\n")
     assert isinstance(ev, Pong)

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import nats_core._connection as conn_mod
 import nats_core._parser as parser_mod
 from core_helpers import msg_op_st, serialize, splits_of, style_st
 from nats_core import Msg, Parser
@@ -133,7 +134,6 @@ def test_pub_frame_refuses_wrong_types() -> None:
 
 
 def test_publish_queues_the_same_bytes_without_the_c_frame(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nats_core._connection as conn_mod
     from core_helpers import handshake, new_conn
 
     def published() -> bytes:
@@ -156,3 +156,21 @@ def test_publish_queues_the_same_bytes_without_the_c_frame(monkeypatch: pytest.M
             + b"\r\n"
         )
     )
+
+
+def test_the_public_switch() -> None:
+    from nats_core import speedups
+
+    assert speedups.enabled() == speedups.available()
+    with speedups.disabled():
+        assert not speedups.enabled()
+        assert parser_mod._scan_msgs is None and conn_mod._pub_frame is None
+        # pure Python gives the same messages
+        assert Parser().feed(b"MSG a 1 2\r\nhi\r\n")[0].data == b"hi"
+    assert speedups.enabled() == speedups.available()
+    speedups.disable()
+    try:
+        assert not speedups.enabled()
+    finally:
+        speedups.enable()
+    assert speedups.enabled() == speedups.available()

@@ -12,8 +12,7 @@ import ssl
 
 import anyio
 
-from nats_core import ServerAddress
-from nats_core._websocket import WebSocketFramer
+from nats_core import ServerAddress, WebSocketFramer
 from nats_core.errors import LocalProtocolError, RemoteProtocolError
 
 from ._transport import ConnectError, Transport, TransportError

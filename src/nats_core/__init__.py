@@ -6,6 +6,7 @@ commands go in through the connection's methods and come out as bytes from
 """
 
 from ._client_options import ClientOptions, apply_credentials, build_options, parse_credentials
+from ._client_state import ClientState
 from ._connection import Connection, Statistics, SubscriptionState
 from ._events import (
     Connected,
@@ -25,8 +26,9 @@ from ._info import ServerInfo
 from ._nuid import NUID
 from ._options import DEFAULT_INBOX_PREFIX, ConnectOptions
 from ._parser import MAX_CONTROL_LINE, ErrOp, InfoOp, Parser
+from ._pending import PendingQueue
 from ._pool import ServerAddress, ServerPool, parse_url
-from ._state import State
+from ._state import DRAINING, ENDING, LIVE, Command, State, check_command
 from ._subjects import (
     check_publish_subject,
     check_queue,
@@ -34,12 +36,18 @@ from ._subjects import (
     is_valid_publish_subject,
     is_valid_subscribe_subject,
 )
+from ._websocket import WebSocketFramer
 
 __all__ = [
     "DEFAULT_INBOX_PREFIX",
+    "DRAINING",
+    "ENDING",
+    "LIVE",
     "MAX_CONTROL_LINE",
     "NUID",
     "ClientOptions",
+    "ClientState",
+    "Command",
     "ConnectOptions",
     "Connected",
     "Connection",
@@ -53,6 +61,7 @@ __all__ = [
     "LameDuckMode",
     "Msg",
     "Parser",
+    "PendingQueue",
     "Pong",
     "Response",
     "ServerAddress",
@@ -64,8 +73,10 @@ __all__ = [
     "Statistics",
     "SubscriptionEnded",
     "SubscriptionState",
+    "WebSocketFramer",
     "apply_credentials",
     "build_options",
+    "check_command",
     "check_publish_subject",
     "check_queue",
     "check_subscribe_subject",

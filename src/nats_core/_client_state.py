@@ -25,12 +25,10 @@ from ._events import (
     SubscriptionEnded,
 )
 from ._info import ServerInfo
-from ._state import State
+from ._state import DRAINING
 from .errors import ServerError
 
 __all__ = ["ClientState"]
-
-_DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 
 
 class ClientState:
@@ -137,7 +135,7 @@ class ClientState:
         """``connected``, ``reconnecting``, ``draining``, ``closed`` or ``connecting``."""
         if self._closing:
             return "closed"
-        if self._conn.state in _DRAINING:
+        if self._conn.state in DRAINING:
             return "draining"
         if self._reconnecting:
             return "reconnecting"

@@ -34,12 +34,10 @@ from ._nuid import NUID
 from ._options import ConnectOptions
 from ._parser import OK, PING, PONG, ErrOp, InfoOp, ParsedOp, Parser
 from ._pool import ServerAddress, ServerPool
-from ._state import Input, State, next_state
+from ._state import LIVE, Command, Input, State, check_command, next_state
 from ._subjects import check_publish_subject, check_queue, check_subscribe_subject
 from .errors import (
     AuthorizationError,
-    ConnectionClosedError,
-    ConnectionDrainingError,
     HeadersNotSupportedError,
     LocalProtocolError,
     MaxPayloadError,
@@ -67,7 +65,6 @@ except ImportError:  # pragma: no cover - installed without a compiler
 _HANDSHAKE = 0  # ping id of the PING that follows CONNECT
 _KEEPALIVE = -1  # ping id of liveness PINGs
 _SUBJECT_CACHE_MAX = 4096
-_LIVE = (State.CONNECTED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 _CONNECTED = State.CONNECTED  # a module constant: an Enum attribute lookup costs ~100 ns
 
 
@@ -175,7 +172,7 @@ class Connection:
     @property
     def is_connected(self) -> bool:
         """True when the handshake is done and the transport is up."""
-        return self.state in _LIVE
+        return self.state in LIVE
 
     @property
     def is_closed(self) -> bool:
@@ -357,7 +354,7 @@ class Connection:
                 self._to(Input.INFO)
                 self._send_connect()
             return
-        if self.state in _LIVE:
+        if self.state in LIVE:
             if added or removed:
                 events.append(InfoUpdated(info, tuple(added), tuple(removed)))
             elif not info.ldm:
@@ -491,12 +488,9 @@ class Connection:
     def _publish_buffer(self) -> bytearray | None:
         """None to send now, or the reconnect buffer; raises when publish is refused."""
         st = self.state
-        if st is State.CONNECTED or st is State.DRAINING_SUBS:
+        check_command(st, Command.PUBLISH)
+        if st in LIVE:
             return None
-        if st is State.CLOSED:
-            raise ConnectionClosedError("the connection is closed")
-        if st is State.DRAINING_PUBS:
-            raise ConnectionDrainingError("the connection is draining; publish is refused")
         if self.options.reconnect_buf_size < 0:
             raise ReconnectBufferFullError(
                 "not connected and the reconnect buffer is disabled (reconnect_buf_size < 0)"
@@ -623,13 +617,6 @@ class Connection:
         stats.out_bytes += n
         return self._out_size
 
-    def _check_open(self, what: str) -> None:
-        st = self.state
-        if st is State.CLOSED:
-            raise ConnectionClosedError(f"the connection is closed; cannot {what}")
-        if st is State.DRAINING_SUBS or st is State.DRAINING_PUBS:
-            raise ConnectionDrainingError(f"the connection is draining; cannot {what}")
-
     def _write_sub(self, sub: SubscriptionState) -> None:
         if sub.queue:
             self._emit(b"SUB %b %b %d\r\n" % (sub.subject.encode(), sub.queue.encode(), sub.sid))
@@ -638,7 +625,7 @@ class Connection:
 
     def subscribe(self, subject: str, queue: str = "", max_msgs: int = 0) -> int:
         """Add a subscription; return its sid. ``max_msgs`` > 0 auto-unsubscribes."""
-        self._check_open("subscribe")
+        check_command(self.state, Command.SUBSCRIBE)
         check_subscribe_subject(subject)
         if queue:
             check_queue(queue)
@@ -648,7 +635,7 @@ class Connection:
         self._next_sid += 1
         sub = SubscriptionState(sid, subject, queue, max_msgs)
         self._subs[sid] = sub
-        if self.state in _LIVE:
+        if self.state in LIVE:
             self._write_sub(sub)
             if max_msgs:
                 self._emit(b"UNSUB %d %d\r\n" % (sid, max_msgs))
@@ -659,14 +646,13 @@ class Connection:
 
         Returns True when the subscription is gone from the table now.
         """
-        if self.state is State.CLOSED:
-            raise ConnectionClosedError("the connection is closed; cannot unsubscribe")
+        check_command(self.state, Command.UNSUBSCRIBE)
         sub = self._subs.get(sid)
         if sub is None:
             raise SubscriptionClosedError(f"subscription {sid} is not active")
         if not isinstance(max_msgs, int) or max_msgs < 0:
             raise LocalProtocolError(f"max_msgs must be a non-negative integer, not {max_msgs!r}")
-        live = self.state in _LIVE
+        live = self.state in LIVE
         if max_msgs and sub.delivered < max_msgs:
             sub.max_msgs = max_msgs
             if live:
@@ -688,7 +674,7 @@ class Connection:
         sub = self._subs.get(sid)
         if sub is None:
             raise SubscriptionClosedError(f"subscription {sid} is not active")
-        if self.state in _LIVE:
+        if self.state in LIVE:
             self._emit(b"UNSUB %d\r\n" % sid)
         sub.draining = True
         pid = self.ping()
@@ -700,11 +686,10 @@ class Connection:
 
         While disconnected the PING waits for the next connection.
         """
-        if self.state is State.CLOSED:
-            raise ConnectionClosedError("the connection is closed; cannot flush")
+        check_command(self.state, Command.FLUSH)
         pid = self._next_ping
         self._next_ping += 1
-        if self.state in _LIVE:
+        if self.state in LIVE:
             self._emit(_PING)
             self._pings.append(pid)
         else:
@@ -717,7 +702,7 @@ class Connection:
         Returns True when ``max_pings_outstanding`` PINGs went unanswered: the
         connection is stale and the adapter should drop the transport.
         """
-        if self.state not in _LIVE:
+        if self.state not in LIVE:
             return False
         if self._keepalive_out >= self.options.max_pings_outstanding:
             return True

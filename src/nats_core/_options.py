@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ._urls import redact_url
 from .errors import ConfigError
 
 __all__ = ["DEFAULT_INBOX_PREFIX", "ConnectOptions"]
@@ -66,8 +67,6 @@ class ConnectOptions:
     def __repr__(self) -> str:
         # Secrets are left out; server URLs are shown without their credentials.
         from dataclasses import fields
-
-        from ._pool import redact_url
 
         shown = [f"servers={[redact_url(u) for u in self.servers]!r}"]
         shown += [

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
+from ._urls import redact_url
 from .errors import ConfigError, LocalProtocolError
 
-if TYPE_CHECKING:
-    from ._client_options import ClientOptions
-
-__all__ = ["ReconnectStep", "ServerAddress", "ServerPool", "parse_url", "redact_url"]
+__all__ = [
+    "ReconnectPolicy",
+    "ReconnectStep",
+    "ServerAddress",
+    "ServerPool",
+    "parse_url",
+    "redact_url",
+]
 
 _DEFAULT_PORTS = {"nats": 4222, "tls": 4222, "ws": 80, "wss": 443}
 
@@ -63,11 +67,6 @@ class ServerAddress:
         return f"ServerAddress({self.url!r}{cred})"
 
 
-def redact_url(url: str) -> str:
-    """``url`` with any user, password or token replaced by ``***``."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", r"\1***@", url)
-
-
 def parse_url(url: str, *, discovered: bool = False, default_scheme: str = "nats") -> ServerAddress:
     """Parse ``nats://user:pass@host:port`` (scheme and port optional)."""
     if not isinstance(url, str) or not url.strip():
@@ -105,6 +104,31 @@ def _ws_path(path: str, query: str) -> str:
     """The upgrade target of a WebSocket URL ("" when it is just "/")."""
     target = path + (f"?{query}" if query else "")
     return "" if target in ("", "/") else target
+
+
+class ReconnectPolicy(Protocol):
+    """How long a reconnecting client waits between passes over the pool
+    (:class:`~nats_core.ClientOptions` is one)."""
+
+    @property
+    def reconnect_time_wait(self) -> float:
+        """Seconds to wait once per pass over the pool."""
+        ...
+
+    @property
+    def reconnect_jitter(self) -> float:
+        """Random extra seconds, below this, for plain connections."""
+        ...
+
+    @property
+    def reconnect_jitter_tls(self) -> float:
+        """Random extra seconds, below this, once TLS is in use."""
+        ...
+
+    @property
+    def reconnect_delay_cb(self) -> Callable[[int], float] | None:
+        """``f(n) -> seconds`` replacing the wait and jitter of the n-th pass."""
+        ...
 
 
 class ReconnectStep(NamedTuple):
@@ -202,7 +226,7 @@ class ServerPool:
         self._passes = 0
         self._skip_wait = force
 
-    def next_reconnect(self, opts: ClientOptions) -> ReconnectStep | None:
+    def next_reconnect(self, opts: ReconnectPolicy) -> ReconnectStep | None:
         """The next reconnect attempt: which server, and how long to sleep first.
 
         As nats.go does: the servers of the pool are dialed one after the other
@@ -228,7 +252,9 @@ class ServerPool:
         server.reconnects += 1
         return ReconnectStep(server, delay, error)
 
-    def _delay(self, server: ServerAddress, opts: ClientOptions) -> tuple[float, Exception | None]:
+    def _delay(
+        self, server: ServerAddress, opts: ReconnectPolicy
+    ) -> tuple[float, Exception | None]:
         cb = opts.reconnect_delay_cb
         error: Exception | None = None
         if cb is not None:

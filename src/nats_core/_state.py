@@ -1,17 +1,33 @@
-"""Every state of a NATS connection and every transition between them.
+"""Every state of a NATS connection, every transition between them, and what
+each state allows.
 
 Everything that moves the connection from one state to another lives in
 :data:`TRANSITIONS`; an input the table lacks for the current state is a
-:class:`~nats_core.errors.LocalProtocolError` naming both.
+:class:`~nats_core.errors.LocalProtocolError` naming both. Which user commands
+a state refuses (and with which error) lives in :data:`REFUSED`, and the
+groups of states the connection and the adapters ask about (:data:`LIVE`,
+:data:`DRAINING`, :data:`ENDING`) are defined here too, so every rule that
+depends on the state is in this one file.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from .errors import LocalProtocolError
+from .errors import ConnectionClosedError, ConnectionDrainingError, LocalProtocolError
 
-__all__ = ["TRANSITIONS", "Input", "State", "next_state"]
+__all__ = [
+    "DRAINING",
+    "ENDING",
+    "LIVE",
+    "REFUSED",
+    "TRANSITIONS",
+    "Command",
+    "Input",
+    "State",
+    "check_command",
+    "next_state",
+]
 
 
 class State(Enum):
@@ -80,3 +96,47 @@ def next_state(state: State, event: Input) -> State:
         raise LocalProtocolError(
             f"cannot handle {event.value!r} while the connection is {state.value!r}"
         ) from None
+
+
+# ----------------------------------------------------------- groups of states
+
+#: A transport past its handshake: commands go on the wire at once (elsewhere,
+#: short of CLOSED, publishes wait in the reconnect buffer and SUBs are sent
+#: again on the next connection).
+LIVE = frozenset({S.CONNECTED, S.DRAINING_SUBS, S.DRAINING_PUBS})
+#: A drain is under way.
+DRAINING = frozenset({S.DRAINING_SUBS, S.DRAINING_PUBS})
+#: The connection is ending: closed, or draining towards closed (no reconnect).
+ENDING = frozenset({S.CLOSED, *DRAINING})
+
+
+# ------------------------------------------------------- commands per state
+
+
+class Command(Enum):
+    """The user commands whose permission depends on the state."""
+
+    PUBLISH = "publish"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    FLUSH = "flush"
+
+
+C = Command
+
+#: The commands a state refuses, and the error they get; every other
+#: (state, command) pair is allowed.
+REFUSED: dict[tuple[State, Command], type[LocalProtocolError]] = {
+    **{(S.CLOSED, c): ConnectionClosedError for c in Command},
+    (S.DRAINING_SUBS, C.SUBSCRIBE): ConnectionDrainingError,
+    (S.DRAINING_PUBS, C.SUBSCRIBE): ConnectionDrainingError,
+    (S.DRAINING_PUBS, C.PUBLISH): ConnectionDrainingError,
+}
+
+
+def check_command(state: State, command: Command) -> None:
+    """Raise the error :data:`REFUSED` names when ``state`` refuses ``command``."""
+    error = REFUSED.get((state, command))
+    if error is not None:
+        why = "closed" if state is S.CLOSED else "draining"
+        raise error(f"the connection is {why}; cannot {command.value}")

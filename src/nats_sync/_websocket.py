@@ -11,8 +11,7 @@ from __future__ import annotations
 import ssl
 import threading
 
-from nats_core import ServerAddress
-from nats_core._websocket import WebSocketFramer
+from nats_core import ServerAddress, WebSocketFramer
 from nats_core.errors import LocalProtocolError, RemoteProtocolError
 
 from ._transport import ConnectError, TCPTransport

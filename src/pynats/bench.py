@@ -309,29 +309,24 @@ def parser_ours(chunks: list[bytes]) -> int:
 
 def parser_ours_pure(chunks: list[bytes]) -> int:
     """As :func:`parser_ours` with the C fast path switched off (pure Python)."""
-    import nats_core._parser as mod
+    from nats_core import speedups
 
-    saved, mod._scan_msgs = mod._scan_msgs, None
-    try:
+    with speedups.disabled():
         return parser_ours(chunks)
-    finally:
-        mod._scan_msgs = saved
 
 
 def _c_parser() -> bool:
     """True when the parser's C fast path is built and on."""
-    import nats_core._parser as mod
+    from nats_core import speedups
 
-    return mod._scan_msgs is not None
+    return speedups.enabled()
 
 
 def _pure_python() -> None:
     """Switch the C module off in this process (parser fast path, publish frame)."""
-    import nats_core._connection as conn_mod
-    import nats_core._parser as mod
+    from nats_core import speedups
 
-    mod._scan_msgs = None
-    conn_mod._pub_frame = None
+    speedups.disable()
 
 
 def parser_ours_headers(chunks: list[bytes]) -> int:

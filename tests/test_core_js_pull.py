@@ -22,12 +22,15 @@ from nats_core.jetstream import (
     NotPullConsumerError,
     PullBadRequestError,
     PullConsumeState,
+    PullOutcome,
     PullRequest,
     PullRequestRejectedError,
+    PullStatusError,
     ServerShutdownError,
     msg_size,
     next_request,
 )
+from nats_core.jetstream.pull import LOST_PULL_RETRY_FIRST, LOST_PULL_RETRY_MAX
 
 INBOX = "_INBOX.pull.x"
 
@@ -268,17 +271,162 @@ def test_consume_pin_mismatch_repulls_quietly() -> None:
     assert out.error is None and out.pull is not None and out.pull.batch == 10
 
 
-@pytest.mark.parametrize(
-    ("desc", "cls"),
-    [("Exceeded MaxWaiting", PullRequestRejectedError), ("Server Shutdown", ServerShutdownError)],
-)
-def test_consume_warnings(desc: str, cls: type[Exception]) -> None:
+def test_consume_warnings() -> None:
     c = PullConsumeState(max_messages=10)
     c.start(now=0)
-    out = c.on_msg(status(409, desc), now=1)
-    assert isinstance(out.error, cls) and not out.done
+    out = c.on_msg(status(409, "Exceeded MaxWaiting"), now=1)
+    assert isinstance(out.error, PullRequestRejectedError) and not out.done
     # no pending headers: the buffer still counts as requested, no hot re-pull loop
-    assert out.pull is None and c.pending_msgs == 10
+    assert out.pull is None and c.pending_msgs == 10 and not c.retrying
+
+
+# ------------------------------------------------- lost pulls (leader failover)
+
+
+def no_responders() -> Msg:
+    return status(503)
+
+
+@pytest.mark.parametrize(
+    ("msg", "cls"),
+    [(no_responders(), PullStatusError), (status(409, "Server Shutdown"), ServerShutdownError)],
+)
+def test_consume_lost_pull_is_pulled_again_after_a_short_backoff(
+    msg: Msg, cls: type[Exception]
+) -> None:
+    c = PullConsumeState(max_messages=10, expires=5)  # heartbeat 2.5 s
+    c.start(now=0)
+    c.on_msg(user(1), now=0.5)
+    out = c.on_msg(msg, now=1.0)
+    assert type(out.error) is cls and not out.done and out.pull is None
+    assert c.pending_msgs == 0 and c.retrying
+    # the retry, not the heartbeat watch (nothing holds a pull to send heartbeats)
+    assert c.deadline == pytest.approx(1.0 + LOST_PULL_RETRY_FIRST)
+    assert c.check(1.05) is None
+    again = c.check(1.1)
+    assert again is not None and again.error is None
+    assert again.pull == PullRequest(batch=10, expires=5, idle_heartbeat=2.5)
+    # a 503 is no heartbeat: the watch still runs from the last message
+    assert not c.retrying and c.pending_msgs == 10 and c.deadline == pytest.approx(5.5)
+
+
+def test_consume_no_leader_backoff_doubles_up_to_a_bound_and_reports_once() -> None:
+    c = PullConsumeState(max_messages=10, expires=30)  # heartbeat 15 s
+    c.start(now=0)
+    t, waits, errors = 0.0, [], []
+    for _ in range(8):  # no consumer leader for a while: every pull answered 503
+        out = c.on_msg(no_responders(), now=t)
+        errors.append(out.error)
+        assert c.deadline is not None
+        waits.append(round(c.deadline - t, 3))
+        t = c.deadline
+        again = c.check(t)
+        assert again is not None and again.pull is not None and again.error is None
+    assert waits == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert errors[0] is not None and errors[0].status == 503  # type: ignore[attr-defined]
+    assert "no leader" in str(errors[0])
+    assert errors[1:] == [None] * 7
+    # the new leader took the pull: its heartbeat (or a message) ends the series
+    c.on_msg(heartbeat(), now=t + 0.01)
+    assert not c.retrying and c.deadline == pytest.approx(t + 0.01 + 30)
+    out = c.on_msg(no_responders(), now=t + 1)
+    assert out.error is not None and c.deadline == pytest.approx(t + 1 + LOST_PULL_RETRY_FIRST)
+
+
+def test_consume_retry_bound_is_half_a_short_heartbeat() -> None:
+    c = PullConsumeState(max_messages=10, expires=1, idle_heartbeat=0.5)
+    assert [c.retry_delay(n) for n in (1, 2, 3, 4, 50)] == [0.1, 0.2, 0.25, 0.25, 0.25]
+    assert LOST_PULL_RETRY_MAX == 0.5
+
+
+def test_consume_no_leader_for_long_still_reports_missed_heartbeats() -> None:
+    """Retries are quiet, but two heartbeat intervals without a sign of the
+    consumer still give MissedHeartbeatError, every two intervals."""
+    c = PullConsumeState(max_messages=10, expires=2)  # heartbeat 1 s
+    c.start(now=0)
+    t, missed = 0.0, []
+    c.on_msg(no_responders(), now=t)
+    while t < 7:
+        t = c.deadline  # type: ignore[assignment]
+        out = c.check(t)
+        assert out is not None and out.pull is not None
+        if isinstance(out.error, MissedHeartbeatError):
+            missed.append(round(t, 3))
+        else:
+            assert out.error is None
+        c.on_msg(no_responders(), now=t)
+    assert missed == [2.0, 4.0, 6.0]
+
+
+def test_consume_resumes_within_two_heartbeats_of_a_new_leader() -> None:
+    """Whenever the leader comes back (the pulls stop getting 503s), the next pull
+    reaches it well within two heartbeat intervals."""
+    for hb in (0.5, 1.0, 2.5, 15.0):
+        for elected in (0.05, 0.33, 1.7, 4.2, 9.99, 31.0):
+            c = PullConsumeState(max_messages=10, expires=2 * hb)
+            c.start(now=0)
+            t = 0.0
+            c.on_msg(no_responders(), now=t)  # the pull after the kill: no leader
+            while True:
+                t = c.deadline  # type: ignore[assignment]
+                out = c.check(t)
+                assert out is not None and out.pull is not None
+                if t >= elected:
+                    break  # this pull reached the new leader
+                c.on_msg(no_responders(), now=t)
+            assert t - elected <= min(LOST_PULL_RETRY_MAX, hb / 2) + 1e-9 < 2 * hb
+
+
+def test_consume_no_refill_while_waiting_to_pull_again() -> None:
+    c = PullConsumeState(max_messages=4)
+    c.start(now=0)
+    c.on_msg(no_responders(), now=1)
+    for i in range(1, 4):  # messages already under way are delivered, no pull is made
+        out = c.on_msg(user(i), now=1.01)
+        assert out.deliver and out.pull is None
+    assert c.retrying and c.deadline == pytest.approx(1.1)
+
+
+def test_consume_leadership_change_after_no_leader() -> None:
+    """409 Leadership Change pulls again at once and keeps the backoff step (a
+    leader is settling); a reconnect pulls at once too and cancels the wait."""
+    c = PullConsumeState(max_messages=10, expires=10)
+    c.start(now=0)
+    c.on_msg(no_responders(), now=1)
+    c.check(1.1)
+    out = c.on_msg(status(409, "Leadership Change"), now=1.2)
+    assert isinstance(out.error, LeadershipChangedError) and out.pull is not None
+    out = c.on_msg(no_responders(), now=1.3)
+    assert out.error is None and c.deadline == pytest.approx(1.5)  # second step: 0.2 s
+    c.on_disconnect()
+    assert c.deadline is None and c.check(1e9) is None
+    c.on_msg(no_responders(), now=1.4)  # late, from the old connection: the reconnect pulls
+    assert c.deadline is None
+    req = c.on_reconnect(now=2.0)
+    assert req is not None and req.batch == 10
+    assert not c.retrying and c.deadline == pytest.approx(12.0)
+
+
+def test_consume_no_leader_after_missed_heartbeats() -> None:
+    """The leader died holding our pull: two missed heartbeats pull again; the
+    pull finds no leader; the backoff takes over until one is elected."""
+    c = PullConsumeState(max_messages=10, expires=5)
+    c.start(now=0)
+    out = c.check(5.0)
+    assert out is not None and isinstance(out.error, MissedHeartbeatError)
+    c.on_msg(no_responders(), now=5.01)
+    assert c.deadline == pytest.approx(5.11)
+    assert c.check(5.11) is not None
+    assert c.on_msg(user(1), now=5.2).deliver
+    assert not c.retrying and c.deadline == pytest.approx(10.2)
+
+
+def test_consume_stop_while_waiting_to_pull_again() -> None:
+    c = PullConsumeState()
+    c.start(now=0)
+    c.on_msg(no_responders(), now=1)
+    c.stop()
+    assert not c.retrying and c.deadline is None and c.check(1e9) is None
 
 
 def test_consume_quiet_statuses() -> None:
@@ -349,6 +497,8 @@ def test_consume_stop() -> None:
         st.one_of(
             st.just("msg"),
             st.just("hb"),
+            st.just("503"),
+            st.just("tick"),
             st.integers(min_value=0, max_value=60).map(lambda n: ("timeout", n)),
         ),
         max_size=200,
@@ -356,18 +506,27 @@ def test_consume_stop() -> None:
 )
 def test_consume_pending_invariants(max_messages: int, events: list[Any]) -> None:
     """Whatever arrives, pending stays within [0, max] and a pull is asked for
-    exactly when pending dropped below the threshold."""
+    exactly when pending dropped below the threshold (or, after a lost pull,
+    when the backoff ends)."""
     c = PullConsumeState(max_messages=max_messages)
     c.start(now=0)
+    t = 0.0
     for ev in events:
+        t += 0.01
         if ev == "msg":
-            out = c.on_msg(user(1), now=1)
+            out = c.on_msg(user(1), now=t)
         elif ev == "hb":
-            out = c.on_msg(heartbeat(), now=1)
+            out = c.on_msg(heartbeat(), now=t)
+        elif ev == "503":
+            out = c.on_msg(no_responders(), now=t)
+        elif ev == "tick":
+            t = c.deadline or t
+            out = c.check(t) or PullOutcome()
         else:
-            out = c.on_msg(timeout(ev[1]), now=1)
+            out = c.on_msg(timeout(ev[1]), now=t)
         assert 0 <= c.pending_msgs <= max_messages
-        assert c.pending_msgs >= c.threshold_messages or out.pull is not None
+        assert c.pending_msgs >= c.threshold_messages or out.pull is not None or c.retrying
+        assert c.deadline is not None  # a timer always runs: heartbeats or a retry
         if out.pull is not None:
             assert c.pending_msgs == max_messages
             assert 1 <= out.pull.batch <= max_messages

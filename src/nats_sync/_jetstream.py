@@ -1375,12 +1375,12 @@ class MessagesContext:
                 js._send_pull(self._stream, self._name, again, self._inbox)
         t = now()
         wait = _POLL
-        hb_deadline = pull.deadline
-        if hb_deadline is not None:
-            wait = min(wait, hb_deadline - t)
+        due = pull.deadline  # missed heartbeats, or the time to pull again after a lost pull
+        if due is not None:
+            wait = min(wait, due - t)
         if deadline is not None:
             wait = min(wait, deadline - t)
-        msg = _next_or_none(sub, wait)
+        msg = None if due is not None and due <= t else _next_or_none(sub, wait)
         if msg is None:
             out = pull.check(now())
             if out is None:

@@ -11,6 +11,16 @@ requests in flight, asks for a new pull when they fall below the threshold
 statuses that end a pull, watches idle heartbeats (two missed intervals give
 :class:`MissedHeartbeatError`) and pulls again after a reconnect.
 
+It also knows when a pull was lost, so that a consume outlives the loss of
+its consumer's leader (a node of the cluster dying) without waiting for
+heartbeats that will never come: a 503 (no consumer leader to take the pull)
+or a 409 Server Shutdown makes it pull again after a short backoff
+(:data:`LOST_PULL_RETRY_FIRST` doubling up to :data:`LOST_PULL_RETRY_MAX`,
+at most half a heartbeat), a 409 Leadership Change and a reconnect make it
+pull again at once, and any other answer from the server ends the backoff.
+Once a new leader is elected, the next pull reaches it within one backoff
+step: well within two heartbeat intervals.
+
 :class:`FetchState` runs one pull request (``fetch()``/``next()``) and says
 when it is done: batch filled, bytes reached, a status ended it, the client
 deadline passed or heartbeats stopped.
@@ -41,6 +51,8 @@ __all__ = [
     "DEFAULT_EXPIRES",
     "DEFAULT_MAX_MESSAGES",
     "FETCH_CLIENT_SLACK",
+    "LOST_PULL_RETRY_FIRST",
+    "LOST_PULL_RETRY_MAX",
     "FetchState",
     "PullConsumeState",
     "PullOutcome",
@@ -57,6 +69,11 @@ BATCH_FOR_BYTES = 1_000_000
 """``batch`` of byte-limited pulls (ADR-37: a large number, not 0)."""
 FETCH_CLIENT_SLACK = 1.0
 """Seconds the client waits for a fetch beyond its ``expires``."""
+LOST_PULL_RETRY_FIRST = 0.1
+"""Seconds before consume pulls again after its pull was lost (503, 409 Server Shutdown)."""
+LOST_PULL_RETRY_MAX = 0.5
+"""Longest wait between such pulls (the wait doubles from :data:`LOST_PULL_RETRY_FIRST`;
+it is also at most half the idle heartbeat)."""
 _MIN_CONSUME_EXPIRES = 1.0
 _MIN_HEARTBEAT, _MAX_HEARTBEAT = 0.5, 30.0
 _ENDS_PULL_QUIETLY = frozenset(
@@ -69,6 +86,8 @@ _ENDS_PULL_QUIETLY = frozenset(
     }
 )
 _ENDS_FETCH_QUIETLY = _ENDS_PULL_QUIETLY - {StatusKind.PIN_ID_MISMATCH}
+#: Statuses after which no server holds the consume's pulls: pull again after a backoff.
+_PULL_LOST = frozenset({StatusKind.NO_RESPONDERS, StatusKind.SERVER_SHUTDOWN})
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -207,11 +226,18 @@ class PullConsumeState:
     Call :meth:`start` and publish its request; then :meth:`on_msg` for every
     message of the subscription, :meth:`check` when :attr:`deadline` passes,
     :meth:`on_disconnect` / :meth:`on_reconnect` on connection changes.
+
+    Lost pulls (see the module's documentation) are pulled again by
+    :meth:`on_msg` (409 Leadership Change, at once) or by :meth:`check` at
+    :attr:`deadline` (503 and 409 Server Shutdown, after the backoff); only
+    the first loss of a series is reported as an error.
     """
 
     __slots__ = (
         "_connected",
         "_hb_deadline",
+        "_lost",
+        "_retry_at",
         "delivered",
         "done",
         "error",
@@ -276,6 +302,8 @@ class PullConsumeState:
         self.error: JetStreamError | None = None
         self._connected = True
         self._hb_deadline: float | None = None
+        self._retry_at: float | None = None  # when to pull again after a lost pull
+        self._lost = 0  # lost pulls in a row (the backoff step)
 
     @staticmethod
     def _threshold(value: int | None, limit: int, what: str) -> int:
@@ -295,14 +323,18 @@ class PullConsumeState:
             idle_heartbeat=self.idle_heartbeat,
         )
 
-    def _full(self, now: float) -> PullRequest:
+    def _full(self, now: float | None) -> PullRequest:
+        """A pull for the whole buffer; ``now`` restarts the heartbeat watch (a
+        retry after a lost pull, ``None``, keeps the watch running)."""
         self.pending_msgs = self.max_messages
         self.pending_bytes = self.max_bytes
-        self._hb_deadline = now + 2 * self.idle_heartbeat
+        if now is not None:
+            self._hb_deadline = now + 2 * self.idle_heartbeat
+        self._retry_at = None
         return self._request(self.max_messages, self.max_bytes or None)
 
     def _refill(self) -> PullRequest | None:
-        if self.done or not self._connected:
+        if self.done or not self._connected or self._retry_at is not None:
             return None
         low_msgs = self.pending_msgs < self.threshold_messages
         low_bytes = bool(self.max_bytes) and self.pending_bytes < self.threshold_bytes
@@ -331,9 +363,13 @@ class PullConsumeState:
         """
         if self.done:
             return PullOutcome(done=True, error=self.error)
+        status = jetstream_status(msg)
+        if status is not None and status.kind in _PULL_LOST:
+            return self._pull_lost(status, now)
         if self._connected:
             self._hb_deadline = now + 2 * self.idle_heartbeat
-        status = jetstream_status(msg)
+        if status is None or status.kind is not StatusKind.LEADERSHIP_CHANGE:
+            self._lost = 0  # a server holds our pull: whatever was lost is back
         if status is None:
             self.delivered += 1
             self.pending_msgs = max(0, self.pending_msgs - 1)
@@ -360,20 +396,67 @@ class PullConsumeState:
         report = None if kind in _ENDS_PULL_QUIETLY else error
         return PullOutcome(error=report, pull=self._refill(), status=status)
 
+    def retry_delay(self, lost: int) -> float:
+        """Seconds to wait before pulling again after ``lost`` (1, 2, ...) lost pulls
+        in a row: :data:`LOST_PULL_RETRY_FIRST` doubling, at most
+        :data:`LOST_PULL_RETRY_MAX` and half the idle heartbeat."""
+        cap = min(LOST_PULL_RETRY_MAX, self.idle_heartbeat / 2)
+        return min(LOST_PULL_RETRY_FIRST * float(1 << min(max(lost, 1) - 1, 16)), cap)
+
+    def _pull_lost(self, status: JSStatus, now: float) -> PullOutcome:
+        """No server holds our pulls any more (no consumer leader, or it is shutting
+        down): nothing is pending; pull again after the backoff (see :meth:`check`).
+
+        The status is no heartbeat: the heartbeat watch goes on, so a consumer
+        without a leader for two heartbeat intervals still gives
+        :class:`MissedHeartbeatError` from :meth:`check`."""
+        self.pending_msgs = 0
+        self.pending_bytes = 0
+        if not self._connected or self._retry_at is not None:
+            return PullOutcome(status=status)  # the reconnect / the retry pulls again
+        self._lost += 1
+        self._retry_at = now + self.retry_delay(self._lost)
+        error: PullStatusError | None = None
+        if self._lost == 1:  # report the first of a series, not every retry
+            if status.kind is StatusKind.NO_RESPONDERS:
+                error = PullStatusError(
+                    status.code, "No Responders: the consumer has no leader now; pulling again"
+                )
+            else:
+                error = status_error(status)
+        return PullOutcome(error=error, status=status)
+
     @property
     def deadline(self) -> float | None:
-        """When :meth:`check` must run next (the heartbeat deadline), or ``None``."""
-        return None if self.done or not self._connected else self._hb_deadline
+        """When :meth:`check` must run next (the heartbeat deadline, or sooner the
+        time to pull again after a lost pull), or ``None``."""
+        if self.done or not self._connected:
+            return None
+        if self._retry_at is None:
+            return self._hb_deadline
+        if self._hb_deadline is None:
+            return self._retry_at
+        return min(self._retry_at, self._hb_deadline)
+
+    @property
+    def retrying(self) -> bool:
+        """True while waiting to pull again after a lost pull (503, 409 Server Shutdown)."""
+        return self._retry_at is not None and not self.done
 
     def check(self, now: float) -> PullOutcome | None:
-        """Detect missed heartbeats at ``now``.
+        """Act on the timers at ``now``: detect missed heartbeats, or pull again
+        after a lost pull.
 
         Two silent heartbeat intervals give a (non-terminal)
         :class:`MissedHeartbeatError` and a fresh pull for the whole buffer.
+        The end of a lost pull's backoff gives a fresh pull for the whole
+        buffer and no error (the loss was reported when it happened).
         """
         deadline = self.deadline
         if deadline is None or now < deadline:
             return None
+        if self._hb_deadline is None or now < self._hb_deadline:
+            return PullOutcome(pull=self._full(None))
         error = MissedHeartbeatError(
             f"no heartbeat for {2 * self.idle_heartbeat:g}s: the consumer may be gone "
             "or the connection stalled; pulling again"
@@ -384,6 +467,7 @@ class PullConsumeState:
         """The connection dropped: pause the heartbeat watch and stop pulling."""
         self._connected = False
         self._hb_deadline = None
+        self._retry_at = None
 
     def on_reconnect(self, now: float) -> PullRequest | None:
         """The connection is back: the pull to publish (``None`` once consume has ended)."""
@@ -396,6 +480,7 @@ class PullConsumeState:
         """End the consume (the user stopped it); later messages are not delivered."""
         self.done = True
         self._hb_deadline = None
+        self._retry_at = None
 
 
 class FetchState:

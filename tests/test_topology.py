@@ -16,7 +16,6 @@ import pytest
 import nats_anyio
 import nats_sync
 from nats_core.errors import NatsTimeoutError, NoRespondersError
-from nats_core.jetstream.errors import NoStreamResponseError
 from pynats.server import NatsServer
 from pynats.topology import Cluster, Supercluster, Topology, start_leaf
 from sync_helpers import wait_until
@@ -544,16 +543,6 @@ async def test_hub_and_leaf_reach_each_others_jetstream_domain_anyio(
         assert (await (await to_hub.key_value(f"hcfg_{tag}")).get("size")).value == b"xl"
 
 
-KV_WRITES_ACROSS_DOMAINS = pytest.mark.xfail(
-    strict=True,
-    raises=NoStreamResponseError,
-    reason="KeyValue.put publishes to $KV.<bucket>.<key>, which a leaf node connection with "
-    "JetStream domains does not carry; the servers carry $JS.<domain>.API.$KV.<bucket>.<key> "
-    "(what nats.go publishes to when the context has a domain or an API prefix)",
-)
-
-
-@KV_WRITES_ACROSS_DOMAINS
 def test_key_value_writes_into_another_domain_sync(
     hub_and_leaf: tuple[NatsServer, NatsServer],
 ) -> None:
@@ -565,7 +554,6 @@ def test_key_value_writes_into_another_domain_sync(
         assert on_leaf.jetstream().key_value(f"w_{tag}").get("k").value == b"from the hub"
 
 
-@KV_WRITES_ACROSS_DOMAINS
 @pytest.mark.anyio
 async def test_key_value_writes_into_another_domain_anyio(
     hub_and_leaf: tuple[NatsServer, NatsServer],

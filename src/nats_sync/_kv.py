@@ -31,7 +31,7 @@ from nats_core.jetstream.kv import (
     entry_from_msg,
     entry_from_stored,
     kv_stream_name,
-    kv_subject,
+    kv_subjects,
     status_from_info,
 )
 from nats_core.jetstream.models import DeliverPolicy, StreamInfo
@@ -99,10 +99,18 @@ class Bucket:
 
 class KeyValue(Bucket):
     """A Key-Value bucket; from :meth:`JetStream.create_key_value` or
-    :meth:`JetStream.key_value`."""
+    :meth:`JetStream.key_value`.
+
+    Through a context with a JetStream domain or an API prefix, writes go to
+    ``<api prefix>.$KV.<bucket>.<key>`` (which reaches the bucket of that
+    domain, also across a leaf node); reads and watches use the bucket's
+    stream. A mirror bucket reads its origin's keys and writes to its origin.
+    """
 
     def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
         super().__init__(js, bucket, kv_stream_name(bucket), info)
+        mirror = info.config.mirror if info is not None else None
+        self._subjects = kv_subjects(bucket, js.api.prefix, mirror=mirror)
 
     def get(self, key: str, revision: int | None = None) -> KeyValueEntry:
         """The key's entry (at ``revision``, when given).
@@ -111,7 +119,7 @@ class KeyValue(Bucket):
         no value, :class:`~nats_core.jetstream.kv.KeyDeletedError` (a subclass)
         when its entry is a delete or purge.
         """
-        subject = kv_subject(self._bucket, check_key(key))
+        subject = self._subjects.key(check_key(key))
         try:
             if revision is None:
                 sm = self._js.get_msg(
@@ -125,7 +133,7 @@ class KeyValue(Bucket):
             raise KeyNotFoundError(self._missing(key, revision)) from None
         if sm.subject != subject:  # the revision is another key's
             raise KeyNotFoundError(self._missing(key, revision))
-        entry = entry_from_stored(self._bucket, sm)
+        entry = entry_from_stored(self._bucket, sm, self._subjects)
         if entry.operation is not KeyValueOp.PUT:
             raise KeyDeletedError(self._missing(key, revision) + " (deleted)", entry)
         return entry
@@ -136,7 +144,7 @@ class KeyValue(Bucket):
 
     def put(self, key: str, value: bytes) -> int:
         """Set the key's value; returns its new revision."""
-        ack = self._js.publish(kv_subject(self._bucket, check_key(key)), value)
+        ack = self._js.publish(self._subjects.put(check_key(key)), value)
         return ack.seq
 
     def create(self, key: str, value: bytes) -> int:
@@ -156,7 +164,7 @@ class KeyValue(Bucket):
     def update(self, key: str, value: bytes, last: int) -> int:
         """Set the key only when its revision is ``last`` (0: no value yet); else
         raises :class:`~nats_core.jetstream.kv.KeyExistsError`."""
-        subject = kv_subject(self._bucket, check_key(key))
+        subject = self._subjects.put(check_key(key))
         try:
             ack = self._js.publish(subject, value, expected_last_subject_seq=last)
         except WrongLastSequenceError as e:
@@ -179,7 +187,7 @@ class KeyValue(Bucket):
         hdrs = Headers({KV_OPERATION: op.value})
         if op is KeyValueOp.PURGE:
             hdrs[ROLLUP] = "sub"
-        subject = kv_subject(self._bucket, check_key(key))
+        subject = self._subjects.put(check_key(key))
         try:
             ack = self._js.publish(subject, b"", headers=hdrs, expected_last_subject_seq=last)
         except WrongLastSequenceError as e:
@@ -206,11 +214,11 @@ class KeyValue(Bucket):
         patterns = [keys] if isinstance(keys, str) else list(keys)
         if not patterns:
             raise ValueError("watch needs at least one key pattern")
-        subjects = [kv_subject(self._bucket, check_key(k, wildcards=True)) for k in patterns]
-        bucket = self._bucket
+        subjects = [self._subjects.key(check_key(k, wildcards=True)) for k in patterns]
+        bucket, names = self._bucket, self._subjects
         return self._watch(
             subjects,
-            lambda msg: entry_from_msg(bucket, msg),
+            lambda msg: entry_from_msg(bucket, msg, names),
             _is_marker if ignore_deletes else _never,
             include_history=include_history,
             updates_only=updates_only,
@@ -261,7 +269,7 @@ class KeyValue(Bucket):
             old = limit < timedelta(0) or e.created is None or e.created <= cutoff
             removed += self._js.purge_stream(
                 self._stream,
-                subject=kv_subject(self._bucket, e.key),
+                subject=self._subjects.key(e.key),
                 keep=0 if old else 1,
             )
         return removed

@@ -6,6 +6,15 @@ subject ``$KV.B.k``, its value the payload of the last message there, its
 revision that message's stream sequence. A delete or purge is a message with a
 ``KV-Operation`` header (``DEL``, ``PURGE``); a purge also rolls the key's older
 messages up. The adapters' ``KeyValue`` classes do the I/O with these pieces.
+
+Reads and writes may use different subjects (:class:`KeyValueSubjects`): a
+context with a JetStream domain or an API prefix writes to
+``<api prefix>.$KV.B.k`` (``$JS.<domain>.API.$KV.B.k``), the subject a leaf node
+connection between JetStream domains carries and the server maps to the
+bucket's stream, while reads and watches keep the stream's own subjects. A
+bucket that mirrors another reads its origin's subjects and writes to its
+origin (through the mirror's external API prefix when it has one), as nats.go
+does.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .api import DEFAULT_API_PREFIX
 from .errors import APIError, InvalidNameError, InvalidOptionError, JetStreamError
 from .models import (
     DiscardPolicy,
@@ -24,6 +34,7 @@ from .models import (
     StoredMsg,
     StreamConfig,
     StreamInfo,
+    StreamSource,
 )
 
 __all__ = [
@@ -38,13 +49,16 @@ __all__ = [
     "KeyValueError",
     "KeyValueOp",
     "KeyValueStatus",
+    "KeyValueSubjects",
     "check_bucket",
     "check_key",
     "entry_from_msg",
     "entry_from_stored",
+    "kv_put_prefix",
     "kv_stream_config",
     "kv_stream_name",
     "kv_subject",
+    "kv_subjects",
     "status_from_info",
 ]
 
@@ -134,8 +148,95 @@ def kv_stream_name(bucket: str) -> str:
 
 
 def kv_subject(bucket: str, key: str) -> str:
-    """The subject of ``key`` in ``bucket``."""
+    """The subject of ``key`` in ``bucket`` (where the bucket's stream stores it)."""
     return f"$KV.{bucket}.{key}"
+
+
+def _origin_bucket(mirror: StreamSource) -> str:
+    name = mirror.name
+    return name[len("KV_") :] if name.startswith("KV_") else name
+
+
+def _external_api(mirror: StreamSource | None) -> str | None:
+    if mirror is None or mirror.external is None:
+        return None
+    return (mirror.external.api or "").rstrip(".") or None
+
+
+def kv_put_prefix(
+    bucket: str,
+    api_prefix: str | None = None,
+    *,
+    mirror: StreamSource | None = None,
+) -> str:
+    """The prefix (ending in ``.``) of the subjects that write ``bucket``'s keys.
+
+    ``$KV.<bucket>.`` with the default API prefix (``$JS.API``, or ``None``);
+    ``<api_prefix>.$KV.<bucket>.`` with another, such as a JetStream domain's
+    ``$JS.<domain>.API``: a publish there reaches the bucket of that domain,
+    also through a leaf node connection, which does not carry ``$KV.>``
+    between domains. A mirror bucket (``mirror``: its stream's
+    ``config.mirror``) has no subjects of its own: its writes go to the
+    origin bucket, through the mirror's external API prefix when it has one
+    (and then not through ``api_prefix``).
+    """
+    origin = bucket if mirror is None else _origin_bucket(mirror)
+    external = _external_api(mirror)
+    if external is not None:
+        return f"{external}.$KV.{origin}."
+    api = (api_prefix or DEFAULT_API_PREFIX).rstrip(".")
+    if api and api != DEFAULT_API_PREFIX:
+        return f"{api}.$KV.{origin}."
+    return f"$KV.{origin}."
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValueSubjects:
+    """Where a bucket's keys are read and where they are written.
+
+    ``prefix`` (``$KV.<bucket>.``) is what the bucket's stream stores, so gets,
+    watches, purges and entries use it; ``put_prefix`` is where puts, updates,
+    deletes and purge markers are published (see :func:`kv_put_prefix`). Make
+    one with :func:`kv_subjects`.
+    """
+
+    bucket: str
+    prefix: str
+    put_prefix: str
+
+    def key(self, key: str) -> str:
+        """The stored subject of ``key`` (or of a watch pattern): for reads."""
+        return self.prefix + key
+
+    def put(self, key: str) -> str:
+        """The subject to publish ``key``'s new value or marker to."""
+        return self.put_prefix + key
+
+    def key_of(self, subject: str) -> str:
+        """The key a stored subject names (:class:`KeyValueError` when it is
+        not one of this bucket's)."""
+        if not subject.startswith(self.prefix):
+            raise KeyValueError(f"subject {subject!r} is not in bucket {self.bucket!r}")
+        return subject[len(self.prefix) :]
+
+
+def kv_subjects(
+    bucket: str,
+    api_prefix: str | None = None,
+    *,
+    mirror: StreamSource | None = None,
+) -> KeyValueSubjects:
+    """The read and write subjects of ``bucket`` for a JetStream context with
+    ``api_prefix`` (``JSApi.prefix``; ``None``: the default), ``mirror`` being
+    the bucket's stream's ``config.mirror`` (a mirror stores its origin's
+    subjects)."""
+    check_bucket(bucket)
+    origin = bucket if mirror is None else _origin_bucket(mirror)
+    return KeyValueSubjects(
+        bucket=bucket,
+        prefix=f"$KV.{origin}.",
+        put_prefix=kv_put_prefix(bucket, api_prefix, mirror=mirror),
+    )
 
 
 @dataclass
@@ -222,18 +323,20 @@ def _operation(headers: Any) -> KeyValueOp:
         return KeyValueOp.PUT  # an unknown marker: a plain value, as nats.go reads it
 
 
-def _key_of(bucket: str, subject: str) -> str:
-    prefix = f"$KV.{bucket}."
-    if not subject.startswith(prefix):
-        raise KeyValueError(f"subject {subject!r} is not in bucket {bucket!r}")
-    return subject[len(prefix) :]
+def _key_of(bucket: str, subject: str, subjects: KeyValueSubjects | None) -> str:
+    if subjects is None:
+        subjects = KeyValueSubjects(bucket, f"$KV.{bucket}.", f"$KV.{bucket}.")
+    return subjects.key_of(subject)
 
 
-def entry_from_stored(bucket: str, msg: StoredMsg) -> KeyValueEntry:
-    """The entry a stored message (a get or direct get) is."""
+def entry_from_stored(
+    bucket: str, msg: StoredMsg, subjects: KeyValueSubjects | None = None
+) -> KeyValueEntry:
+    """The entry a stored message (a get or direct get) is (``subjects``: the
+    bucket's, when it stores other subjects than ``$KV.<bucket>.``, as a mirror)."""
     return KeyValueEntry(
         bucket=bucket,
-        key=_key_of(bucket, msg.subject),
+        key=_key_of(bucket, msg.subject, subjects),
         value=msg.data,
         revision=msg.seq,
         created=msg.time,
@@ -241,13 +344,16 @@ def entry_from_stored(bucket: str, msg: StoredMsg) -> KeyValueEntry:
     )
 
 
-def entry_from_msg(bucket: str, msg: Any) -> KeyValueEntry:
+def entry_from_msg(
+    bucket: str, msg: Any, subjects: KeyValueSubjects | None = None
+) -> KeyValueEntry:
     """The entry a message delivered by a consumer of the bucket is (its
-    metadata gives the revision, time and how many entries follow)."""
+    metadata gives the revision, time and how many entries follow;
+    ``subjects`` as for :func:`entry_from_stored`)."""
     meta = msg.metadata
     return KeyValueEntry(
         bucket=bucket,
-        key=_key_of(bucket, msg.subject),
+        key=_key_of(bucket, msg.subject, subjects),
         value=msg.data,
         revision=meta.sequence.stream,
         created=meta.timestamp,

@@ -6,7 +6,9 @@ documentation's words work here. Durations are :class:`datetime.timedelta`,
 times aware :class:`datetime.datetime` (UTC), enums :class:`enum.StrEnum`.
 
 Optional fields default to ``None`` and ``to_json`` omits them, so a config
-holds only what its author set and the server fills in its defaults. Unknown
+holds only what its author set and the server fills in its defaults. One
+exception: :attr:`ConsumerConfig.ack_policy` defaults to ``explicit`` (the
+server's default, ``none``, takes no acks), as in nats.go and nats-py. Unknown
 keys from newer servers land in ``extra`` and go back out unchanged.
 """
 
@@ -16,10 +18,11 @@ keys from newer servers land in ``extra`` and go back out unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from .._headers import Headers
 from ._codec import (
@@ -339,6 +342,12 @@ class ConsumerConfig(Model):
     Pull consumers leave ``deliver_subject`` unset. A durable consumer has
     ``durable_name`` (or ``name`` with no ``inactive_threshold``); without a
     name the consumer is ephemeral.
+
+    ``ack_policy`` defaults to :attr:`AckPolicy.EXPLICIT`: each message is
+    acknowledged on its own, as nats.go and nats-py default to (the server,
+    when the field is left out, makes a consumer that takes no acks). Give
+    ``AckPolicy.NONE`` for a consumer without acks, or ``None`` to leave the
+    field out of the request.
     """
 
     name: str | None = fld(STR)
@@ -347,7 +356,7 @@ class ConsumerConfig(Model):
     deliver_policy: DeliverPolicy | None = fld(enum(DeliverPolicy))
     opt_start_seq: int | None = fld(INT)
     opt_start_time: datetime | None = fld(TIME)
-    ack_policy: AckPolicy | None = fld(enum(AckPolicy))
+    ack_policy: AckPolicy | None = fld(enum(AckPolicy), default=AckPolicy.EXPLICIT)
     ack_wait: timedelta | None = fld(DURATION)
     max_deliver: int | None = fld(INT)
     backoff: list[timedelta] | None = fld(DURATION_LIST)
@@ -376,6 +385,16 @@ class ConsumerConfig(Model):
     flow_control: bool | None = fld(BOOL)
     idle_heartbeat: timedelta | None = fld(DURATION)
     extra: dict[str, Any] = extra_field()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Build from a decoded JSON object. The ``explicit`` default is for configs
+        written here: a read one without a known ``ack_policy`` keeps ``None``
+        (an unknown value stays in ``extra`` and goes back out unchanged)."""
+        cfg = super(ConsumerConfig, cls).from_json(data)
+        if not isinstance(data.get("ack_policy"), str) or "ack_policy" in cfg.extra:
+            cfg.ack_policy = None
+        return cfg
 
 
 @dataclass(slots=True)
@@ -411,7 +430,7 @@ class ConsumerInfo(Model):
 
     def __post_init__(self) -> None:
         if self.config is None:
-            self.config = ConsumerConfig()
+            self.config = ConsumerConfig(ack_policy=None)  # none was given: claim none
         if self.delivered is None:
             self.delivered = SequenceInfo()
         if self.ack_floor is None:

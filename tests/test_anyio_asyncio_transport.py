@@ -144,7 +144,7 @@ async def test_push_mode_raises_what_the_receiver_raised_and_aborts() -> None:
         except ConnectionResetError:
             pass
         with pytest.raises(TransportError):
-            t.write_nowait(b"x")
+            t.try_write(b"x")
 
 
 async def test_drain_waits_while_the_peer_does_not_read() -> None:
@@ -153,7 +153,7 @@ async def test_drain_waits_while_the_peer_does_not_read() -> None:
         srv = await accepted.get()
         chunk = b"x" * (1 << 20)
         for _ in range(16):  # far more than the kernel buffers and the high-water mark
-            t.write_nowait(chunk)
+            t.try_write(chunk)
         assert t.must_drain
         with anyio.move_on_after(0.3) as scope:
             await t.drain()

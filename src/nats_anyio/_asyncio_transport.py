@@ -11,7 +11,7 @@ transport uses that pair in two ways:
 * push: ``run(receiver)`` hands every chunk to ``receiver`` right where asyncio
   read it, with no task switch; the client's reader task only waits for the end.
 
-Writes go to asyncio's write buffer (``write_nowait``), which sends at once when
+Writes go to asyncio's write buffer (``try_write``), which sends at once when
 the kernel has room and keeps the rest in order: nothing a cancellation could
 cut in half, so no lock or shielded scope is needed around them. ``drain()``
 waits while the buffer is over its high-water mark.
@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from nats_core import ServerAddress
 
-from ._transport import ConnectError, TransportError, _mapped, dial_within
+from ._transport import ConnectError, StreamTransport, TransportError, _mapped, dial_within
 
 __all__ = ["AsyncioTransport"]
 
@@ -139,7 +139,7 @@ class _Protocol(asyncio.BufferedProtocol):
         await asyncio.shield(w)  # a cancelled drain must not cancel the others' wait
 
 
-class AsyncioTransport:
+class AsyncioTransport(StreamTransport):
     """TCP to a server on asyncio's transport (see the module docstring)."""
 
     def __init__(self, proto: _Protocol, url: str = "") -> None:
@@ -208,12 +208,14 @@ class AsyncioTransport:
 
     # ----------------------------------------------------------------- write
 
-    def write_nowait(self, data: bytes) -> None:
-        """Append ``data`` to the write buffer (sent at once when the kernel has room)."""
+    def try_write(self, data: bytes) -> memoryview | None:
+        """Append ``data`` to the write buffer (sent at once when the kernel has
+        room): all of it is taken; :attr:`must_drain` says when to wait."""
         p = self._proto
         if self._closed or p.ended or p.transport is None or p.transport.is_closing():
             raise self._lost("writing to")
         p.transport.write(data)
+        return None
 
     @property
     def must_drain(self) -> bool:
@@ -239,7 +241,7 @@ class AsyncioTransport:
 
     async def write(self, data: bytes) -> None:
         """Write ``data``; waits while the write buffer is over its high-water mark."""
-        self.write_nowait(data)
+        self.try_write(data)
         if self._proto.paused:
             await self.drain()
 
@@ -258,6 +260,7 @@ class AsyncioTransport:
             raise ConnectError(f"TLS handshake with {self._where()} failed: connection closed")
         p.transport = new
         new.set_write_buffer_limits(_HIGH_WATER)
+        self.secure = True
 
     async def close(self) -> None:
         """Close at once, without a TLS closing handshake (safe to call twice)."""

@@ -45,13 +45,11 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
-from ._asyncio_transport import AsyncioTransport
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
     ConnectError,
-    TCPTransport,
     Transport,
     TransportFactory,
     make_ssl_context,
@@ -193,11 +191,10 @@ class Client(ClientState):
     async def _handshake(self, t: Transport, server: ServerAddress) -> list[Event]:
         o = self._opts
         conn = self._conn
-        secure = isinstance(t, WebSocketTransport) and t.secure
-        tls_first = o.core.tls_handshake_first and not secure
+        tls_first = o.core.tls_handshake_first and not t.secure
         if tls_first:
             await t.start_tls(self._tls_context(), o.tls_hostname or server.host)
-        conn.connection_made(server, tls=tls_first or secure)
+        conn.connection_made(server, tls=t.secure)
         while True:
             data = await t.read(_READ_SIZE)
             if not data:
@@ -285,14 +282,7 @@ class Client(ClientState):
             if t is not None and self._drop_error is None:
                 with anyio.CancelScope() as self._read_scope:
                     try:
-                        if isinstance(t, AsyncioTransport):
-                            await t.run(self._receive)  # asyncio calls _receive as data comes
-                        else:
-                            while True:
-                                data = await t.read(_READ_SIZE)
-                                if not data:
-                                    break
-                                self._receive(data)
+                        await t.run(self._receive)  # on asyncio, called as data comes
                         err = self._server_error or ConnectionResetError(
                             "the server closed the connection"
                         )
@@ -401,39 +391,28 @@ class Client(ClientState):
     def _write_soon(self) -> bool:
         """Write what the core has queued if that needs no waiting; True when done.
 
-        On asyncio the bytes go to the transport's buffer (True unless it is over
-        its high-water mark). On a plain socket with no write in progress they
-        go to the kernel; a part it did not take is kept in ``_rest``, ahead of
-        anything else, for :meth:`_write_out`. Otherwise nothing is written.
-        No await: no other task runs in between.
+        The bytes go to the transport's :meth:`~Transport.try_write` (the kernel,
+        or asyncio's buffer) unless a write is in progress, a part is left over
+        from the last one, or the transport pushes back. A part it did not take is
+        kept in ``_rest``, ahead of anything else, for :meth:`_write_out`.
+        Otherwise nothing is written. No await: no other task runs in between.
         """
         t = self._transport
-        if isinstance(t, AsyncioTransport):
-            if t.must_drain:
-                return False  # its buffer is full: the bytes wait in the core, uncopied
-            try:
-                data = self._conn.data_to_send()
-                if data:
-                    t.write_nowait(data)
-            except OSError as e:
-                if self._transport is t:
-                    self._drop(e)
-                return True
-            return not t.must_drain
-        if isinstance(t, TCPTransport) and self._rest is None and not self._wlock.locked():
-            data = self._conn.data_to_send()
-            if not data:
-                return True
-            try:
-                rest = t.send_nowait(data)
-            except OSError as e:
-                if self._transport is t:
-                    self._drop(e)
-                return True
-            if rest is None:
-                return True
+        if t is None or self._rest is not None or self._wlock.locked() or t.must_drain:
+            return False  # the bytes wait in the core, uncopied
+        data = self._conn.data_to_send()
+        if not data:
+            return True
+        try:
+            rest = t.try_write(data)
+        except OSError as e:
+            if self._transport is t:
+                self._drop(e)
+            return True
+        if rest is not None:
             self._rest = (t, rest)
-        return False
+            return False
+        return not t.must_drain
 
     def _send_soon(self) -> None:
         """Hand what is queued to the transport now if that needs no waiting,
@@ -476,32 +455,22 @@ class Client(ClientState):
         """
         if self._write_soon() and shield:
             return
-        t = self._transport
-        if isinstance(t, AsyncioTransport):
-            try:
-                if t.must_drain:
-                    await t.drain()
-                data = self._conn.data_to_send()  # all that piled up meanwhile, in one piece
-                if data:
-                    t.write_nowait(data)
-                if t.must_drain or not shield:
-                    await t.drain(everything=not shield)
-            except OSError as e:
-                if self._transport is t:
-                    self._drop(e)
-            return
         async with self._wlock:
             t = self._transport
             rest, self._rest = self._rest, None
             if t is None:
                 return
-            data = self._conn.data_to_send()
             try:
                 with anyio.CancelScope(shield=shield):
                     if rest is not None and rest[0] is t:
                         await t.write(rest[1].tobytes())  # rare: the kernel was full
+                    if t.must_drain:
+                        await t.drain()
+                    data = self._conn.data_to_send()  # all that piled up meanwhile
                     if data:
                         await t.write(data)
+                    if not shield:  # close(): until a buffering transport sent it all
+                        await t.drain(everything=True)
             except OSError as e:  # TransportError, or a raw one from a custom transport
                 if self._transport is t:
                     self._drop(e)

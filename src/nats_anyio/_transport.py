@@ -33,6 +33,7 @@ __all__ = [
     "MemoryServer",
     "MemoryServerConnection",
     "MemoryTransport",
+    "StreamTransport",
     "TCPTransport",
     "Transport",
     "TransportError",
@@ -42,10 +43,41 @@ __all__ = [
 
 
 class Transport(Protocol):
-    """What the async client needs from a byte stream to one server."""
+    """What the async client needs from a byte stream to one server.
+
+    The client has one path for every transport: it hands bytes over with
+    :meth:`try_write` where that needs no waiting (the rest, and everything
+    while the transport pushes back, goes through :meth:`write` in the client's
+    flusher task), reads through :meth:`run`, and asks :attr:`secure` whether
+    the stream is encrypted already. :class:`StreamTransport` gives a transport
+    that only reads and writes the defaults for the rest.
+    """
+
+    #: True when the bytes travel encrypted (TLS, or a ``wss://`` WebSocket).
+    secure: bool
 
     async def read(self, max_bytes: int) -> bytes:
         """Up to ``max_bytes`` bytes; ``b""`` once the peer closed the stream."""
+        ...
+
+    async def run(self, receive: Callable[[bytes], object]) -> None:
+        """Hand every chunk read to ``receive`` until the stream ends; return at end
+        of stream, raise what ended it otherwise."""
+        ...
+
+    def try_write(self, data: bytes) -> memoryview | None:
+        """Hand over what can go without waiting; return the part not taken (to be
+        passed to :meth:`write` before anything else), or None when all was."""
+        ...
+
+    @property
+    def must_drain(self) -> bool:
+        """True while the transport's own buffer is full: :meth:`drain` first."""
+        ...
+
+    async def drain(self, everything: bool = False) -> None:
+        """Wait until buffered bytes are below the high-water mark (``everything``:
+        until none are left)."""
         ...
 
     async def write(self, data: bytes) -> None:
@@ -61,7 +93,46 @@ class Transport(Protocol):
         ...
 
 
+class StreamTransport:
+    """A base for transports that only read, write, start TLS and close: the
+    rest of :class:`Transport` as a plain byte stream does it (reads in a loop,
+    no write without waiting, no buffer of its own)."""
+
+    secure = False
+
+    async def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` once the peer closed the stream."""
+        raise NotImplementedError
+
+    async def write(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        raise NotImplementedError
+
+    async def run(self, receive: Callable[[bytes], object]) -> None:
+        """Read in a loop and hand each chunk to ``receive`` until end of stream."""
+        while True:
+            data = await self.read(_READ_SIZE)
+            if not data:
+                return
+            receive(data)
+
+    def try_write(self, data: bytes) -> memoryview | None:
+        """Nothing goes without waiting: all of ``data`` is left for :meth:`write`."""
+        return memoryview(data)
+
+    @property
+    def must_drain(self) -> bool:
+        """Never: the stream has no buffer of its own."""
+        return False
+
+    async def drain(self, everything: bool = False) -> None:
+        """Nothing to wait for."""
+
+
 T = TypeVar("T")
+
+#: Bytes a transport reads in one go at most.
+_READ_SIZE = 256 * 1024
 
 #: ``await factory(server, timeout)`` dials ``server`` and returns a transport.
 TransportFactory = Callable[[ServerAddress, float], Awaitable[Transport]]
@@ -108,7 +179,7 @@ async def dial_within(server: ServerAddress, timeout: float, dial: Awaitable[T])
         raise
 
 
-class TCPTransport:
+class TCPTransport(StreamTransport):
     """TCP to a server.
 
     Plain TCP runs on a non-blocking socket the transport owns: a write that
@@ -161,7 +232,7 @@ class TCPTransport:
             detail = str(e) or type(e).__name__
             raise TransportError(f"reading from {self.url or 'the server'} failed: {detail}") from e
 
-    def send_nowait(self, data: bytes) -> memoryview | None:
+    def try_write(self, data: bytes) -> memoryview | None:
         """Send what the kernel takes now, without waiting; return the rest, or None
         when all was sent (after ``start_tls`` nothing is sent: all is the rest)."""
         sock = self._sock
@@ -207,6 +278,7 @@ class TCPTransport:
                 ssl_context=ctx,
                 standard_compatible=False,
             )
+        self.secure = True
 
     async def close(self) -> None:
         """Close at once, without a TLS closing handshake (safe to call twice)."""
@@ -258,8 +330,11 @@ def make_ssl_context(
 # ---------------------------------------------------------------- in memory
 
 
-class MemoryTransport:
-    """The client's end of an in-memory connection (see :class:`MemoryServer`)."""
+class MemoryTransport(StreamTransport):
+    """The client's end of an in-memory connection (see :class:`MemoryServer`).
+
+    Writes take the client's one write path as the socket transports do: a
+    write that fits is handed over at once (:meth:`try_write`)."""
 
     def __init__(
         self, send: MemoryObjectSendStream[bytes], receive: MemoryObjectReceiveStream[bytes]
@@ -278,6 +353,15 @@ class MemoryTransport:
                 return b""
         data, self._rest = self._rest[:max_bytes], self._rest[max_bytes:]
         return data
+
+    def try_write(self, data: bytes) -> memoryview | None:
+        """Hand ``data`` to the server's end at once unless its buffer is full."""
+        with _mapped("writing to the in-memory server failed"):
+            try:
+                self._send.send_nowait(data)
+            except anyio.WouldBlock:
+                return memoryview(data)
+        return None
 
     async def write(self, data: bytes) -> None:
         """Hand ``data`` to the server's end."""

@@ -15,14 +15,14 @@ import anyio
 from nats_core import ServerAddress, WebSocketFramer
 from nats_core.errors import LocalProtocolError, RemoteProtocolError
 
-from ._transport import ConnectError, Transport, TransportError
+from ._transport import ConnectError, StreamTransport, Transport, TransportError
 
 __all__ = ["WebSocketTransport"]
 
 _READ_SIZE = 64 * 1024
 
 
-class WebSocketTransport:
+class WebSocketTransport(StreamTransport):
     """NATS over WebSocket, on top of another transport."""
 
     def __init__(self, inner: Transport, framer: WebSocketFramer, *, secure: bool) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Self
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from ._client import Client
 
 __all__ = ["Subscription"]
+
+log = logging.getLogger("nats_anyio")
 
 
 class Subscription(PendingQueue[Msg]):
@@ -140,7 +143,6 @@ class Subscription(PendingQueue[Msg]):
         self._client._mark_own_task()
         self._cb_task = anyio.get_current_task().id
         msgs = self._msgs
-        report = self._client._report_error
         try:
             while True:
                 if not msgs:
@@ -155,13 +157,27 @@ class Subscription(PendingQueue[Msg]):
                         if result is not None and inspect.isawaitable(result):
                             await result
                     except Exception as e:
-                        report(e)
+                        self._callback_failed(e)
                     self._inflight -= 1  # handled: no longer pending (inline, once per message)
                     self._inflight_bytes -= len(msg.data)
                 if msgs:  # more came meanwhile: let the other tasks run first
                     await anyio.lowlevel.checkpoint()
         finally:
             self._cb_done.set()
+
+    def _callback_failed(self, err: Exception) -> None:
+        """The callback raised: to ``error_cb``, else logged with its traceback."""
+        client = self._client
+        if client._opts.error_cb is not None:
+            client._report_error(err)
+            return
+        client.last_error = err
+        log.error(
+            "exception in the callback of the subscription to %r (sid %d)",
+            self.subject,
+            self.sid,
+            exc_info=err,
+        )
 
     # ----------------------------------------------------------- control
 

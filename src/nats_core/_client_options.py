@@ -47,6 +47,9 @@ class ClientOptions:
     pending_bytes_limit: int = 64 * 1024 * 1024
     #: Outbound bytes queued before publish waits for the writer.
     max_outbound_bytes: int = 32 * 1024 * 1024
+    #: Worker threads that run subscription callbacks (``nats_sync``; started
+    #: as needed). ``nats_anyio`` runs each callback subscription in a task.
+    callback_threads: int = 4
     #: An ``ssl.SSLContext`` used as given, or None for a verifying default one.
     #: Giving one (or a CA file, or a client certificate) makes TLS required.
     tls: Any = None
@@ -108,6 +111,10 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
             raise ConfigError(f"option {name} must be a positive number, not {value!r}")
         if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):
             raise ConfigError(f"option {name} must be a number >= 0, not {value!r}")
+        if name == "callback_threads" and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            raise ConfigError(f"option callback_threads must be an int >= 1, not {value!r}")
     if isinstance(core_kw.get("nkey_seed"), str):
         core_kw["nkey_seed"] = core_kw["nkey_seed"].encode()
     opts = ClientOptions(core=ConnectOptions(**core_kw), **client_kw)

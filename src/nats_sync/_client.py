@@ -1,11 +1,10 @@
 """The blocking NATS client: one reader thread feeds the sans-IO core, one
-writer thread drains it in large writes (and sends liveness PINGs), callbacks
-run on their own threads, never on the reader."""
+writer thread drains it in large writes, a pinger thread sends liveness PINGs,
+and callbacks run on a small pool of worker threads, never on the reader."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import sys
 import threading
@@ -41,6 +40,7 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
+from ._dispatch import CallbackPool, CallbackQueue, Waiter
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
@@ -63,29 +63,6 @@ _is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: Tr
 _GIL = _is_gil_enabled()
 
 
-class _Waiter:
-    """A one-shot slot a caller blocks on (a pre-acquired lock is the cheapest)."""
-
-    __slots__ = ("_lock", "error", "value")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def set(self, value: Any = None, error: BaseException | None = None) -> None:
-        self.value = value
-        self.error = error
-        try:
-            self._lock.release()
-        except RuntimeError:
-            pass
-
-    def wait(self, timeout: float | None) -> bool:
-        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0))
-
-
 class Client(ClientState):
     """A blocking NATS client; make one with :func:`connect`. Safe from any thread."""
 
@@ -96,8 +73,8 @@ class Client(ClientState):
         self._conn = Connection(options.core, msg_class=Msg, client=self, rng=random.Random())
         self._transport: Transport | None = None
         self._subs: dict[int, Subscription] = {}
-        self._req_waiters: dict[str, _Waiter] = {}
-        self._pong_waiters: dict[int, _Waiter] = {}
+        self._req_waiters: dict[str, Waiter] = {}
+        self._pong_waiters: dict[int, Waiter] = {}
         self._flush_evt = threading.Event()
         self._flush_pending = False
         # Past this many queued bytes publish writes them itself (and blocks while
@@ -110,10 +87,9 @@ class Client(ClientState):
         self._forced = False  # force_reconnect() dropped the transport
         self._reconnect_wake = threading.Event()  # ends a reconnect wait early
         self._dialing: Transport | None = None  # the transport of a dial in progress
-        self._cbq: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._cbq = CallbackQueue()  # connection callbacks, in order on one thread
         self._threads: list[threading.Thread] = []
+        self._callbacks = CallbackPool(options.callback_threads)  # subscription callbacks
         self.last_error: BaseException | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -146,7 +122,7 @@ class Client(ClientState):
             (lambda: self._read_loop(reconnect_first), "nats-reader"),
             (self._flush_loop, "nats-writer"),
             (self._ping_loop, "nats-pinger"),
-            (self._callback_loop, "nats-callbacks"),
+            (self._cbq.run, "nats-callbacks"),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -256,8 +232,9 @@ class Client(ClientState):
             t.close()
         self._finish_all()
         self._callback(self._opts.closed_cb)
-        self._cbq.put(None)
+        self._cbq.stop()
         self._join()
+        self._callbacks.close(timeout=5.0)  # after the callbacks already queued
 
     def _finish_all(self) -> None:
         err = ConnectionClosedError("the connection was closed")
@@ -444,27 +421,16 @@ class Client(ClientState):
             else:
                 self._wake_flusher()
 
-    def _callback_loop(self) -> None:
-        while True:
-            item = self._cbq.get()
-            if item is None:
-                return
-            fn, args = item
-            try:
-                fn(*args)
-            except Exception:
-                log.exception("exception in a NATS client callback %r", fn)
-
     def _report_error(self, err: BaseException) -> None:
         self.last_error = err
         if self._opts.error_cb is not None:
-            self._cbq.put((self._opts.error_cb, (err,)))
+            self._cbq.put(self._opts.error_cb, (err,))
         else:
             log.warning("nats: %s", err)
 
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         if fn is not None:
-            self._cbq.put((fn, args))
+            self._cbq.put(fn, args)
 
     # ----------------------------------------------------------------- API
 
@@ -510,8 +476,9 @@ class Client(ClientState):
     ) -> Subscription:
         """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue``.
 
-        With ``cb`` each message is passed to it on the subscription's own
-        thread; without, read messages with ``next_msg()`` or by iterating.
+        With ``cb`` each message is passed to it, in order and one at a time, on
+        one of the client's ``callback_threads`` worker threads (never the
+        reader); without, read messages with ``next_msg()`` or by iterating.
         ``max_msgs`` > 0 unsubscribes automatically after that many messages.
         """
         o = self._opts
@@ -548,17 +515,8 @@ class Client(ClientState):
                 return
             self._conn.drain_subscription(sub.sid)
         self._write_out()
-        if not self._wait_sub_done(sub, deadline):
+        if not sub._wait_done(deadline):
             raise NatsTimeoutError(f"draining {sub.subject!r} took longer than {timeout} s")
-
-    def _wait_sub_done(self, sub: Subscription, deadline: float) -> bool:
-        with sub._cond:
-            while not sub._closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                sub._cond.wait(left)
-        return sub._wait_empty(deadline)
 
     def request(
         self,
@@ -572,7 +530,7 @@ class Client(ClientState):
         Raises :class:`NoRespondersError` when nobody listens on ``subject`` and
         :class:`NatsTimeoutError` (a ``TimeoutError``) when no reply came.
         """
-        w = _Waiter()
+        w = Waiter()
         with self._lock:
             token = self._conn.request(subject, payload, headers)
             self._req_waiters[token] = w
@@ -592,7 +550,7 @@ class Client(ClientState):
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until the server has processed everything sent so far (PING/PONG)."""
-        w = _Waiter()
+        w = Waiter()
         with self._lock:
             pid = self._conn.ping()
             self._pong_waiters[pid] = w
@@ -648,9 +606,9 @@ class Client(ClientState):
         try:
             self._write_out()
             for sub in subs:
-                if not self._wait_sub_done(sub, deadline):
+                if not sub._wait_done(deadline):
                     raise NatsTimeoutError(f"drain timed out after {timeout} s")
-            w = _Waiter()
+            w = Waiter()
             with self._lock:
                 if self._conn.is_closed:
                     raise ConnectionClosedError(lost)

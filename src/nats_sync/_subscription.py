@@ -1,8 +1,10 @@
 """Subscriptions of the blocking client: a queue fed by the reader thread,
-read with ``next_msg()``/iteration or by a callback on the subscription's own thread."""
+read with ``next_msg()``/iteration or by a callback that the client's callback
+pool runs (one message at a time, in order)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from ._client import Client
 
 __all__ = ["Subscription"]
+
+log = logging.getLogger("nats_sync")
 
 
 class Subscription(PendingQueue[Msg]):
@@ -45,13 +49,9 @@ class Subscription(PendingQueue[Msg]):
         self._init_queue(pending_msgs_limit, pending_bytes_limit)
         self._cond = threading.Condition(threading.Lock())
         self._end_reason = ""
-        self._busy = False  # callback running
-        self._thread: threading.Thread | None = None
-        if cb is not None:
-            self._thread = threading.Thread(
-                target=self._run_callbacks, name=f"nats-sub-{sid}", daemon=True
-            )
-            self._thread.start()
+        self._busy = False  # the callback is running
+        self._scheduled = False  # handed to the callback pool: queued there or running
+        self._runner: threading.Thread | None = None  # the worker running the callback
 
     def __repr__(self) -> str:
         return (
@@ -63,11 +63,17 @@ class Subscription(PendingQueue[Msg]):
 
     def _deliver(self, batch: list[Msg]) -> None:
         """Queue ``batch`` (reader thread); drops past the pending limits."""
+        schedule = False
         with self._cond:
             if self._closed:
                 return
             err = self._enqueue(batch)
-            self._cond.notify()
+            if self._cb is None:
+                self._cond.notify()
+            elif not self._scheduled and self._msgs:
+                self._scheduled = schedule = True
+        if schedule:
+            self._client._callbacks.schedule(self)
         if err is not None:
             self._client._report_error(err)
 
@@ -123,31 +129,65 @@ class Subscription(PendingQueue[Msg]):
             if msg is not None:
                 yield msg
 
-    def _run_callbacks(self) -> None:
+    def _run_batch(self, limit: int) -> None:
+        """Hand up to ``limit`` queued messages to the callback (on a pool worker)."""
         cb = self._cb
         assert cb is not None
-        cond = self._cond
-        msgs = self._msgs
-        while True:
-            with cond:
-                while not msgs:
-                    if self._closed:
-                        return
-                    cond.wait()
-                # Take what is queued in one step; marked busy in the same step so a
-                # drain never sees "empty and idle" too early.
-                batch = self._take_batch()
-                self._busy = True
-            try:
-                for msg in batch:
-                    try:
-                        cb(msg)
-                    except Exception as e:
-                        self._client._report_error(e)
-                    self._inflight -= 1  # handled: no longer pending (inline, once per message)
-                    self._inflight_bytes -= len(msg.data)
-            finally:
+        with self._cond:
+            # Taken and marked busy in one step, so a drain never sees "empty and
+            # idle" too early; taken messages count as pending until handled.
+            batch = self._take_upto(limit)
+            self._busy = True
+            self._runner = threading.current_thread()
+        try:
+            for msg in batch:
+                try:
+                    cb(msg)
+                except Exception as e:
+                    self._callback_failed(e)
+                self._inflight -= 1  # handled: no longer pending (inline, once per message)
+                self._inflight_bytes -= len(msg.data)
+        finally:
+            with self._cond:
+                self._inflight = self._inflight_bytes = 0
                 self._busy = False
+                self._runner = None
+                self._cond.notify_all()
+
+    def _take_upto(self, limit: int) -> list[Msg]:
+        msgs = self._msgs
+        if len(msgs) <= limit:
+            return self._take_batch()
+        batch = [msgs.popleft() for _ in range(limit)]
+        size = sum([len(m.data) for m in batch])
+        self._pending_bytes -= size
+        self._inflight = limit
+        self._inflight_bytes = size
+        self.delivered += limit
+        return batch
+
+    def _still_scheduled(self) -> bool:
+        """After a batch (the pool's lock held): True when more messages wait;
+        else the subscription is no longer scheduled."""
+        with self._cond:
+            if self._msgs:
+                return True
+            self._scheduled = False
+            return False
+
+    def _callback_failed(self, err: Exception) -> None:
+        """The callback raised: to ``error_cb``, else logged with its traceback."""
+        client = self._client
+        if client._opts.error_cb is not None:
+            client._report_error(err)
+            return
+        client.last_error = err
+        log.error(
+            "exception in the callback of the subscription to %r (sid %d)",
+            self.subject,
+            self.sid,
+            exc_info=err,
+        )
 
     # --------------------------------------------------------------- control
 
@@ -164,20 +204,30 @@ class Subscription(PendingQueue[Msg]):
         server confirmed and (for callbacks) every queued message was handled."""
         self._client._drain_subscription(self, timeout)
 
-    def _has_work(self) -> bool:
+    def _wait_done(self, deadline: float) -> bool:
+        """Wait until the subscription ended and its callback handled every message."""
         with self._cond:
-            return bool(self._msgs) or self._busy
+            while not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return self._wait_empty(deadline)
 
     def _wait_empty(self, deadline: float) -> bool:
-        """Wait until the callback thread handled every queued message.
+        """Wait until the callback handled every queued message.
 
-        Called from that very thread (a drain inside the callback) there is
+        Called from the callback itself (a drain inside the callback) there is
         nothing to wait for: the rest is handled once the callback returns.
         """
-        if threading.current_thread() is self._thread:
+        if self._cb is None:
             return True
-        while self._cb is not None and self._has_work():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.001)
+        with self._cond:
+            if self._runner is threading.current_thread():
+                return True
+            while self._msgs or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
         return True

@@ -34,7 +34,6 @@ from nats_core.errors import (
     NatsError,
     NatsTimeoutError,
     NoRespondersError,
-    RemoteProtocolError,
     SecureConnectionWantedError,
     ServerError,
     StaleConnectionError,
@@ -55,7 +54,8 @@ _READ_SIZE = 256 * 1024
 #: States in which drain() has nothing to do but close.
 _ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
 _DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
-#: Seconds close() spends writing what is still queued before it gives up.
+#: Seconds close() spends writing what is still queued before it gives up; also
+#: the bound of the last write to a transport being dropped.
 _CLOSE_FLUSH_TIMEOUT = 2.0
 _WRITE_AT = 1024 * 1024  # see publish()
 # Without the GIL (a free-threaded build) every publish takes the core's lock.
@@ -68,8 +68,10 @@ class Client(ClientState):
 
     def __init__(self, options: ClientOptions) -> None:
         self._opts = options
+        # Lock order: _wlock, then _plock, then _lock.
         self._lock = threading.Lock()  # guards the core
         self._wlock = threading.Lock()  # one writer at a time, in order
+        self._plock = threading.Lock()  # the reader's parse, outside _lock (see _drop_transport)
         self._conn = Connection(options.core, msg_class=Msg, client=self, rng=random.Random())
         self._transport: Transport | None = None
         self._subs: dict[int, Subscription] = {}
@@ -90,6 +92,7 @@ class Client(ClientState):
         self._cbq = CallbackQueue()  # connection callbacks, in order on one thread
         self._threads: list[threading.Thread] = []
         self._callbacks = CallbackPool(options.callback_threads)  # subscription callbacks
+        self._stray: list[bytes] = []  # publishes that raced a loss (see _dial)
         self.last_error: BaseException | None = None
 
     # ----------------------------------------------------------- lifecycle
@@ -154,7 +157,12 @@ class Client(ClientState):
             if tls_first:
                 t.start_tls(self._tls_context(), o.tls_hostname or server.host, timeout)
             with self._lock:
+                # Lock-free publishes that raced a loss (see _drop_transport) are in
+                # the disconnected state's queue: complete PUBs, sent first below.
+                raced = conn._out
                 conn.connection_made(server, tls=tls_first or secure)
+            if raced:
+                self._stray.append(b"".join(raced))
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -189,6 +197,10 @@ class Client(ClientState):
                         with self._wlock:
                             if self._closing:
                                 raise ConnectionClosedError("closed during the handshake")
+                            if self._stray:  # before the reconnect buffer: in publish order
+                                # (and, as that buffer, written once: lost if this write fails)
+                                out = b"".join(self._stray) + out
+                                self._stray.clear()
                             if out:
                                 t.write(out)
                             t.settimeout(None)
@@ -231,6 +243,7 @@ class Client(ClientState):
         if t is not None:
             t.close()
         self._finish_all()
+        self._stray.clear()
         self._callback(self._opts.closed_cb)
         self._cbq.stop()
         self._join()
@@ -267,12 +280,36 @@ class Client(ClientState):
             self._write_out(self._opts.connect_timeout)
             with self._wlock:
                 t = self._transport
-                if t is not None:
+                if t is not None and not self._closing:
                     self._forced = True
-                    self._reconnecting = True
-                    t.shutdown()  # the reader sees the end and reconnects
+                    evs = self._drop_transport(t, None)
+                    t.shutdown()  # the reader sees the end, closes it and reconnects
+                    self._handle(evs)
                     return
         self._reconnect_wake.set()
+
+    def _drop_transport(self, t: Transport, err: BaseException | None) -> list[Event]:
+        """Stop using ``t`` (the caller holds ``_wlock``). In one step under the
+        lock the status becomes "reconnecting" and the core switches to the
+        reconnect buffer: a publish went to ``t``'s queue before (written here, as
+        nats.go flushes before it closes) or to the buffer after. A lock-free
+        publish (Connection.try_publish) that checked the state before the switch
+        appends after it, to the new queue: _dial() sends those.
+        """
+        conn = self._conn
+        with self._plock, self._lock:  # the parser is reset: never while the reader runs it
+            self._reconnecting = True  # status never says "connecting" in between
+            queued = conn._out  # connection_lost() drops it: what no one wrote yet
+            evs = conn.connection_lost(err)
+            self._transport = None
+        unsent = b"".join(queued)
+        if unsent:
+            try:
+                t.settimeout(min(self._opts.connect_timeout, _CLOSE_FLUSH_TIMEOUT))
+                t.write(unsent)
+            except OSError:
+                pass  # as lost as what was in flight
+        return evs
 
     def __enter__(self) -> Self:
         return self
@@ -302,16 +339,23 @@ class Client(ClientState):
                         if not data:
                             err = ConnectionResetError("the server closed the connection")
                             break
-                        ops = conn.parse(data)  # the bulk of the work, without the lock
+                        with self._plock:  # the bulk of the work, without the core's lock
+                            ops = conn.parse(data)
                         with self._lock:
+                            if self._transport is not t:
+                                break  # force_reconnect() dropped it meanwhile
                             evs = conn.receive_ops(ops)
                             answer = conn.outbound_size
                         if answer:
                             self._wake_flusher()
                         if evs:
                             self._handle(evs)
-                except (OSError, RemoteProtocolError) as e:
+                except OSError as e:
                     err = e
+                except NatsError as e:  # bytes that are not NATS, or a core refusal
+                    err = e
+                    if self._transport is t and not self._closing:
+                        self._report_error(e)
             if self._closing:
                 return
             if self._stale:
@@ -323,14 +367,13 @@ class Client(ClientState):
             else:
                 self.last_error = err
             self._reconnect_wake.clear()  # a force_reconnect() from now on ends the wait
-            self._reconnecting = True  # before the transport goes: status never says connecting
-            with self._wlock:
-                t, self._transport = self._transport, None
+            lost: list[Event] = []
             if t is not None:
+                with self._wlock:  # the writer is done with t
+                    if self._transport is t:  # else force_reconnect() dropped it already
+                        lost = self._drop_transport(t, err)
                 t.close()
-            with self._lock:
-                evs = conn.connection_lost(err)
-            self._handle(evs)
+            self._handle(lost)
             if (
                 conn.is_closed
                 or not self._opts.core.allow_reconnect

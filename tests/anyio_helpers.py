@@ -32,7 +32,7 @@ async def memory_client(
     opts = {
         "reconnect_time_wait": 0.01,
         "reconnect_jitter": 0,
-        "_transport_factory": mem.connect,
+        "transport_factory": mem.connect,
         **opts,
     }
     async with anyio.create_task_group() as tg:

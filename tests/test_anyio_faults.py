@@ -171,7 +171,7 @@ async def test_authorization_error_during_handshake_is_raised() -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(refuse)
         with pytest.raises(AuthorizationError):
-            async with nats_anyio.connect(URL, _transport_factory=mem.connect, user="u"):
+            async with nats_anyio.connect(URL, transport_factory=mem.connect, user="u"):
                 pass
     assert {t.id for t in anyio.get_running_tasks()} <= before
 
@@ -180,7 +180,7 @@ async def test_silent_server_times_out_the_handshake() -> None:
     mem = MemoryServer()  # accepts, never sends INFO
     start = anyio.current_time()
     with pytest.raises(NatsTimeoutError, match=re.escape("timed out after 0.2 s")):
-        async with nats_anyio.connect(URL, _transport_factory=mem.connect, connect_timeout=0.2):
+        async with nats_anyio.connect(URL, transport_factory=mem.connect, connect_timeout=0.2):
             pass
     assert anyio.current_time() - start < 1.0
     srv = await mem.accept()
@@ -193,7 +193,7 @@ async def test_hanging_dial_times_out() -> None:
         raise AssertionError("unreachable")
 
     with pytest.raises(TimeoutError):
-        async with nats_anyio.connect(URL, _transport_factory=hang, connect_timeout=0.1):
+        async with nats_anyio.connect(URL, transport_factory=hang, connect_timeout=0.1):
             pass
 
 
@@ -285,7 +285,7 @@ async def test_retry_on_failed_connect() -> None:
     mem.refuse = True
     async with nats_anyio.connect(
         URL,
-        _transport_factory=mem.connect,
+        transport_factory=mem.connect,
         retry_on_failed_connect=True,
         reconnect_time_wait=0.05,
         reconnect_jitter=0,
@@ -308,7 +308,7 @@ async def test_leaving_the_block_while_reconnecting() -> None:
     before = {t.id for t in anyio.get_running_tasks()}
     with anyio.fail_after(1):  # far less than reconnect_time_wait (2 s)
         async with nats_anyio.connect(
-            URL, _transport_factory=mem.connect, retry_on_failed_connect=True
+            URL, transport_factory=mem.connect, retry_on_failed_connect=True
         ) as nc:
             await anyio.sleep(0.05)  # the reader now waits before dialing again
             assert nc.is_reconnecting and mem.dials == 1
@@ -381,7 +381,7 @@ async def test_stale_connection_noticed_while_the_writer_is_stuck() -> None:
     rec = Recorder()
     mem = MemoryServer()
     gated: list[GatedTransport] = []
-    opts = {"_transport_factory": gated_factory(mem, gated), "ping_interval": 0.2}
+    opts = {"transport_factory": gated_factory(mem, gated), "ping_interval": 0.2}
     async with memory_client(mem, **opts, **rec.options()) as (nc, _, _srv):
         gated[0].gate = anyio.Event()  # the server stops reading
         await nc.publish("foo", b"stuck")
@@ -399,7 +399,7 @@ async def test_publish_waits_for_the_writer_past_max_outbound_bytes() -> None:
     mem = MemoryServer()
     gated: list[GatedTransport] = []
     factory = gated_factory(mem, gated)
-    async with memory_client(mem, _transport_factory=factory, max_outbound_bytes=1000) as (
+    async with memory_client(mem, transport_factory=factory, max_outbound_bytes=1000) as (
         nc,
         _,
         srv,

@@ -292,7 +292,7 @@ async def test_close_while_reconnecting_returns_promptly_and_calls_closed_cb() -
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve)
         async with nats_anyio.connect(
-            URL, _transport_factory=factory, connect_timeout=30, **ev.options()
+            URL, transport_factory=factory, connect_timeout=30, **ev.options()
         ) as nc:
             hang = True
             await nc.force_reconnect()

@@ -144,7 +144,7 @@ async def test_websocket_over_a_custom_transport() -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve)
         async with nats_anyio.connect(
-            "ws://memory:8080", _transport_factory=mem.connect, connect_timeout=2
+            "ws://memory:8080", transport_factory=mem.connect, connect_timeout=2
         ) as nc:
             assert nc.is_connected
             assert nc.connected_url == "ws://memory:8080"

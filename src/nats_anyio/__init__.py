@@ -10,6 +10,7 @@ The same code runs under ``asyncio.run`` and ``trio.run``::
 
 from nats_core import Headers
 from nats_core.errors import (
+    ConfigError,
     ConnectionClosedError,
     NatsError,
     NatsTimeoutError,
@@ -51,6 +52,7 @@ from ._websocket import WebSocketTransport
 __all__ = [
     "AsyncioTransport",
     "Client",
+    "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConsumeContext",

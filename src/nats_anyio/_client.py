@@ -23,7 +23,10 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from nats_core import (
+    DRAINING,
+    ENDING,
     ClientOptions,
+    ClientState,
     Connected,
     Connection,
     Event,
@@ -33,7 +36,6 @@ from nats_core import (
     StartTLS,
     State,
 )
-from nats_core._client_state import ClientState
 from nats_core.errors import (
     ConnectionClosedError,
     ConnectionReconnectingError,
@@ -66,9 +68,6 @@ _READ_SIZE = 256 * 1024
 _WRITE_AT = 64 * 1024
 #: ... and past which it waits for the flusher while the transport pushes back.
 _WAIT_AT = 1024 * 1024
-#: States in which drain() has nothing to do but close.
-_ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
-_DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() lets queued connection callbacks (closed_cb...) run.
 _CLOSE_GRACE = 5.0
 
@@ -175,7 +174,7 @@ class Client(ClientState):
                 t = await self._factory(server, timeout)
                 if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
                     o = self._opts
-                    ctx = self._tls_context() if server.tls or o.core.tls_required else None
+                    ctx = self._tls_context() if server.tls else None
                     t = await WebSocketTransport.upgrade(t, server, ctx, o.tls_hostname)
                 return await self._handshake(t, server)
             raise NatsTimeoutError(f"connecting to {server.url} timed out after {timeout} s")
@@ -699,7 +698,7 @@ class Client(ClientState):
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         conn = self._conn
-        if conn.state in _DRAINING and not self._closing:
+        if conn.state in DRAINING and not self._closing:
             # A drain is under way: as in nats.go a second call is no error; it
             # returns once that drain closed the connection.
             with anyio.move_on_after(timeout):
@@ -709,7 +708,7 @@ class Client(ClientState):
             return
         if not (self.is_connected and conn.state is State.CONNECTED):
             st, dropped = conn.state, conn.pending_bytes
-            reconnecting = not self._closing and st not in _ENDING
+            reconnecting = not self._closing and st not in ENDING
             await self.close()
             if reconnecting:
                 raise ConnectionReconnectingError(

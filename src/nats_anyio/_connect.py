@@ -45,8 +45,14 @@ async def connect(
     ``error_cb``, ``disconnected_cb``, ``reconnected_cb``, ``closed_cb``, ...;
     callbacks may be plain or async functions). Raises when the first connect
     fails, unless ``retry_on_failed_connect``.
+
+    ``transport_factory(server, timeout)`` (awaited) replaces how a server is
+    dialed: it returns a :class:`~nats_anyio.Transport` (subclass
+    :class:`~nats_anyio.StreamTransport` for one that only reads and writes: a
+    Unix socket, a proxy, the in-memory :class:`~nats_anyio.MemoryServer`); TLS
+    and the WebSocket upgrade still run on top of what it returns.
     """
-    factory: TransportFactory = options.pop("_transport_factory", None) or tcp_connect
+    factory: TransportFactory = options.pop("transport_factory", None) or tcp_connect
     opts = build_options(servers, **options)
     apply_credentials(opts, _read_text)
     client = Client(opts, factory)

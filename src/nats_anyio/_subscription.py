@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Self
 import anyio
 import anyio.lowlevel
 
-from nats_core._pending import PendingQueue
+from nats_core import PendingQueue
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg

@@ -2,6 +2,7 @@
 
 from nats_core import Headers
 from nats_core.errors import (
+    ConfigError,
     ConnectionClosedError,
     NatsError,
     NatsTimeoutError,
@@ -20,14 +21,24 @@ from ._jetstream import (
     OrderedConsumer,
 )
 from ._kv import KeyValue, KeyWatcher, Watcher
+from ._memory import MemoryServer, MemoryServerConnection
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._objectstore import ObjectResult, ObjectStore
 from ._subscription import Subscription
-from ._transport import ConnectError, make_ssl_context
+from ._transport import (
+    ConnectError,
+    TCPTransport,
+    Transport,
+    TransportError,
+    TransportFactory,
+    make_ssl_context,
+)
+from ._websocket import WebSocketTransport
 
 __all__ = [
     "Client",
+    "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConsumeContext",
@@ -37,6 +48,8 @@ __all__ = [
     "JetStream",
     "KeyValue",
     "KeyWatcher",
+    "MemoryServer",
+    "MemoryServerConnection",
     "MessageBatch",
     "MessagesContext",
     "Msg",
@@ -51,7 +64,12 @@ __all__ = [
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
+    "TCPTransport",
+    "Transport",
+    "TransportError",
+    "TransportFactory",
     "Watcher",
+    "WebSocketTransport",
     "add_service",
     "connect",
     "make_ssl_context",

@@ -15,7 +15,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from nats_core import (
+    DRAINING,
+    ENDING,
     ClientOptions,
+    ClientState,
     Connected,
     Connection,
     Event,
@@ -27,7 +30,6 @@ from nats_core import (
     apply_credentials,
     build_options,
 )
-from nats_core._client_state import ClientState
 from nats_core.errors import (
     ConnectionClosedError,
     ConnectionReconnectingError,
@@ -43,7 +45,13 @@ from ._dispatch import CallbackPool, CallbackQueue, Waiter
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
-from ._transport import ConnectError, TCPTransport, Transport, make_ssl_context
+from ._transport import (
+    ConnectError,
+    TCPTransport,
+    Transport,
+    TransportFactory,
+    make_ssl_context,
+)
 from ._websocket import WebSocketTransport
 
 __all__ = ["Client", "connect"]
@@ -51,9 +59,6 @@ __all__ = ["Client", "connect"]
 log = logging.getLogger("nats_sync")
 
 _READ_SIZE = 256 * 1024
-#: States in which drain() has nothing to do but close.
-_ENDING = (State.CLOSED, State.DRAINING_SUBS, State.DRAINING_PUBS)
-_DRAINING = (State.DRAINING_SUBS, State.DRAINING_PUBS)
 #: Seconds close() spends writing what is still queued before it gives up; also
 #: the bound of the last write to a transport being dropped.
 _CLOSE_FLUSH_TIMEOUT = 2.0
@@ -66,8 +71,11 @@ _GIL = _is_gil_enabled()
 class Client(ClientState):
     """A blocking NATS client; make one with :func:`connect`. Safe from any thread."""
 
-    def __init__(self, options: ClientOptions) -> None:
+    def __init__(
+        self, options: ClientOptions, transport_factory: TransportFactory = TCPTransport.connect
+    ) -> None:
         self._opts = options
+        self._factory = transport_factory
         # Lock order: _wlock, then _plock, then _lock.
         self._lock = threading.Lock()  # guards the core
         self._wlock = threading.Lock()  # one writer at a time, in order
@@ -143,24 +151,20 @@ class Client(ClientState):
         timeout = o.connect_timeout
         server.last_attempt = time.monotonic()
         deadline = server.last_attempt + timeout
-        t: Transport
+        t: Transport = self._factory(server, timeout)
         if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
-            ctx = self._tls_context() if server.tls or o.core.tls_required else None
-            t = WebSocketTransport.connect(server, timeout, ctx, o.tls_hostname)
-        else:
-            t = TCPTransport.connect(server, timeout)
+            ctx = self._tls_context() if server.tls else None
+            t = WebSocketTransport.upgrade(t, server, timeout, ctx, o.tls_hostname)
         self._dialing = t  # close() shuts it down: a handshake never delays close
         conn = self._conn
         try:
-            secure = isinstance(t, WebSocketTransport) and t.secure
-            tls_first = o.core.tls_handshake_first and not secure
-            if tls_first:
+            if o.core.tls_handshake_first and not t.secure:
                 t.start_tls(self._tls_context(), o.tls_hostname or server.host, timeout)
             with self._lock:
                 # Lock-free publishes that raced a loss (see _drop_transport) are in
                 # the disconnected state's queue: complete PUBs, sent first below.
                 raced = conn._out
-                conn.connection_made(server, tls=tls_first or secure)
+                conn.connection_made(server, tls=t.secure)
             if raced:
                 self._stray.append(b"".join(raced))
             while True:
@@ -623,7 +627,7 @@ class Client(ClientState):
         """
         timeout = self._opts.drain_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        if self._conn.state in _DRAINING and not self._closing:
+        if self._conn.state in DRAINING and not self._closing:
             # A drain is under way: as in nats.go a second call is no error; it
             # returns once that drain closed the connection.
             if not self._closed_evt.wait(timeout):
@@ -637,7 +641,7 @@ class Client(ClientState):
             # taken now: the reader forgets a subscription once its drain is confirmed
             subs = [sub for sub in map(self._subs.get, sids) if sub is not None]
         if not live:
-            reconnecting = not self._closing and st not in _ENDING
+            reconnecting = not self._closing and st not in ENDING
             self.close()
             if reconnecting:
                 raise ConnectionReconnectingError(
@@ -692,9 +696,15 @@ def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) 
     ``inbox_prefix``, ``verbose``, ``pedantic``, ``error_cb``, ``closed_cb``,
     ``disconnected_cb``, ``reconnected_cb``, ... (see the README's options table).
     Raises on the first connect failing unless ``retry_on_failed_connect``.
+
+    ``transport_factory(server, timeout)`` replaces how a server is dialed: it
+    returns a :class:`~nats_sync.Transport` (a Unix socket, a proxy, the
+    in-memory :class:`~nats_sync.MemoryServer`); TLS and the WebSocket upgrade
+    still run on top of what it returns.
     """
+    factory: TransportFactory = options.pop("transport_factory", None) or TCPTransport.connect
     opts = build_options(servers, **options)
     apply_credentials(opts, _read_text)
-    client = Client(opts)
+    client = Client(opts, factory)
     client._start()
     return client

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from nats_core._pending import PendingQueue
+from nats_core import PendingQueue
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg

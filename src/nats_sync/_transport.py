@@ -4,23 +4,64 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Callable
 from typing import Protocol
 
 from nats_core import ServerAddress
 from nats_core.errors import ConnectError, TransportError
 
-__all__ = ["ConnectError", "TCPTransport", "Transport", "TransportError", "make_ssl_context"]
+__all__ = [
+    "ConnectError",
+    "TCPTransport",
+    "Transport",
+    "TransportError",
+    "TransportFactory",
+    "make_ssl_context",
+]
 
 
 class Transport(Protocol):
-    """What the blocking client needs from a byte stream."""
+    """What the blocking client needs from a byte stream to one server.
 
-    def read(self, max_bytes: int) -> bytes: ...
-    def write(self, data: bytes) -> None: ...
-    def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None: ...
-    def settimeout(self, timeout: float | None) -> None: ...
-    def close(self) -> None: ...
-    def shutdown(self) -> None: ...
+    A ``transport_factory(server, timeout)`` given to :func:`~nats_sync.connect`
+    returns one (the default dials TCP: :meth:`TCPTransport.connect`); the
+    client reads on its reader thread, writes on its writer thread (and from
+    publishing threads, one at a time), and calls :meth:`shutdown` from any
+    thread to wake both. Native errors should surface as ``OSError`` (the
+    built-in transports raise :class:`~nats_core.errors.TransportError`).
+    """
+
+    #: True when the bytes travel encrypted (TLS, or a ``wss://`` WebSocket).
+    secure: bool
+
+    def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` once the peer closed the stream;
+        :class:`TimeoutError` past the timeout set by :meth:`settimeout`."""
+        ...
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data``."""
+        ...
+
+    def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None:
+        """Upgrade the stream to TLS in place."""
+        ...
+
+    def settimeout(self, timeout: float | None) -> None:
+        """Bound the next reads and writes (None: block)."""
+        ...
+
+    def shutdown(self) -> None:
+        """Wake a reader or writer blocked on the stream (they see its end)."""
+        ...
+
+    def close(self) -> None:
+        """Close at once (safe to call twice)."""
+        ...
+
+
+#: ``factory(server, timeout)`` dials ``server`` and returns a transport.
+TransportFactory = Callable[[ServerAddress, float], Transport]
 
 
 #: Bytes read in one go at most.
@@ -28,7 +69,9 @@ _READ_BUFFER = 256 * 1024
 
 
 class TCPTransport:
-    """A TCP socket; ``start_tls`` wraps it in place."""
+    """A TCP socket (or any connected stream socket); ``start_tls`` wraps it in place."""
+
+    secure = False
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -47,15 +90,26 @@ class TCPTransport:
         return cls(sock)
 
     def read(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` bytes; ``b""`` once the server closed the stream."""
         buf = self._buf
         try:
             n = self.sock.recv_into(buf, min(max_bytes, len(buf)))
             return buf[:n].tobytes()
         except ssl.SSLError as e:  # e.g. the server refused our client certificate
             raise ConnectError(f"TLS error: {e}") from e
+        except TimeoutError:
+            raise
+        except OSError as e:
+            raise TransportError(f"reading from the server failed: {e}") from e
 
     def write(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        """Write all of ``data``."""
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise
+        except OSError as e:
+            raise TransportError(f"writing to the server failed: {e}") from e
 
     def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None:
         self.sock.settimeout(timeout)
@@ -63,8 +117,10 @@ class TCPTransport:
             self.sock = ctx.wrap_socket(self.sock, server_hostname=hostname)
         except (OSError, ssl.SSLError) as e:
             raise ConnectError(f"TLS handshake failed: {e}") from e
+        self.secure = True
 
     def settimeout(self, timeout: float | None) -> None:
+        """Bound the next reads and writes (None: block)."""
         self.sock.settimeout(timeout)
 
     def shutdown(self) -> None:
@@ -75,6 +131,7 @@ class TCPTransport:
             pass
 
     def close(self) -> None:
+        """Close the socket (safe to call twice)."""
         try:
             self.sock.close()
         except OSError:

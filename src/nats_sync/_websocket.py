@@ -2,8 +2,8 @@
 
 A TCP socket (TLS first for ``wss://``), the HTTP upgrade, then every read and
 write passes through the core's :class:`~nats_core._websocket.WebSocketFramer`.
-It has the interface of :class:`~nats_sync._transport.TCPTransport`, so the
-client drives both alike.
+It has the interface of :class:`~nats_sync.Transport` and runs over any
+transport, so the client drives it like the others.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import threading
 from nats_core import ServerAddress, WebSocketFramer
 from nats_core.errors import LocalProtocolError, RemoteProtocolError
 
-from ._transport import ConnectError, TCPTransport
+from ._transport import ConnectError, TCPTransport, Transport, TransportError
 
 __all__ = ["WebSocketTransport"]
 
@@ -24,7 +24,7 @@ _READ_SIZE = 64 * 1024
 class WebSocketTransport:
     """NATS over WebSocket on a blocking socket; safe for one reader and one writer."""
 
-    def __init__(self, tcp: TCPTransport, framer: WebSocketFramer, *, secure: bool) -> None:
+    def __init__(self, tcp: Transport, framer: WebSocketFramer, *, secure: bool) -> None:
         self.tcp = tcp
         self._framer = framer
         #: True when the socket is TLS (``wss://``): the NATS handshake needs no upgrade.
@@ -43,7 +43,19 @@ class WebSocketTransport:
         hostname: str | None = None,
     ) -> WebSocketTransport:
         """Dial ``server``, run TLS when ``ctx`` is given, then the WebSocket upgrade."""
-        tcp = TCPTransport.connect(server, timeout)
+        return cls.upgrade(TCPTransport.connect(server, timeout), server, timeout, ctx, hostname)
+
+    @classmethod
+    def upgrade(
+        cls,
+        tcp: Transport,
+        server: ServerAddress,
+        timeout: float,
+        ctx: ssl.SSLContext | None = None,
+        hostname: str | None = None,
+    ) -> WebSocketTransport:
+        """Run TLS on ``tcp`` when ``ctx`` is given, then the WebSocket upgrade;
+        ``tcp`` is closed if that fails."""
         try:
             if ctx is not None:
                 tcp.start_tls(ctx, hostname or server.host, timeout)
@@ -77,7 +89,7 @@ class WebSocketTransport:
                     data = self._framer.receive_data(raw)
                     control = self._framer.data_to_send()
             except RemoteProtocolError as e:
-                raise ConnectionResetError(str(e)) from None
+                raise TransportError(str(e)) from None
             if control:
                 self._send_control(control)
             if data:
@@ -108,7 +120,7 @@ class WebSocketTransport:
                 with self._flock:
                     frame = self._framer.send(data)
             except LocalProtocolError:
-                raise ConnectionResetError("the server closed the WebSocket connection") from None
+                raise TransportError("the server closed the WebSocket connection") from None
             if self._control:
                 frame, self._control = self._control + frame, b""
             self.tcp.write(frame)

@@ -108,7 +108,7 @@ def test_creds_tuple_reads_two_files() -> None:
     token = user_jwt(user, new_account())
     opts = build_options("nats://h", user_credentials=("u.jwt", "u.nk"))
     files = {"u.jwt": token + "\n", "u.nk": f"# a comment\n{user.seed}\n"}
-    apply_credentials(opts, reader(files))  # type: ignore[arg-type]
+    opts = apply_credentials(opts, reader(files))  # type: ignore[arg-type]
     assert opts.core.user_jwt == token
     assert opts.core.nkey_seed == user.seed.encode()
 
@@ -129,8 +129,9 @@ def test_bad_user_credentials_shape(shape: object) -> None:
 
 def test_a_seed_given_as_nkeys_seed_is_never_read_as_a_path() -> None:
     opts = build_options("nats://h", nkeys_seed=SEED)
-    apply_credentials(opts, reader({}))  # type: ignore[arg-type]
-    assert opts.core.nkey_seed == SEED.encode()
+    loaded = apply_credentials(opts, reader({}))  # type: ignore[arg-type]
+    assert loaded.core.nkey_seed == SEED.encode()
+    assert opts.core.nkey_seed is None  # options are frozen: a new object holds the seed
 
 
 def test_seed_file_errors_name_the_file_not_the_secret() -> None:
@@ -277,6 +278,17 @@ def test_jwt_helper_writes_nats_v2_claims() -> None:
     assert json.loads(json.dumps(claims)) == claims
 
 
+def test_options_are_frozen() -> None:
+    import dataclasses
+
+    opts = build_options("nats://h", tls_ca_file="ca.pem", nkeys_seed_str=SEED)
+    assert opts.core.tls_required and opts.core.nkey_seed == SEED.encode()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.core.tls_required = False  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.ping_interval = 1  # type: ignore[misc]
+
+
 def test_files_are_read_by_the_adapter(tmp_path: Path) -> None:
     # The core never opens files: it only sees what read_text returns.
     seen: list[str] = []
@@ -286,6 +298,6 @@ def test_files_are_read_by_the_adapter(tmp_path: Path) -> None:
         return creds_text(user_jwt(new_user(), new_account()), SEED)
 
     opts = build_options("nats://h", user_credentials=str(tmp_path / "x.creds"))
-    apply_credentials(opts, read_text)
+    opts = apply_credentials(opts, read_text)
     assert seen == [str(tmp_path / "x.creds")]
     assert opts.core.nkey_seed == SEED.encode()

@@ -54,7 +54,7 @@ async def connect(
     """
     factory: TransportFactory = options.pop("transport_factory", None) or tcp_connect
     opts = build_options(servers, **options)
-    apply_credentials(opts, _read_text)
+    opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)
     first, reconnect_first = await client._connect_first()
     body_error: BaseException | None = None

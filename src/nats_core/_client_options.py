@@ -7,7 +7,7 @@ The core validates and stores them; the adapters act on the I/O ones
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ._options import ConnectOptions
@@ -22,9 +22,13 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ClientOptions:
-    """Options the adapters use besides :class:`ConnectOptions` (which is ``core``)."""
+    """Options the adapters use besides :class:`ConnectOptions` (which is ``core``).
+
+    Validated once, by :func:`build_options`, and never changed after: a client
+    that needs other options (credentials read from files, say) gets a new
+    object (:func:`apply_credentials`)."""
 
     core: ConnectOptions = field(default_factory=ConnectOptions)
     #: Seconds allowed for dialing and the handshake of one server.
@@ -117,9 +121,15 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
             raise ConfigError(f"option callback_threads must be an int >= 1, not {value!r}")
     if isinstance(core_kw.get("nkey_seed"), str):
         core_kw["nkey_seed"] = core_kw["nkey_seed"].encode()
+    if client_kw.get("nkeys_seed_str"):
+        core_kw["nkey_seed"] = client_kw["nkeys_seed_str"].strip().encode()
+    # As in nats.go, giving an SSL context, a CA file, a client certificate or
+    # tls_handshake_first means every server must be reached over TLS.
+    if any(client_kw.get(k) for k in ("tls", "tls_ca_file", "tls_cert_file")) or core_kw.get(
+        "tls_handshake_first"
+    ):
+        core_kw["tls_required"] = True
     opts = ClientOptions(core=ConnectOptions(**core_kw), **client_kw)
-    if opts.nkeys_seed_str:
-        opts.core.nkey_seed = opts.nkeys_seed_str.strip().encode()
     _check_security(opts)
     prefix = opts.core.inbox_prefix
     if not prefix or any(c in prefix for c in " \t\r\n*>") or prefix.endswith("."):
@@ -128,16 +138,10 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
 
 
 def _check_security(opts: ClientOptions) -> None:
-    """Validate the TLS and credential options; a TLS configuration requires TLS.
-
-    As in nats.go, giving an SSL context, a CA file, a client certificate or
-    ``tls_handshake_first`` means every server must be reached over TLS.
-    """
+    """Validate the TLS and credential options."""
     core = opts.core
     if opts.tls_key_file and not opts.tls_cert_file:
         raise ConfigError("tls_key_file needs tls_cert_file (the client certificate)")
-    if opts.tls is not None or opts.tls_ca_file or opts.tls_cert_file or core.tls_handshake_first:
-        core.tls_required = True
     creds = opts.user_credentials
     if creds is not None and not (
         isinstance(creds, str)
@@ -185,30 +189,37 @@ def _block(text: str, title: str) -> str | None:
     return None
 
 
-def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> None:
-    """Load ``user_credentials`` / ``nkeys_seed`` files through the adapter's ``read_text``.
+def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> ClientOptions:
+    """``opts`` with the ``user_credentials`` / ``nkeys_seed`` files loaded through
+    the adapter's ``read_text`` (a new object; ``opts`` is left as it is).
 
     The files are read by the adapter (the core does no I/O) and parsed here.
     ``user_credentials`` is a ``.creds`` file or a ``(jwt_path, seed_path)``
     pair; ``nkeys_seed`` is a seed file or the seed itself. Errors name the
     file, never its contents.
     """
-    core = opts.core
+    found: dict[str, Any] = {}
     creds = opts.user_credentials
     if isinstance(creds, tuple):
         jwt_path, seed_path = creds
-        core.user_jwt = parse_jwt_file(_read(read_text, jwt_path, "user JWT file"))
-        core.nkey_seed = _user_seed(_read(read_text, seed_path, "NKey seed file"), "NKey seed file")
+        found["user_jwt"] = parse_jwt_file(_read(read_text, jwt_path, "user JWT file"))
+        found["nkey_seed"] = _user_seed(
+            _read(read_text, seed_path, "NKey seed file"), "NKey seed file"
+        )
     elif creds:
-        jwt, seed = parse_credentials(_read(read_text, creds, "credentials file"))
-        core.user_jwt = jwt
-        core.nkey_seed = seed
+        found["user_jwt"], found["nkey_seed"] = parse_credentials(
+            _read(read_text, creds, "credentials file")
+        )
     if opts.nkeys_seed:
         value = opts.nkeys_seed.strip()
         if _looks_like_seed(value):
-            core.nkey_seed = _user_seed(value, "nkeys_seed option")
+            found["nkey_seed"] = _user_seed(value, "nkeys_seed option")
         else:
-            core.nkey_seed = _user_seed(_read(read_text, value, "NKey seed file"), "NKey seed file")
+            text = _read(read_text, value, "NKey seed file")
+            found["nkey_seed"] = _user_seed(text, "NKey seed file")
+    if not found:
+        return opts
+    return replace(opts, core=replace(opts.core, **found))
 
 
 def parse_jwt_file(text: str) -> str:

@@ -15,7 +15,7 @@ DEFAULT_INBOX_PREFIX = "_INBOX"
 TokenSource = str | Callable[[], str]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ConnectOptions:
     """What the core needs to know to handshake, authenticate and reconnect.
 

@@ -704,7 +704,7 @@ def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) 
     """
     factory: TransportFactory = options.pop("transport_factory", None) or TCPTransport.connect
     opts = build_options(servers, **options)
-    apply_credentials(opts, _read_text)
+    opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)
     client._start()
     return client

@@ -174,3 +174,20 @@ def test_a_factory_of_your_own_sees_every_dial() -> None:
         second.handshake()
         wait_until(lambda: nc.is_connected and nc.stats.reconnects == 1)
     assert dialed == [URL, URL]
+
+
+def test_the_readme_example_runs() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Transports of your own") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    nc = scope["nc"]
+    try:
+        wait_until(lambda: nc.stats.reconnects >= 1)  # the cut connection was replaced
+        assert scope["sub"].pending_msgs == 0  # the partial message never surfaced
+    finally:
+        nc.close()
+        scope["mem"].close()

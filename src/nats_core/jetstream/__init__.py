@@ -94,6 +94,8 @@ from .models import (
     ExternalStream,
     PeerInfo,
     Placement,
+    PriorityGroupState,
+    PriorityPolicy,
     PubAck,
     RawStreamMsg,
     ReplayPolicy,
@@ -146,7 +148,16 @@ from .publish import (
     parse_pub_ack,
     publish_headers,
 )
-from .pull import FetchState, PullConsumeState, PullOutcome, PullRequest, msg_size, next_request
+from .pull import (
+    FetchState,
+    PinState,
+    PullConsumeState,
+    PullOutcome,
+    PullRequest,
+    check_priority_pull,
+    msg_size,
+    next_request,
+)
 from .requests import (
     ConsumerAction,
     ConsumerListPage,
@@ -156,6 +167,7 @@ from .requests import (
     StreamListPage,
     validate_consumer_name,
     validate_name,
+    validate_priority_group,
     validate_stream_name,
 )
 
@@ -239,7 +251,10 @@ __all__ = [
     "PeerInfo",
     "PendingPublish",
     "PinIdMismatchError",
+    "PinState",
     "Placement",
+    "PriorityGroupState",
+    "PriorityPolicy",
     "PubAck",
     "PublishOutcome",
     "PullBadRequestError",
@@ -280,6 +295,7 @@ __all__ = [
     "ack_subject",
     "api_error",
     "api_error_from_json",
+    "check_priority_pull",
     "check_response",
     "format_go_duration",
     "format_time",
@@ -299,5 +315,6 @@ __all__ = [
     "to_nanos",
     "validate_consumer_name",
     "validate_name",
+    "validate_priority_group",
     "validate_stream_name",
 ]

@@ -62,6 +62,8 @@ __all__ = [
     "ExternalStream",
     "PeerInfo",
     "Placement",
+    "PriorityGroupState",
+    "PriorityPolicy",
     "PubAck",
     "RawStreamMsg",
     "RePublish",
@@ -138,6 +140,22 @@ class ReplayPolicy(StrEnum):
 
     INSTANT = "instant"
     ORIGINAL = "original"
+
+
+class PriorityPolicy(StrEnum):
+    """How a pull consumer's priority groups share its messages (``priority_policy``, ADR-42).
+
+    ``overflow`` and ``pinned_client`` need server 2.11, ``prioritized`` 2.12.
+    """
+
+    NONE = "none"
+    """No priority groups (the server's default)."""
+    OVERFLOW = "overflow"
+    """A pull with ``min_pending`` / ``min_ack_pending`` is served only past those thresholds."""
+    PINNED_CLIENT = "pinned_client"
+    """One client (the pinned one) gets every message; the others stand by."""
+    PRIORITIZED = "prioritized"
+    """Pulls with a lower ``priority`` (0-9) are served first (server 2.12+)."""
 
 
 # ---------------------------------------------------- stream config parts
@@ -348,6 +366,13 @@ class ConsumerConfig(Model):
     when the field is left out, makes a consumer that takes no acks). Give
     ``AckPolicy.NONE`` for a consumer without acks, or ``None`` to leave the
     field out of the request.
+
+    Priority groups (ADR-42, pull consumers only): ``priority_groups`` names
+    the groups (1 to 16 of ``A-Z a-z 0-9 - _ / =``; the ADR allows one for
+    now), ``priority_policy`` says how they share the messages (see
+    :class:`PriorityPolicy`), and ``priority_timeout`` (nats.go's
+    ``PinnedTTL``; ``pinned_client`` only, server default 2 minutes) is how
+    long the pinned client may go without pulling before another is pinned.
     """
 
     name: str | None = fld(STR)
@@ -376,7 +401,7 @@ class ConsumerConfig(Model):
     mem_storage: bool | None = fld(BOOL)
     metadata: dict[str, str] | None = fld(STR_MAP)
     pause_until: datetime | None = fld(TIME)
-    priority_policy: str | None = fld(STR)
+    priority_policy: PriorityPolicy | None = fld(enum(PriorityPolicy))
     priority_groups: list[str] | None = fld(STR_LIST)
     priority_timeout: timedelta | None = fld(DURATION)
     # push consumers
@@ -408,6 +433,20 @@ class SequenceInfo(Model):
 
 
 @dataclass(slots=True)
+class PriorityGroupState(Model):
+    """One priority group in a consumer's info: the pinned client, if any.
+
+    ``pinned_client_id`` is the pin id the server gave the pinned client (sent
+    to it in the ``Nats-Pin-Id`` header), ``pinned_ts`` when it was pinned.
+    """
+
+    group: str = fld(STR, default="")
+    pinned_client_id: str | None = fld(STR)
+    pinned_ts: datetime | None = fld(TIME)
+    extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True)
 class ConsumerInfo(Model):
     """``CONSUMER.INFO`` (and create) answer."""
 
@@ -425,6 +464,7 @@ class ConsumerInfo(Model):
     push_bound: bool | None = fld(BOOL)
     paused: bool | None = fld(BOOL)
     pause_remaining: timedelta | None = fld(DURATION)
+    priority_groups: list[PriorityGroupState] | None = fld(models(PriorityGroupState))
     ts: datetime | None = fld(TIME)
     extra: dict[str, Any] = extra_field()
 

@@ -29,6 +29,20 @@ Every step returns a :class:`PullOutcome`: deliver the message or not, an
 error to report, whether it is over, a pull request to publish (to
 ``CONSUMER.MSG.NEXT``, with the subscription's inbox as reply, see
 :func:`next_request`), an empty reply to send for flow control.
+
+Priority groups (ADR-42): both states take ``group`` (required by a consumer
+that has ``priority_groups``), ``min_pending`` / ``min_ack_pending`` (policy
+``overflow``: the pull is served only while the consumer has that many
+messages pending / awaiting acks) and ``priority`` (policy ``prioritized``:
+0-9, lower first), and put them in every pull they make.
+:func:`check_priority_pull` checks them against the consumer's config when it
+is known. For policy ``pinned_client`` they share a :class:`PinState` (one per
+consumer handle, so it outlives each fetch): the pin id the server sends in the
+``Nats-Pin-Id`` header of delivered messages is kept there and sent as ``id``
+in every later pull; a 423 status (``Nats-Pin-Id mismatch``, ``Nats-Wrong-Pin-Id``:
+another client is pinned now) clears it, and the state pulls again without it,
+waiting as a standby. No error is reported for that; the outcome carries the
+status.
 """
 
 from __future__ import annotations
@@ -43,8 +57,14 @@ from .._headers import encode_headers
 from ._codec import dump_json, seconds, to_nanos
 from .api import JSApi
 from .errors import InvalidOptionError, JetStreamError, MissedHeartbeatError, PullStatusError
+from .models import ConsumerConfig, PriorityPolicy
 from .msg import JSStatus, StatusKind, jetstream_status, status_error
-from .requests import JSRequest, validate_consumer_name, validate_stream_name
+from .requests import (
+    JSRequest,
+    validate_consumer_name,
+    validate_priority_group,
+    validate_stream_name,
+)
 
 __all__ = [
     "BATCH_FOR_BYTES",
@@ -53,10 +73,14 @@ __all__ = [
     "FETCH_CLIENT_SLACK",
     "LOST_PULL_RETRY_FIRST",
     "LOST_PULL_RETRY_MAX",
+    "MAX_PULL_PRIORITY",
+    "PIN_ID_HEADER",
     "FetchState",
+    "PinState",
     "PullConsumeState",
     "PullOutcome",
     "PullRequest",
+    "check_priority_pull",
     "msg_size",
     "next_request",
 ]
@@ -74,6 +98,10 @@ LOST_PULL_RETRY_FIRST = 0.1
 LOST_PULL_RETRY_MAX = 0.5
 """Longest wait between such pulls (the wait doubles from :data:`LOST_PULL_RETRY_FIRST`;
 it is also at most half the idle heartbeat)."""
+PIN_ID_HEADER = "Nats-Pin-Id"
+"""Header carrying the pin id on the messages a pinned client receives (ADR-42)."""
+MAX_PULL_PRIORITY = 9
+"""Highest (least urgent) ``priority`` of a pull; 0, the default, is served first."""
 _MIN_CONSUME_EXPIRES = 1.0
 _MIN_HEARTBEAT, _MAX_HEARTBEAT = 0.5, 30.0
 _ENDS_PULL_QUIETLY = frozenset(
@@ -96,6 +124,14 @@ def _positive_int(value: object, what: str) -> int:
     return value
 
 
+def _priority(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PULL_PRIORITY:
+        raise InvalidOptionError(
+            f"priority must be an integer from 0 to {MAX_PULL_PRIORITY}, not {value!r}"
+        )
+    return value
+
+
 def _duration(value: timedelta | float, what: str) -> float:
     try:
         s = seconds(value)
@@ -113,8 +149,12 @@ class PullRequest:
     ``batch`` messages at most, ``max_bytes`` bytes at most, waiting
     ``expires`` seconds on the server (``no_wait``: answer at once, 404 when
     empty); ``idle_heartbeat`` asks for heartbeats while waiting and must not
-    exceed half of ``expires``. ``group``, ``min_pending``,
-    ``min_ack_pending``, ``priority`` and ``pin_id`` are for priority groups.
+    exceed half of ``expires``.
+
+    Priority groups (ADR-42): ``group`` names the consumer's priority group;
+    ``min_pending`` / ``min_ack_pending`` (positive, policy ``overflow``),
+    ``priority`` (0-9, policy ``prioritized``) and ``pin_id`` (sent as ``id``,
+    policy ``pinned_client``) need it.
     """
 
     batch: int
@@ -141,6 +181,32 @@ class PullRequest:
             if hb > self.expires / 2:
                 raise InvalidOptionError(
                     f"idle_heartbeat ({hb}s) must be at most half of expires ({self.expires}s)"
+                )
+        if self.group is not None:
+            validate_priority_group(self.group)
+        if self.min_pending is not None:
+            _positive_int(self.min_pending, "min_pending")
+        if self.min_ack_pending is not None:
+            _positive_int(self.min_ack_pending, "min_ack_pending")
+        if self.priority is not None:
+            _priority(self.priority)
+        if self.pin_id is not None and (not isinstance(self.pin_id, str) or not self.pin_id):
+            raise InvalidOptionError(f"pin_id must be a non-empty string, not {self.pin_id!r}")
+        if self.group is None:
+            given = [
+                name
+                for name, value in (
+                    ("min_pending", self.min_pending),
+                    ("min_ack_pending", self.min_ack_pending),
+                    ("priority", self.priority),
+                    ("pin_id", self.pin_id),
+                )
+                if value is not None
+            ]
+            if given:
+                raise InvalidOptionError(
+                    f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for priority "
+                    "groups: give the consumer's group too (group=...)"
                 )
 
     def to_json(self) -> dict[str, Any]:
@@ -182,6 +248,88 @@ def next_request(
     validate_consumer_name(consumer)
     a = api if api is not None else JSApi()
     return JSRequest(a.consumer_msg_next(stream, consumer), request.payload())
+
+
+def check_priority_pull(
+    config: ConsumerConfig | None,
+    group: str | None,
+    *,
+    min_pending: int | None = None,
+    min_ack_pending: int | None = None,
+    priority: int | None = None,
+) -> None:
+    """Check pull options against the consumer's config (when known), before sending.
+
+    Raises :class:`InvalidOptionError` for the options themselves (see
+    :class:`PullRequest`), for a ``group`` the consumer does not have (or any
+    group when it has none), and for ``min_pending`` / ``min_ack_pending`` on
+    a consumer whose policy is not ``overflow`` (the server would answer 400).
+    A missing ``group`` on a consumer that has groups is left to the server,
+    whose 400 "Priority Group missing" ends the fetch or consume.
+    """
+    PullRequest(
+        batch=1,
+        group=group,
+        min_pending=min_pending,
+        min_ack_pending=min_ack_pending,
+        priority=priority,
+    )
+    if config is None or group is None:
+        return
+    groups = config.priority_groups or []
+    if not groups:
+        raise InvalidOptionError(
+            f"group={group!r}: this consumer has no priority groups (pull without group=)"
+        )
+    if group not in groups:
+        raise InvalidOptionError(
+            f"priority group {group!r} is not one of the consumer's: "
+            + ", ".join(repr(g) for g in groups)
+        )
+    if (min_pending is not None or min_ack_pending is not None) and (
+        config.priority_policy != PriorityPolicy.OVERFLOW
+    ):
+        raise InvalidOptionError(
+            "min_pending and min_ack_pending need a consumer with priority_policy "
+            f"'overflow', not {str(config.priority_policy or 'none')!r}"
+        )
+
+
+class PinState:
+    """The pin id of a ``pinned_client`` priority group, as one client holds it (ADR-42).
+
+    Keep one per consumer handle and give it to every :class:`FetchState` and
+    :class:`PullConsumeState` of that handle: they store the ``Nats-Pin-Id``
+    of the messages they deliver in :attr:`pin_id` and send it in their pulls,
+    and clear it on a 423 status. ``None``: not pinned (as far as this client
+    knows); its pulls wait as standbys while another client is pinned.
+    """
+
+    __slots__ = ("pin_id",)
+
+    def __init__(self, pin_id: str | None = None) -> None:
+        self.pin_id = pin_id
+
+    def __repr__(self) -> str:
+        return f"<PinState {self.pin_id!r}>"
+
+    def observe(self, msg: Msg) -> bool:
+        """Take the pin id from a delivered message's ``Nats-Pin-Id`` header;
+        ``True`` when it changed (this client was just pinned)."""
+        h = msg.headers
+        if h is None:
+            return False
+        pin = h.get(PIN_ID_HEADER)
+        if not pin or pin == self.pin_id:
+            return False
+        self.pin_id = pin
+        return True
+
+    def clear(self) -> bool:
+        """Forget the pin id (a 423 said another client is pinned); ``True`` if there was one."""
+        had = self.pin_id is not None
+        self.pin_id = None
+        return had
 
 
 def msg_size(msg: Msg) -> int:
@@ -231,6 +379,11 @@ class PullConsumeState:
     :meth:`on_msg` (409 Leadership Change, at once) or by :meth:`check` at
     :attr:`deadline` (503 and 409 Server Shutdown, after the backoff); only
     the first loss of a series is reported as an error.
+
+    ``group``, ``min_pending``, ``min_ack_pending``, ``priority`` and ``pin``
+    are for priority groups (see the module's documentation): every pull
+    carries them, with the pin id ``pin`` holds at the time; a 423 clears the
+    pin and pulls again for the whole buffer, reporting nothing.
     """
 
     __slots__ = (
@@ -242,11 +395,16 @@ class PullConsumeState:
         "done",
         "error",
         "expires",
+        "group",
         "idle_heartbeat",
         "max_bytes",
         "max_messages",
+        "min_ack_pending",
+        "min_pending",
         "pending_bytes",
         "pending_msgs",
+        "pin",
+        "priority",
         "threshold_bytes",
         "threshold_messages",
     )
@@ -261,7 +419,20 @@ class PullConsumeState:
         threshold_messages: int | None = None,
         threshold_bytes: int | None = None,
         ordered: bool = False,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
+        pin: PinState | None = None,
     ) -> None:
+        check_priority_pull(
+            None, group, min_pending=min_pending, min_ack_pending=min_ack_pending, priority=priority
+        )
+        self.group = group
+        self.min_pending = min_pending
+        self.min_ack_pending = min_ack_pending
+        self.priority = priority
+        self.pin = pin if group is not None else None
         if max_messages is not None and max_bytes is not None:
             raise InvalidOptionError("give max_messages or max_bytes, not both")
         if max_bytes is not None:
@@ -321,6 +492,11 @@ class PullConsumeState:
             expires=self.expires,
             max_bytes=max_bytes,
             idle_heartbeat=self.idle_heartbeat,
+            group=self.group,
+            min_pending=self.min_pending,
+            min_ack_pending=self.min_ack_pending,
+            priority=self.priority,
+            pin_id=None if self.pin is None else self.pin.pin_id,
         )
 
     def _full(self, now: float | None) -> PullRequest:
@@ -371,6 +547,8 @@ class PullConsumeState:
         if status is None or status.kind is not StatusKind.LEADERSHIP_CHANGE:
             self._lost = 0  # a server holds our pull: whatever was lost is back
         if status is None:
+            if self.pin is not None:
+                self.pin.observe(msg)
             self.delivered += 1
             self.pending_msgs = max(0, self.pending_msgs - 1)
             if self.max_bytes:
@@ -393,6 +571,8 @@ class PullConsumeState:
         if kind in (StatusKind.LEADERSHIP_CHANGE, StatusKind.PIN_ID_MISMATCH):
             self.pending_msgs = 0
             self.pending_bytes = 0
+            if kind is StatusKind.PIN_ID_MISMATCH and self.pin is not None:
+                self.pin.clear()  # another client is pinned: pull again as a standby
         report = None if kind in _ENDS_PULL_QUIETLY else error
         return PullOutcome(error=report, pull=self._refill(), status=status)
 
@@ -491,6 +671,12 @@ class FetchState:
     with ``no_wait`` unless given). ``idle_heartbeat`` defaults to 5 s when
     ``expires`` >= 10 s, else none (nats.go's rule). Publish :attr:`request`,
     feed :meth:`on_msg`, call :meth:`check` at :attr:`deadline`.
+
+    ``group``, ``min_pending``, ``min_ack_pending``, ``priority`` and ``pin``
+    are for priority groups (see the module's documentation). With a ``pin``,
+    a 423 status does not end the fetch: it clears the pin and
+    :meth:`on_msg` returns a new pull (without ``id``) for what is still
+    missing in the time left.
     """
 
     __slots__ = (
@@ -498,6 +684,7 @@ class FetchState:
         "_hb_deadline",
         "done",
         "error",
+        "pin",
         "received",
         "received_bytes",
         "request",
@@ -514,7 +701,13 @@ class FetchState:
         idle_heartbeat: timedelta | float | None = None,
         now: float,
         slack: float = FETCH_CLIENT_SLACK,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
+        pin: PinState | None = None,
     ) -> None:
+        self.pin = pin if group is not None else None
         if batch is None:
             batch = BATCH_FOR_BYTES if max_bytes is not None else 1
         exp: float | None
@@ -528,7 +721,16 @@ class FetchState:
         else:
             hb = _duration(idle_heartbeat, "idle_heartbeat")
         self.request = PullRequest(
-            batch=batch, expires=exp, max_bytes=max_bytes, no_wait=no_wait, idle_heartbeat=hb
+            batch=batch,
+            expires=exp,
+            max_bytes=max_bytes,
+            no_wait=no_wait,
+            idle_heartbeat=hb,
+            group=group,
+            min_pending=min_pending,
+            min_ack_pending=min_ack_pending,
+            priority=priority,
+            pin_id=None if self.pin is None else self.pin.pin_id,
         )
         self.slack = slack
         self._expiry = now + (exp or 0.0) + slack
@@ -552,6 +754,8 @@ class FetchState:
             self._hb_deadline = now + 2 * req.idle_heartbeat
         status = jetstream_status(msg)
         if status is None:
+            if self.pin is not None:
+                self.pin.observe(msg)
             self.received += 1
             if req.max_bytes is not None:
                 self.received_bytes += msg_size(msg) if size is None else size
@@ -563,6 +767,13 @@ class FetchState:
             return PullOutcome(deliver=True, done=full)
         if status.kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
             return PullOutcome(status=status, respond_to=status.reply)
+        if status.kind is StatusKind.PIN_ID_MISMATCH and self.pin is not None:
+            # Another client is pinned: forget our pin and wait as a standby.
+            self.pin.clear()
+            again = self._rest(now)
+            if again is None:
+                return PullOutcome(done=True, status=status)
+            return PullOutcome(pull=again, status=status)
         error: PullStatusError | None = None
         if status.kind not in _ENDS_FETCH_QUIETLY:
             error = status_error(status)
@@ -594,6 +805,11 @@ class FetchState:
     def on_reconnect(self, now: float) -> PullRequest | None:
         """The connection came back while fetching: the pull request for what is
         still missing in the time left, or ``None`` (then the fetch is done)."""
+        return self._rest(now)
+
+    def _rest(self, now: float) -> PullRequest | None:
+        """A pull for what is still missing in the time left (with the current pin
+        id), or ``None`` after finishing the fetch when no time is left."""
         if self.done:
             return None
         req = self.request
@@ -613,6 +829,11 @@ class FetchState:
             max_bytes=max_bytes,
             no_wait=req.no_wait,
             idle_heartbeat=hb,
+            group=req.group,
+            min_pending=req.min_pending,
+            min_ack_pending=req.min_ack_pending,
+            priority=req.priority,
+            pin_id=None if self.pin is None else self.pin.pin_id,
         )
 
     def stop(self) -> None:

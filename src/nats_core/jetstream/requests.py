@@ -13,8 +13,9 @@ typed error. Nothing here does I/O::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .._events import Msg
@@ -37,6 +38,7 @@ from .models import (
     ConsumerConfig,
     ConsumerInfo,
     ConsumerPauseResponse,
+    PriorityPolicy,
     StoredMsg,
     StreamConfig,
     StreamInfo,
@@ -77,15 +79,18 @@ __all__ = [
     "parse_stream_info_page",
     "parse_stream_list",
     "parse_stream_names",
+    "parse_unpin",
     "pause_consumer",
     "purge_stream",
     "stream_info",
     "stream_list",
     "stream_names",
+    "unpin_consumer",
     "update_consumer",
     "update_stream",
     "validate_consumer_name",
     "validate_name",
+    "validate_priority_group",
     "validate_stream_name",
 ]
 
@@ -138,6 +143,26 @@ def validate_stream_name(name: object) -> str:
 def validate_consumer_name(name: object) -> str:
     """:func:`validate_name` for a consumer or durable name."""
     return validate_name(name, "consumer name")
+
+
+_GROUP_NAME = re.compile(r"[A-Za-z0-9/_=-]{1,16}")
+
+
+def validate_priority_group(group: object) -> str:
+    """Return ``group`` if it can name a priority group (ADR-42), else raise
+    :class:`InvalidOptionError`.
+
+    A group name is 1 to 16 characters of ``A-Z a-z 0-9 - _ / =`` (the
+    server's rule; it answers others with err_code 10161 or 10162).
+    """
+    if not isinstance(group, str) or not group:
+        raise InvalidOptionError(f"a priority group name is required: got {group!r}")
+    if _GROUP_NAME.fullmatch(group) is None:
+        raise InvalidOptionError(
+            f"invalid priority group {group!r}: it must be 1 to 16 characters "
+            "of A-Z, a-z, 0-9, '-', '_', '/' and '='"
+        )
+    return group
 
 
 # --------------------------------------------------------------- replies
@@ -571,6 +596,7 @@ def add_consumer(
         check_subscribe_subject(config.filter_subject)
     for f in config.filter_subjects or ():
         check_subscribe_subject(f)
+    _check_priority_config(config)
     body: dict[str, Any] = {"stream_name": stream, "config": config.to_json()}
     if action:
         body["action"] = action
@@ -589,6 +615,40 @@ def add_consumer(
     else:
         subject = a.consumer_create(stream, consumer)
     return JSRequest(subject, dump_json(body))
+
+
+def _check_priority_config(config: ConsumerConfig) -> None:
+    """The priority-group rules server 2.14 enforces (err_codes 10159, 10161, 10162,
+    10178, 10196, 10197), checked before anything is sent."""
+    policy = config.priority_policy
+    if policy is not None:
+        try:
+            policy = PriorityPolicy(policy)
+        except ValueError:
+            raise InvalidOptionError(
+                f"unknown priority_policy {policy!r}: use one of "
+                + ", ".join(repr(p.value) for p in PriorityPolicy)
+            ) from None
+    groups = config.priority_groups or []
+    if policy is None or policy is PriorityPolicy.NONE:
+        if groups:
+            raise InvalidOptionError(
+                "priority_groups need a priority_policy ('overflow', 'pinned_client' "
+                "or 'prioritized')"
+            )
+        timeout = config.priority_timeout
+        if timeout is not None and timeout > timedelta(0):
+            raise InvalidOptionError("priority_timeout needs a priority_policy")
+        return
+    if config.deliver_subject:
+        raise InvalidOptionError("priority groups are for pull consumers: drop deliver_subject")
+    if not groups:
+        raise InvalidOptionError(
+            f"priority_policy {policy.value!r} needs at least one priority group "
+            "(priority_groups=[...])"
+        )
+    for g in groups:
+        validate_priority_group(g)
 
 
 def create_consumer(stream: str, config: ConsumerConfig, *, api: JSApi | None = None) -> JSRequest:
@@ -672,3 +732,21 @@ def pause_consumer(
 def parse_pause(reply: Msg | bytes) -> ConsumerPauseResponse:
     """Parse a ``CONSUMER.PAUSE`` reply."""
     return ConsumerPauseResponse.from_json(_strip(check_response(reply)))
+
+
+def unpin_consumer(
+    stream: str, consumer: str, group: str, *, api: JSApi | None = None
+) -> JSRequest:
+    """``CONSUMER.UNPIN.<stream>.<consumer>`` with ``{"group": group}`` (ADR-42, server
+    2.11+): the group's pinned client loses its pin and the server pins another
+    waiting pull. Parse with :func:`parse_unpin` (a group the consumer does not
+    have gives err_code 10160)."""
+    validate_stream_name(stream)
+    validate_consumer_name(consumer)
+    body = {"group": validate_priority_group(group)}
+    return JSRequest(_api(api).consumer_unpin(stream, consumer), dump_json(body))
+
+
+def parse_unpin(reply: Msg | bytes) -> None:
+    """Parse a ``CONSUMER.UNPIN`` reply: nothing on success, else raise the API error."""
+    check_response(reply)

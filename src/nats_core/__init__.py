@@ -37,6 +37,13 @@ from ._subjects import (
     is_valid_subscribe_subject,
 )
 from ._websocket import WebSocketFramer
+from .request_many import (
+    ReplyStatusError,
+    ReplyVerdict,
+    RequestMany,
+    RequestManyEnd,
+    standard_sentinel,
+)
 
 __all__ = [
     "DEFAULT_INBOX_PREFIX",
@@ -63,6 +70,10 @@ __all__ = [
     "Parser",
     "PendingQueue",
     "Pong",
+    "ReplyStatusError",
+    "ReplyVerdict",
+    "RequestMany",
+    "RequestManyEnd",
     "Response",
     "ServerAddress",
     "ServerErrorEvent",
@@ -86,4 +97,5 @@ __all__ = [
     "is_valid_subscribe_subject",
     "parse_credentials",
     "parse_url",
+    "standard_sentinel",
 ]

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ._events import Msg
 from ._headers import Headers
 from ._subjects import check_queue, check_subscribe_subject
 from .errors import LocalProtocolError, NatsError
+from .jetstream._codec import INT, STR, STR_MAP, TIME, Model, extra_field, fld, models
 
 __all__ = [
     "API_PREFIX",
@@ -26,14 +28,25 @@ __all__ = [
     "SERVICE_ERROR_CODE",
     "STATS_TYPE",
     "EndpointStats",
+    "InvalidServiceResponseError",
+    "ServiceEndpointInfo",
+    "ServiceEndpointStats",
     "ServiceError",
+    "ServiceInfo",
+    "ServicePing",
     "ServiceState",
+    "ServiceStats",
     "check_service_name",
     "check_version",
+    "control_subject",
     "control_subjects",
     "error_headers",
     "group_subject",
     "handler_error_description",
+    "parse_discovery",
+    "parse_info",
+    "parse_ping",
+    "parse_stats",
     "service_error",
 ]
 
@@ -283,3 +296,177 @@ class ServiceState:
         else:
             body = self.stats(data)
         return json.dumps(body, separators=(",", ":")).encode()
+
+
+# ------------------------------------------------- discovery, the client side
+#
+# A requester sends an empty request to a subject of control_subject() (with
+# request many: every instance answers the short forms) and parses each reply
+# with parse_ping / parse_info / parse_stats. The answers are models as in
+# nats_core.jetstream.models: fld() wraps dataclasses.field() to attach the JSON
+# codec, which RUF009 cannot see.
+# ruff: noqa: RUF009
+
+_TOKEN_BAD = frozenset(".*> \t\r\n")
+_RESPONSE_TYPES = {"PING": PING_TYPE, "INFO": INFO_TYPE, "STATS": STATS_TYPE}
+
+
+class InvalidServiceResponseError(NatsError):
+    """A discovery reply is not the answer asked for (not JSON, not an object,
+    a status message, or a ``type`` other than the verb's)."""
+
+
+def control_subject(
+    verb: str,
+    name: str | None = None,
+    service_id: str | None = None,
+    prefix: str = API_PREFIX,
+) -> str:
+    """The discovery subject of ``verb`` (``PING``, ``INFO`` or ``STATS``, any
+    case): for every service (``$SRV.PING``), for every instance of ``name``
+    (``$SRV.PING.<name>``) or for one instance (``$SRV.PING.<name>.<id>``).
+
+    An id needs a name (as nats.go's ``ControlSubject``). ``prefix`` replaces
+    ``$SRV`` (ADR-32: it is overridable, to reach services across accounts).
+    """
+    v = verb.upper() if isinstance(verb, str) else verb
+    if v not in VERBS:
+        raise LocalProtocolError(f"unknown discovery verb {verb!r}: PING, INFO or STATS")
+    if not isinstance(prefix, str) or not prefix or prefix.endswith("."):
+        raise LocalProtocolError(f"invalid discovery prefix {prefix!r}")
+    if any(c in _TOKEN_BAD - {"."} for c in prefix) or ".." in prefix or prefix[0] == ".":
+        raise LocalProtocolError(f"invalid discovery prefix {prefix!r}")
+    if not name:
+        if service_id:
+            raise LocalProtocolError("a service id needs the service name")
+        return f"{prefix}.{v}"
+    check_service_name(name)
+    if not service_id:
+        return f"{prefix}.{v}.{name}"
+    if not isinstance(service_id, str) or any(c in _TOKEN_BAD for c in service_id):
+        raise LocalProtocolError(f"invalid service id {service_id!r}: one subject token")
+    return f"{prefix}.{v}.{name}.{service_id}"
+
+
+@dataclass(slots=True)
+class ServiceEndpointInfo(Model):
+    """One endpoint in an INFO answer."""
+
+    name: str = fld(STR, default="")
+    subject: str = fld(STR, default="")
+    queue_group: str | None = fld(STR)
+    metadata: dict[str, str] | None = fld(STR_MAP)
+    extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True)
+class ServiceEndpointStats(Model):
+    """One endpoint in a STATS answer; times are integer nanoseconds."""
+
+    name: str = fld(STR, default="")
+    subject: str = fld(STR, default="")
+    queue_group: str | None = fld(STR)
+    num_requests: int = fld(INT, default=0)
+    num_errors: int = fld(INT, default=0)
+    last_error: str = fld(STR, default="")
+    processing_time: int = fld(INT, default=0)
+    average_processing_time: int = fld(INT, default=0)
+    #: Whatever the service's stats handler returned (any JSON), or None.
+    data: Any = fld()
+    extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True)
+class ServicePing(Model):
+    """A PING answer (``io.nats.micro.v1.ping_response``): who answered."""
+
+    type: str = fld(STR, default=PING_TYPE)
+    name: str = fld(STR, default="")
+    id: str = fld(STR, default="")
+    version: str = fld(STR, default="")
+    metadata: dict[str, str] | None = fld(STR_MAP)
+    extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True)
+class ServiceInfo(Model):
+    """An INFO answer (``io.nats.micro.v1.info_response``): the service and its endpoints."""
+
+    type: str = fld(STR, default=INFO_TYPE)
+    name: str = fld(STR, default="")
+    id: str = fld(STR, default="")
+    version: str = fld(STR, default="")
+    metadata: dict[str, str] | None = fld(STR_MAP)
+    description: str | None = fld(STR)
+    endpoints: list[ServiceEndpointInfo] | None = fld(models(ServiceEndpointInfo))
+    extra: dict[str, Any] = extra_field()
+
+
+@dataclass(slots=True)
+class ServiceStats(Model):
+    """A STATS answer (``io.nats.micro.v1.stats_response``): per-endpoint counts."""
+
+    type: str = fld(STR, default=STATS_TYPE)
+    name: str = fld(STR, default="")
+    id: str = fld(STR, default="")
+    version: str = fld(STR, default="")
+    metadata: dict[str, str] | None = fld(STR_MAP)
+    #: When the service started (UTC), or None when absent.
+    started: datetime | None = fld(TIME)
+    endpoints: list[ServiceEndpointStats] | None = fld(models(ServiceEndpointStats))
+    extra: dict[str, Any] = extra_field()
+
+
+def _discovery_object(payload: Any, verb: str) -> dict[str, Any]:
+    """The JSON object of a discovery reply (a ``Msg`` or its bytes), its
+    ``type`` checked against ``verb``'s."""
+    if isinstance(payload, Msg):
+        if payload.status is not None:
+            raise InvalidServiceResponseError(
+                f"the {verb} discovery request got status {payload.status} in place of an answer"
+            )
+        payload = payload.data
+    try:
+        obj = json.loads(payload)
+    except (TypeError, ValueError) as e:
+        raise InvalidServiceResponseError(f"the {verb} answer is not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise InvalidServiceResponseError(f"the {verb} answer is not a JSON object")
+    want = _RESPONSE_TYPES[verb]
+    if obj.get("type") != want:
+        raise InvalidServiceResponseError(
+            f"the {verb} answer has type {obj.get('type')!r}, not {want!r}"
+        )
+    return obj
+
+
+def parse_ping(payload: Msg | bytes | str) -> ServicePing:
+    """Parse a ``$SRV.PING`` answer (the reply ``Msg`` or its payload).
+
+    Raises :class:`InvalidServiceResponseError` when it is not one.
+    """
+    return ServicePing.from_json(_discovery_object(payload, "PING"))
+
+
+def parse_info(payload: Msg | bytes | str) -> ServiceInfo:
+    """Parse a ``$SRV.INFO`` answer (the reply ``Msg`` or its payload)."""
+    return ServiceInfo.from_json(_discovery_object(payload, "INFO"))
+
+
+def parse_stats(payload: Msg | bytes | str) -> ServiceStats:
+    """Parse a ``$SRV.STATS`` answer (the reply ``Msg`` or its payload)."""
+    return ServiceStats.from_json(_discovery_object(payload, "STATS"))
+
+
+def parse_discovery(
+    verb: str, payload: Msg | bytes | str
+) -> ServicePing | ServiceInfo | ServiceStats:
+    """Parse the answer to a discovery request of ``verb`` (any case)."""
+    v = verb.upper()
+    if v == "PING":
+        return parse_ping(payload)
+    if v == "INFO":
+        return parse_info(payload)
+    if v == "STATS":
+        return parse_stats(payload)
+    raise LocalProtocolError(f"unknown discovery verb {verb!r}: PING, INFO or STATS")

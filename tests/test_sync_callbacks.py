@@ -153,6 +153,33 @@ def test_a_busy_subscription_does_not_starve_the_others(nats_server: NatsServer)
         nc.close()
 
 
+def test_pending_counts_stay_exact_across_partial_batches(pool_nc: nats_sync.Client) -> None:
+    """A backlog longer than one batch: pending messages and bytes count what the
+    callback has not handled, and come back to zero."""
+    go = threading.Event()
+    handled = [0]
+    seen: list[tuple[int, int]] = []
+
+    def cb(msg: Msg) -> None:
+        go.wait(10)
+        handled[0] += 1
+        if handled[0] in (1, 300, 600):  # in different batches of 256
+            seen.append((sub.pending_msgs, sub.pending_bytes))
+
+    sub = pool_nc.subscribe("partial", cb=cb)
+    for _ in range(1000):
+        pool_nc.publish("partial", b"0123456789")
+    pool_nc.flush(timeout=5)
+    wait_until(lambda: sub.pending_msgs == 1000, what="the backlog")
+    assert sub.pending_bytes == 10_000
+    go.set()
+    wait_until(lambda: handled[0] == 1000, what="the backlog handled")
+    wait_until(lambda: sub.pending_msgs == 0, what="nothing pending")
+    assert sub.pending_bytes == 0 and sub.delivered == 1000
+    # the handled message itself still counts while its callback runs
+    assert seen == [(1000, 10_000), (701, 7010), (401, 4010)]
+
+
 # ------------------------------------------------------------ threads
 
 

@@ -44,6 +44,14 @@ from .request_many import (
     RequestManyEnd,
     standard_sentinel,
 )
+from .system import (
+    ServerAPIError,
+    ServerAPIResponse,
+    ServerEndpoint,
+    ServerRequest,
+    parse_server_response,
+    server_request,
+)
 
 __all__ = [
     "DEFAULT_INBOX_PREFIX",
@@ -75,10 +83,14 @@ __all__ = [
     "RequestMany",
     "RequestManyEnd",
     "Response",
+    "ServerAPIError",
+    "ServerAPIResponse",
     "ServerAddress",
+    "ServerEndpoint",
     "ServerErrorEvent",
     "ServerInfo",
     "ServerPool",
+    "ServerRequest",
     "StartTLS",
     "State",
     "Statistics",
@@ -96,6 +108,8 @@ __all__ = [
     "is_valid_publish_subject",
     "is_valid_subscribe_subject",
     "parse_credentials",
+    "parse_server_response",
     "parse_url",
+    "server_request",
     "standard_sentinel",
 ]

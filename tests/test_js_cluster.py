@@ -163,6 +163,10 @@ def _stream_count(js: JetStream, stream: str) -> int:
 HEARTBEAT = 10.0  # expires 20 s
 
 
+# Against nats-server 2.9.10 these pulls got no 503 the client could act on
+# (seen in CI: consume noticed only through missed heartbeats, after 20 s), so
+# the quick recovery is a 2.10+ figure; 2.9 keeps the heartbeat-paced one.
+@pytest.mark.server_2_10
 @pytest.mark.parametrize("placement", ["on_leader", "on_follower"])
 def test_consume_resumes_soon_after_its_consumer_leader_is_killed(
     cluster: list[NatsServer], placement: str
@@ -279,6 +283,7 @@ def _no_leader_errors(errors: list[BaseException]) -> list[BaseException]:
     return [e for e in errors if isinstance(e, PullStatusError) and e.status == 503]
 
 
+@pytest.mark.server_2_10
 def test_consume_pulls_again_soon_while_no_server_takes_its_pulls(js_server: NatsServer) -> None:
     """The consume's pulls get 503 (no server holds the consumer): it pulls again
     every few tenths of a second, reporting the 503 once, and delivers as soon
@@ -303,6 +308,7 @@ def test_consume_pulls_again_soon_while_no_server_takes_its_pulls(js_server: Nat
         assert len(_no_leader_errors(errors)) == 1, errors
 
 
+@pytest.mark.server_2_10
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 async def test_consume_pulls_again_soon_while_no_server_takes_its_pulls_async(

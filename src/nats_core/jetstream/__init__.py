@@ -12,6 +12,8 @@ publish) are state machines fed with messages and ``now``.
 * :mod:`~nats_core.jetstream.msg`: ack-subject metadata, ack payloads, statuses.
 * :mod:`~nats_core.jetstream.pull`: pull requests, consume and fetch state machines.
 * :mod:`~nats_core.jetstream.ordered`: the ordered consumer state machine.
+* :mod:`~nats_core.jetstream.push`: push subscriptions (``js.subscribe``): plans,
+  binding checks, flow control, heartbeats, ordered push resets.
 """
 
 from __future__ import annotations
@@ -158,6 +160,22 @@ from .pull import (
     msg_size,
     next_request,
 )
+from .push import (
+    ConsumerAlreadyBoundError,
+    ConsumerBindError,
+    ConsumerConfigMismatchError,
+    ConsumerSequenceMismatchError,
+    DeliverGroupMismatchError,
+    FilterSubjectMismatchError,
+    NotPushConsumerError,
+    PushBinding,
+    PushOutcome,
+    PushSubscribePlan,
+    PushSubscriptionState,
+    build_push_subscribe,
+    check_push_consumer,
+    should_auto_ack,
+)
 from .requests import (
     ConsumerAction,
     ConsumerListPage,
@@ -190,8 +208,11 @@ __all__ = [
     "BucketNotFoundError",
     "ClusterInfo",
     "ConsumerAction",
+    "ConsumerAlreadyBoundError",
     "ConsumerAlreadyExistsError",
+    "ConsumerBindError",
     "ConsumerConfig",
+    "ConsumerConfigMismatchError",
     "ConsumerDeletedError",
     "ConsumerDoesNotExistError",
     "ConsumerInfo",
@@ -199,6 +220,8 @@ __all__ = [
     "ConsumerNameExistsError",
     "ConsumerNotFoundError",
     "ConsumerPauseResponse",
+    "ConsumerSequenceMismatchError",
+    "DeliverGroupMismatchError",
     "DeliverPolicy",
     "DigestMismatchError",
     "DiscardPolicy",
@@ -206,6 +229,7 @@ __all__ = [
     "ExpectedStreamMismatchError",
     "ExternalStream",
     "FetchState",
+    "FilterSubjectMismatchError",
     "InvalidMsgTTLError",
     "InvalidNameError",
     "InvalidOptionError",
@@ -239,6 +263,7 @@ __all__ = [
     "NoStreamResponseError",
     "NotJetStreamMessageError",
     "NotPullConsumerError",
+    "NotPushConsumerError",
     "ObjectInfo",
     "ObjectLink",
     "ObjectNotFoundError",
@@ -264,6 +289,10 @@ __all__ = [
     "PullRequestRejectedError",
     "PullRequestTimeoutError",
     "PullStatusError",
+    "PushBinding",
+    "PushOutcome",
+    "PushSubscribePlan",
+    "PushSubscriptionState",
     "RawStreamMsg",
     "RePublish",
     "ReplayPolicy",
@@ -295,7 +324,9 @@ __all__ = [
     "ack_subject",
     "api_error",
     "api_error_from_json",
+    "build_push_subscribe",
     "check_priority_pull",
+    "check_push_consumer",
     "check_response",
     "format_go_duration",
     "format_time",
@@ -310,6 +341,7 @@ __all__ = [
     "parse_pub_ack",
     "parse_time",
     "publish_headers",
+    "should_auto_ack",
     "status_error",
     "term_payload",
     "to_nanos",

@@ -37,6 +37,14 @@ from ._subjects import (
     is_valid_subscribe_subject,
 )
 from ._websocket import WebSocketFramer
+from .context import (
+    NatsContext,
+    context_path,
+    merge_connect_options,
+    parse_context,
+    parse_selected_context,
+    selected_context_path,
+)
 from .request_many import (
     ReplyStatusError,
     ReplyVerdict,
@@ -75,6 +83,7 @@ __all__ = [
     "InfoUpdated",
     "LameDuckMode",
     "Msg",
+    "NatsContext",
     "Parser",
     "PendingQueue",
     "Pong",
@@ -103,13 +112,18 @@ __all__ = [
     "check_publish_subject",
     "check_queue",
     "check_subscribe_subject",
+    "context_path",
     "decode_headers",
     "encode_headers",
     "is_valid_publish_subject",
     "is_valid_subscribe_subject",
+    "merge_connect_options",
+    "parse_context",
     "parse_credentials",
+    "parse_selected_context",
     "parse_server_response",
     "parse_url",
+    "selected_context_path",
     "server_request",
     "standard_sentinel",
 ]

@@ -19,7 +19,7 @@ Three families, all under :class:`JetStreamError` (itself a
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from .._events import Msg
 from ..errors import LocalProtocolError, NatsError
@@ -29,13 +29,19 @@ __all__ = [
     "AsyncPublishTimeoutError",
     "BadRequestError",
     "BatchCompletedError",
+    "ConsumerAlreadyBoundError",
     "ConsumerAlreadyExistsError",
+    "ConsumerBindError",
+    "ConsumerConfigMismatchError",
     "ConsumerDeletedError",
     "ConsumerDoesNotExistError",
     "ConsumerNameExistsError",
     "ConsumerNotFoundError",
+    "ConsumerSequenceMismatchError",
+    "DeliverGroupMismatchError",
     "DuplicateMessageInProcessError",
     "ExpectedStreamMismatchError",
+    "FilterSubjectMismatchError",
     "InvalidMsgTTLError",
     "InvalidNameError",
     "InvalidOptionError",
@@ -56,6 +62,7 @@ __all__ = [
     "NoStreamResponseError",
     "NotJetStreamMessageError",
     "NotPullConsumerError",
+    "NotPushConsumerError",
     "PinIdMismatchError",
     "PullBadRequestError",
     "PullRequestRejectedError",
@@ -425,3 +432,71 @@ def check_response(reply: Msg | bytes, *, subject: str = "") -> dict[str, Any]:
     if error is not None:
         raise api_error_from_json(error)
     return obj
+
+
+# ------------------------------------------------------- push subscriptions
+
+
+class _NamedConsumer(Protocol):
+    """What a bind error needs of a consumer's info (ConsumerInfo is one)."""
+
+    @property
+    def stream_name(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class ConsumerBindError(JetStreamError):
+    """The consumer found by name cannot serve this push subscription; nothing was
+    subscribed. ``stream`` and ``consumer`` name it; ``field`` is the
+    :class:`ConsumerConfig` field (or ``push_bound``) at fault, ``requested``
+    what the subscription needs there and ``actual`` what the consumer has."""
+
+    def __init__(
+        self, message: str, info: _NamedConsumer, field: str, requested: object, actual: object
+    ) -> None:
+        super().__init__(message)
+        self.stream, self.consumer = info.stream_name, info.name
+        self.field, self.requested, self.actual = field, requested, actual
+
+
+class NotPushConsumerError(ConsumerBindError):
+    """The consumer has no ``deliver_subject``: it is a pull consumer."""
+
+
+class ConsumerAlreadyBoundError(ConsumerBindError):
+    """The consumer has no deliver group and a subscription is bound to it (``push_bound``)."""
+
+
+class DeliverGroupMismatchError(ConsumerBindError):
+    """The subscription's queue group is not the consumer's ``deliver_group``."""
+
+
+class FilterSubjectMismatchError(ConsumerBindError):
+    """The consumer filters other subjects than the subscription asks for."""
+
+
+class ConsumerConfigMismatchError(ConsumerBindError):
+    """A setting the subscription asks for differs from the consumer's."""
+
+
+class ConsumerSequenceMismatchError(JetStreamError):
+    """An idle heartbeat says the consumer delivered up to ``last_consumer_sequence``
+    but the last message received had ``consumer_sequence``: messages were lost.
+    ``stream_resume_sequence`` is the last received one's stream sequence (as
+    nats.go and nats.py give it). Not terminal: with acks, they come again."""
+
+    def __init__(
+        self, *, stream_resume_sequence: int, consumer_sequence: int, last_consumer_sequence: int
+    ) -> None:
+        super().__init__(
+            f"consumer sequence mismatch: received up to consumer sequence {consumer_sequence} "
+            f"but the consumer is at {last_consumer_sequence}: messages after stream sequence "
+            f"{stream_resume_sequence} were lost"
+        )
+        self.stream_resume_sequence, self.consumer_sequence = (
+            stream_resume_sequence,
+            consumer_sequence,
+        )
+        self.last_consumer_sequence = last_consumer_sequence

@@ -40,12 +40,18 @@ from ._codec import seconds
 from .api import JSApi
 from .errors import (
     APIError,
+    ConsumerAlreadyBoundError,
+    ConsumerConfigMismatchError,
+    ConsumerSequenceMismatchError,
+    DeliverGroupMismatchError,
+    FilterSubjectMismatchError,
     InvalidOptionError,
     JetStreamError,
     JetStreamNotEnabledError,
     JetStreamNotEnabledForAccountError,
     MissedHeartbeatError,
     NotJetStreamMessageError,
+    NotPushConsumerError,
 )
 from .models import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, ReplayPolicy
 from .msg import JSStatus, MsgMetadata, StatusKind, jetstream_status, parse_metadata
@@ -65,13 +71,6 @@ __all__ = [
     "MIN_IDLE_HEARTBEAT",
     "ORDERED_ACK_WAIT",
     "ORDERED_HEARTBEAT",
-    "ConsumerAlreadyBoundError",
-    "ConsumerBindError",
-    "ConsumerConfigMismatchError",
-    "ConsumerSequenceMismatchError",
-    "DeliverGroupMismatchError",
-    "FilterSubjectMismatchError",
-    "NotPushConsumerError",
     "PushBinding",
     "PushOutcome",
     "PushSubscribePlan",
@@ -91,64 +90,6 @@ HEARTBEAT_MISSES = 2
 """Heartbeat intervals without any message before heartbeats count as missed."""
 _EXISTS = frozenset({10013, 10105, 10148})  # name exists / exists and active / already exists
 _RETRY_RESET = frozenset({10008, 10023})  # JetStream not available / insufficient resources
-
-
-# ----------------------------------------------------------------- errors
-
-
-class ConsumerBindError(JetStreamError):
-    """The consumer found by name cannot serve this push subscription; nothing was
-    subscribed. ``stream`` and ``consumer`` name it; ``field`` is the
-    :class:`ConsumerConfig` field (or ``push_bound``) at fault, ``requested``
-    what the subscription needs there and ``actual`` what the consumer has."""
-
-    def __init__(
-        self, message: str, info: ConsumerInfo, field: str, requested: object, actual: object
-    ) -> None:
-        super().__init__(message)
-        self.stream, self.consumer = info.stream_name, info.name
-        self.field, self.requested, self.actual = field, requested, actual
-
-
-class NotPushConsumerError(ConsumerBindError):
-    """The consumer has no ``deliver_subject``: it is a pull consumer."""
-
-
-class ConsumerAlreadyBoundError(ConsumerBindError):
-    """The consumer has no deliver group and a subscription is bound to it (``push_bound``)."""
-
-
-class DeliverGroupMismatchError(ConsumerBindError):
-    """The subscription's queue group is not the consumer's ``deliver_group``."""
-
-
-class FilterSubjectMismatchError(ConsumerBindError):
-    """The consumer filters other subjects than the subscription asks for."""
-
-
-class ConsumerConfigMismatchError(ConsumerBindError):
-    """A setting the subscription asks for differs from the consumer's."""
-
-
-class ConsumerSequenceMismatchError(JetStreamError):
-    """An idle heartbeat says the consumer delivered up to ``last_consumer_sequence``
-    but the last message received had ``consumer_sequence``: messages were lost.
-    ``stream_resume_sequence`` is the last received one's stream sequence (as
-    nats.go and nats.py give it). Not terminal: with acks, they come again."""
-
-    def __init__(
-        self, *, stream_resume_sequence: int, consumer_sequence: int, last_consumer_sequence: int
-    ) -> None:
-        super().__init__(
-            f"consumer sequence mismatch: received up to consumer sequence {consumer_sequence} "
-            f"but the consumer is at {last_consumer_sequence}: messages after stream sequence "
-            f"{stream_resume_sequence} were lost"
-        )
-        self.stream_resume_sequence, self.consumer_sequence = (
-            stream_resume_sequence,
-            consumer_sequence,
-        )
-        self.last_consumer_sequence = last_consumer_sequence
 
 
 # ------------------------------------------------------------ options

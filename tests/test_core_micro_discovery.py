@@ -75,11 +75,12 @@ def test_control_subject_matches_what_a_service_listens_on() -> None:
         (("PING", "bad name"), {}),
         (("PING", "a.b"), {}),
         (("PING", "orders", "x.y"), {}),
-        (("PING", "orders", "x*"), {}),
+        (("PING", "orders", "*"), {}),
+        (("PING", "orders", "a b"), {}),
         (("PING",), {"prefix": ""}),
         (("PING",), {"prefix": "$SRV."}),
         (("PING",), {"prefix": "a..b"}),
-        (("PING",), {"prefix": "$S*"}),
+        (("PING",), {"prefix": "$SRV.*"}),
     ],
 )
 def test_control_subject_refuses(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

@@ -91,7 +91,7 @@ def test_subjects() -> None:
     }
 
 
-@pytest.mark.parametrize("bad", ["", "a.b", "a*", ">", "a b"])
+@pytest.mark.parametrize("bad", ["", "a.b", "*", ">", "a b"])
 def test_server_subject_needs_one_token(bad: str) -> None:
     with pytest.raises(ConfigError, match="server id"):
         server_subject("VARZ", bad)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._events import Msg
 from ._headers import Headers
-from ._subjects import check_queue, check_subscribe_subject
+from ._subjects import check_queue, check_subscribe_subject, is_valid_publish_subject
 from .errors import LocalProtocolError, NatsError
 from .jetstream._codec import INT, STR, STR_MAP, TIME, Model, extra_field, fld, models
 
@@ -307,7 +307,6 @@ class ServiceState:
 # codec, which RUF009 cannot see.
 # ruff: noqa: RUF009
 
-_TOKEN_BAD = frozenset(".*> \t\r\n")
 _RESPONSE_TYPES = {"PING": PING_TYPE, "INFO": INFO_TYPE, "STATS": STATS_TYPE}
 
 
@@ -332,9 +331,7 @@ def control_subject(
     v = verb.upper() if isinstance(verb, str) else verb
     if v not in VERBS:
         raise LocalProtocolError(f"unknown discovery verb {verb!r}: PING, INFO or STATS")
-    if not isinstance(prefix, str) or not prefix or prefix.endswith("."):
-        raise LocalProtocolError(f"invalid discovery prefix {prefix!r}")
-    if any(c in _TOKEN_BAD - {"."} for c in prefix) or ".." in prefix or prefix[0] == ".":
+    if not is_valid_publish_subject(prefix):
         raise LocalProtocolError(f"invalid discovery prefix {prefix!r}")
     if not name:
         if service_id:
@@ -343,7 +340,7 @@ def control_subject(
     check_service_name(name)
     if not service_id:
         return f"{prefix}.{v}.{name}"
-    if not isinstance(service_id, str) or any(c in _TOKEN_BAD for c in service_id):
+    if not is_valid_publish_subject(service_id) or "." in service_id:
         raise LocalProtocolError(f"invalid service id {service_id!r}: one subject token")
     return f"{prefix}.{v}.{name}.{service_id}"
 

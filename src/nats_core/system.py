@@ -38,6 +38,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from ._events import Msg
 from ._headers import Headers
+from ._subjects import is_valid_publish_subject
 from .errors import ConfigError, NatsError
 from .jetstream._codec import (
     BOOL,
@@ -97,7 +98,6 @@ __all__ = [
 SYS_SERVER_PREFIX = "$SYS.REQ.SERVER"
 #: Largest reply body accepted once a gzip reply is inflated.
 MAX_INFLATED = 256 * 1024 * 1024
-_TOKEN_BAD = frozenset(".*> \t\r\n")
 
 
 class ServerEndpoint(StrEnum):
@@ -234,7 +234,7 @@ def ping_subject(kind: ServerEndpoint | str) -> str:
 def server_subject(kind: ServerEndpoint | str, server_id: str) -> str:
     """``$SYS.REQ.SERVER.<server_id>.<KIND>``: the server with that id answers
     (its INFO ``server_id``, or ``id`` in any answer's ``server``)."""
-    if not isinstance(server_id, str) or not server_id or any(c in _TOKEN_BAD for c in server_id):
+    if not is_valid_publish_subject(server_id) or "." in server_id:
         raise ConfigError(f"invalid server id {server_id!r}: one subject token")
     return f"{SYS_SERVER_PREFIX}.{server_id}.{_kind(kind).value}"
 

@@ -35,8 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (async source, generated sync file), relative to the repository root.
 FILES = [
     ("src/nats_anyio/_jetstream.py", "src/nats_sync/_jetstream.py"),
+    ("src/nats_anyio/_js_manage.py", "src/nats_sync/_js_manage.py"),
+    ("src/nats_anyio/_js_ordered.py", "src/nats_sync/_js_ordered.py"),
+    ("src/nats_anyio/_js_publish.py", "src/nats_sync/_js_publish.py"),
+    ("src/nats_anyio/_js_pull.py", "src/nats_sync/_js_pull.py"),
     ("src/nats_anyio/_kv.py", "src/nats_sync/_kv.py"),
     ("src/nats_anyio/_micro.py", "src/nats_sync/_micro.py"),
+    ("src/nats_anyio/_msg.py", "src/nats_sync/_msg.py"),
     ("src/nats_anyio/_objectstore.py", "src/nats_sync/_objectstore.py"),
 ]
 

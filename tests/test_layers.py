@@ -107,20 +107,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-# The clients' circles (client <-> jetstream <-> kv/objectstore, msg and
-# subscription -> client) go with the split of the JetStream module.
-_CIRCLES_LEFT = {"nats_sync", "nats_anyio"}
-
-
-@pytest.mark.parametrize(
-    "package",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="circles left"))
-        if p in _CIRCLES_LEFT
-        else p
-        for p in PACKAGES
-    ],
-)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_no_import_circles(package: str) -> None:
     cycle = _cycle(_graph(package))
     assert cycle is None, " -> ".join(cycle or [])

@@ -20,16 +20,10 @@ from nats_core.errors import (
 )
 
 from ._asyncio_transport import AsyncioTransport
-from ._client import Client
-from ._connect import connect
-from ._jetstream import (
-    ConsumeContext,
-    Consumer,
-    JetStream,
-    MessageBatch,
-    MessagesContext,
-    OrderedConsumer,
-)
+from ._connect import Client, connect
+from ._jetstream import JetStream
+from ._js_ordered import OrderedConsumer
+from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg

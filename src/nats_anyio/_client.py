@@ -7,6 +7,9 @@ ever blocks on a full socket), a ping task sends the liveness PINGs, a timer
 task expires request deadlines, a dispatcher task runs the connection callbacks
 and every callback subscription has a task of its own. They all live in a task
 group owned by the client and scoped by ``async with connect(...)``.
+
+This is :class:`BaseClient`; the public :class:`~nats_anyio.Client` (in
+``_connect``) adds ``jetstream()``, so the modules it reaches never import it.
 """
 
 from __future__ import annotations
@@ -47,7 +50,6 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
-from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -59,7 +61,7 @@ from ._transport import (
 from ._util import Deadlines, Waiter, call_maybe_async, new_lock
 from ._websocket import WebSocketTransport
 
-__all__ = ["Client"]
+__all__ = ["BaseClient"]
 
 log = logging.getLogger("nats_anyio")
 
@@ -74,11 +76,13 @@ _CLOSE_GRACE = 5.0
 _CallbackItem = tuple[Callable[..., object], tuple[Any, ...]]
 
 #: The client whose background task is running (set by each of its tasks).
-_own_task: ContextVar[Client | None] = ContextVar("nats_anyio_own_task", default=None)
+_own_task: ContextVar[BaseClient | None] = ContextVar("nats_anyio_own_task", default=None)
 
 
-class Client(ClientState):
-    """An async NATS client; get one with ``async with connect(...) as nc``.
+class BaseClient(ClientState):
+    """The async NATS client's connection: publish, subscribe, request, flush,
+    drain, reconnects and the client's tasks. :class:`~nats_anyio.Client` adds
+    the entry to JetStream; everything below JetStream holds this class.
 
     Every method is called from tasks of the event loop the client runs in.
     """
@@ -741,12 +745,3 @@ class Client(ClientState):
     def new_inbox(self) -> str:
         """A unique inbox subject."""
         return self._conn.new_inbox()
-
-    def jetstream(self, **opts: Any) -> JetStream:
-        """A JetStream context on this connection.
-
-        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
-        request, default 5), ``publish_async_max_pending`` (default 4000) and
-        ``publish_async_timeout`` (default none); see :class:`JetStream`.
-        """
-        return JetStream(self, **opts)

@@ -1,9 +1,10 @@
 """The concurrency shims the JetStream layer is written against (anyio flavour).
 
-``nats_anyio/_jetstream.py`` waits, sleeps, locks, runs background work and
-makes futures only through the names below. ``scripts/unasync.py`` turns that
-module into ``nats_sync/_jetstream.py``, which imports the same names from
-``nats_sync._compat``: threads, ``time`` and :mod:`concurrent.futures` there.
+The JetStream modules (``_jetstream`` and the ``_js_*`` modules under it)
+wait, sleep, lock, run background work and make futures only through the
+names below. ``scripts/unasync.py`` turns them into their ``nats_sync``
+twins, which import the same names from ``nats_sync._compat``: threads,
+``time`` and :mod:`concurrent.futures` there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio
 from ._util import call_maybe_async
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._client import BaseClient
 
 __all__ = [
     "Event",
@@ -181,7 +182,7 @@ def resolve(fut: Future[T], value: T | None, error: BaseException | None) -> Non
         fut.set_result(value)  # type: ignore[arg-type]
 
 
-def spawn(client: Client, fn: Callable[..., Awaitable[object]], *args: Any, name: str) -> None:
+def spawn(client: BaseClient, fn: Callable[..., Awaitable[object]], *args: Any, name: str) -> None:
     """Run ``fn(*args)`` in the background, in the client's task group.
 
     It ends when the client closes; an exception it lets out is logged, not

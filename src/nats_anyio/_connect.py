@@ -1,4 +1,9 @@
-"""``connect()``: the async context manager that owns a client and its tasks."""
+"""The public :class:`Client` and ``connect()``, the async context manager that
+owns a client and its tasks.
+
+:class:`Client` is the connection of ``_client`` plus its entry to JetStream:
+the one module that sees both, at the top of the package.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,27 @@ import sniffio
 from nats_core import ServerAddress, apply_credentials, build_options
 
 from ._asyncio_transport import AsyncioTransport
-from ._client import Client
+from ._client import BaseClient
+from ._jetstream import JetStream
 from ._transport import TCPTransport, Transport, TransportFactory
 
-__all__ = ["connect"]
+__all__ = ["Client", "connect"]
+
+
+class Client(BaseClient):
+    """An async NATS client; get one with ``async with connect(...) as nc``.
+
+    Every method is called from tasks of the event loop the client runs in.
+    """
+
+    def jetstream(self, **opts: Any) -> JetStream:
+        """A JetStream context on this connection.
+
+        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
+        request, default 5), ``publish_async_max_pending`` (default 4000) and
+        ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        """
+        return JetStream(self, **opts)
 
 
 def _read_text(path: str) -> str:

@@ -30,7 +30,7 @@ from ._compat import call_maybe_async
 from ._msg import Msg
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._client import BaseClient
     from ._subscription import Subscription
 
 __all__ = ["Group", "Request", "Service", "add_service"]
@@ -140,7 +140,7 @@ class Service(_Endpoints):
 
     def __init__(
         self,
-        nc: Client,
+        nc: BaseClient,
         state: ServiceState,
         stats_handler: StatsHandler | None,
         api_prefix: str,
@@ -256,7 +256,7 @@ class Service(_Endpoints):
 
 
 async def add_service(
-    nc: Client,
+    nc: BaseClient,
     name: str,
     version: str,
     *,

@@ -1,9 +1,12 @@
-"""The message class the async client delivers."""
+"""The message class a client delivers, with the calls that answer and acknowledge it.
+
+Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nats_core import HeadersInput
 from nats_core import Msg as _CoreMsg
@@ -19,23 +22,47 @@ from nats_core.jetstream.msg import (
     term_payload,
 )
 
-if TYPE_CHECKING:
-    from ._client import Client
+__all__ = ["Msg", "MsgClient"]
 
-__all__ = ["Msg"]
+
+class MsgClient(Protocol):
+    """What a message needs of the client that received it."""
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        reply: str = "",
+        headers: HeadersInput | None = None,
+    ) -> None: ...
+
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        timeout: float = 1.0,
+        headers: HeadersInput | None = None,
+    ) -> object: ...
+
+    async def _publish_now(
+        self,
+        subject: str,
+        payload: bytes,
+        headers: HeadersInput | None,
+    ) -> None: ...
 
 
 class Msg(_CoreMsg):
     """A received message: ``subject``, ``reply``, ``data`` (bytes), ``headers``."""
 
     __slots__ = ("_ackd",)
-    _client: Client
+    _client: MsgClient
 
     async def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
         """Publish ``data`` to this message's reply subject."""
         if not self.reply:
             raise LocalProtocolError(f"message on {self.subject!r} has no reply subject")
-        # A reply is latency-bound: write it now rather than waking the flusher.
+        # A reply is latency-bound: write it now rather than leave it to the background writer.
         await self._client._publish_now(self.reply, data, headers)
 
     # ------------------------------------------------ JetStream messages

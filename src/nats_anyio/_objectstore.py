@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from nats_core.jetstream.errors import MsgNotFoundError
 from nats_core.jetstream.kv import ROLLUP
@@ -33,13 +33,12 @@ from nats_core.jetstream.objectstore import (
     status_from_info,
 )
 
-from ._kv import Bucket, Watcher, _never
+from ._kv import Bucket, BucketContext, Watcher, _never
 
 if TYPE_CHECKING:
-    from ._jetstream import JetStream
     from ._msg import Msg
 
-__all__ = ["ObjectResult", "ObjectStore"]
+__all__ = ["ObjectResult", "ObjectStore", "ObjectStoreContext"]
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +61,20 @@ class ObjectResult:
     data: bytes
 
 
+class ObjectStoreContext(BucketContext, Protocol):
+    """The calls an Object Store makes on its JetStream context: a bucket's, and
+    opening the bucket a link points to."""
+
+    async def object_store(self, bucket: str) -> ObjectStore: ...
+
+
 class ObjectStore(Bucket):
     """An Object Store bucket; from :meth:`JetStream.create_object_store` or
     :meth:`JetStream.object_store`."""
 
-    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+    _js: ObjectStoreContext
+
+    def __init__(self, js: ObjectStoreContext, bucket: str, info: StreamInfo | None = None) -> None:
         super().__init__(js, bucket, obj_stream_name(bucket), info)
 
     async def put(

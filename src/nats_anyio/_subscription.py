@@ -6,22 +6,36 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self
 
 import anyio
 import anyio.lowlevel
 
-from nats_core import PendingQueue
+from nats_core import ClientOptions, PendingQueue
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg
 
-if TYPE_CHECKING:
-    from ._client import Client
-
-__all__ = ["Subscription"]
+__all__ = ["Subscription", "SubscriptionOwner"]
 
 log = logging.getLogger("nats_anyio")
+
+
+class SubscriptionOwner(Protocol):
+    """What a subscription needs of its client (the client's internals it calls)."""
+
+    last_error: BaseException | None
+
+    @property
+    def _opts(self) -> ClientOptions: ...
+
+    def _report_error(self, err: BaseException) -> None: ...
+
+    def _mark_own_task(self) -> None: ...
+
+    async def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None: ...
+
+    async def _drain_subscription(self, sub: Subscription, timeout: float) -> None: ...
 
 
 class Subscription(PendingQueue[Msg]):
@@ -36,7 +50,7 @@ class Subscription(PendingQueue[Msg]):
 
     def __init__(
         self,
-        client: Client,
+        client: SubscriptionOwner,
         sid: int,
         subject: str,
         queue: str,

@@ -11,15 +11,10 @@ from nats_core.errors import (
     SubscriptionClosedError,
 )
 
-from ._client import Client, connect
-from ._jetstream import (
-    ConsumeContext,
-    Consumer,
-    JetStream,
-    MessageBatch,
-    MessagesContext,
-    OrderedConsumer,
-)
+from ._connect import Client, connect
+from ._jetstream import JetStream
+from ._js_ordered import OrderedConsumer
+from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._memory import MemoryServer, MemoryServerConnection
 from ._micro import Group, Request, Service, add_service

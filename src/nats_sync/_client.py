@@ -1,6 +1,11 @@
 """The blocking NATS client: one reader thread feeds the sans-IO core, one
 writer thread drains it in large writes, a pinger thread sends liveness PINGs,
-and callbacks run on a small pool of worker threads, never on the reader."""
+and callbacks run on a small pool of worker threads, never on the reader.
+
+This is :class:`BaseClient`; the public :class:`~nats_sync.Client` (in
+``_connect``, with :func:`~nats_sync.connect`) adds ``jetstream()``, so the
+modules it reaches never import it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,8 +31,6 @@ from nats_core import (
     ServerErrorEvent,
     StartTLS,
     State,
-    apply_credentials,
-    build_options,
 )
 from nats_core.errors import (
     ConnectionClosedError,
@@ -42,7 +44,6 @@ from nats_core.errors import (
 )
 
 from ._dispatch import CallbackPool, CallbackQueue, Waiter
-from ._jetstream import JetStream
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -54,7 +55,7 @@ from ._transport import (
 )
 from ._websocket import WebSocketTransport
 
-__all__ = ["Client", "connect"]
+__all__ = ["BaseClient"]
 
 log = logging.getLogger("nats_sync")
 
@@ -68,8 +69,11 @@ _is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: Tr
 _GIL = _is_gil_enabled()
 
 
-class Client(ClientState):
-    """A blocking NATS client; make one with :func:`connect`. Safe from any thread."""
+class BaseClient(ClientState):
+    """The blocking NATS client's connection: publish, subscribe, request, flush,
+    drain, reconnects and the client's threads. :class:`~nats_sync.Client` adds
+    the entry to JetStream; everything below JetStream holds this class.
+    Safe from any thread."""
 
     def __init__(
         self, options: ClientOptions, transport_factory: TransportFactory = TCPTransport.connect
@@ -673,38 +677,3 @@ class Client(ClientState):
         """A unique inbox subject."""
         with self._lock:
             return self._conn.new_inbox()
-
-    def jetstream(self, **opts: Any) -> JetStream:
-        """A JetStream context on this connection.
-
-        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
-        request, default 5), ``publish_async_max_pending`` (default 4000) and
-        ``publish_async_timeout`` (default none); see :class:`JetStream`.
-        """
-        return JetStream(self, **opts)
-
-
-def _read_text(path: str) -> str:
-    return Path(path).expanduser().read_text()
-
-
-def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) -> Client:
-    """Connect to NATS and return a :class:`Client` (usable as a context manager).
-
-    ``servers`` is a URL, a comma-separated list or a list of URLs. Options:
-    ``name``, ``user``, ``password``, ``token``, ``connect_timeout``, ``no_echo``,
-    ``inbox_prefix``, ``verbose``, ``pedantic``, ``error_cb``, ``closed_cb``,
-    ``disconnected_cb``, ``reconnected_cb``, ... (see the README's options table).
-    Raises on the first connect failing unless ``retry_on_failed_connect``.
-
-    ``transport_factory(server, timeout)`` replaces how a server is dialed: it
-    returns a :class:`~nats_sync.Transport` (a Unix socket, a proxy, the
-    in-memory :class:`~nats_sync.MemoryServer`); TLS and the WebSocket upgrade
-    still run on top of what it returns.
-    """
-    factory: TransportFactory = options.pop("transport_factory", None) or TCPTransport.connect
-    opts = build_options(servers, **options)
-    opts = apply_credentials(opts, _read_text)
-    client = Client(opts, factory)
-    client._start()
-    return client

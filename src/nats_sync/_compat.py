@@ -1,8 +1,9 @@
 """The concurrency shims the JetStream layer is written against (thread flavour).
 
-``nats_sync/_jetstream.py`` is generated from ``nats_anyio/_jetstream.py`` by
-``scripts/unasync.py``; both import these names from their package's
-``_compat``. Here they are threads, :mod:`time` and :mod:`concurrent.futures`.
+The JetStream modules (``_jetstream`` and the ``_js_*`` modules under it) are
+generated from their ``nats_anyio`` twins by ``scripts/unasync.py``; both
+import these names from their package's ``_compat``. Here they are threads,
+:mod:`time` and :mod:`concurrent.futures`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._client import BaseClient
 
 __all__ = [
     "Event",
@@ -74,7 +75,7 @@ def call_maybe_async(fn: Callable[..., object], *args: Any) -> None:
     fn(*args)
 
 
-def spawn(client: Client, fn: Callable[..., object], *args: Any, name: str) -> None:
+def spawn(client: BaseClient, fn: Callable[..., object], *args: Any, name: str) -> None:
     """Run ``fn(*args)`` on a daemon thread; an exception it lets out is logged."""
     del client  # the thread needs no owner; it ends with the client's subscriptions
 

@@ -19,17 +19,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._subscription import Subscription
-
-__all__ = ["CallbackPool", "CallbackQueue", "Waiter"]
+__all__ = ["CallbackPool", "CallbackQueue", "Scheduled", "Waiter"]
 
 log = logging.getLogger("nats_sync")
 
 #: Messages of one subscription a worker handles before it looks at the others.
 BATCH = 256
+
+
+class Scheduled(Protocol):
+    """What the pool runs: a subscription with messages for its callback."""
+
+    @property
+    def subject(self) -> str: ...
+
+    def _run_batch(self, limit: int) -> None: ...
+
+    def _still_scheduled(self) -> bool: ...
 
 
 class Waiter:
@@ -94,7 +102,7 @@ class CallbackPool:
         self._size = size
         self._batch = batch
         self._cond = threading.Condition(threading.Lock())
-        self._ready: deque[Subscription] = deque()
+        self._ready: deque[Scheduled] = deque()
         self._idle = 0  # workers waiting for work and not woken yet
         self._workers: list[threading.Thread] = []
         self._started = 0
@@ -105,7 +113,7 @@ class CallbackPool:
         """Worker threads alive now."""
         return len(self._workers)
 
-    def schedule(self, sub: Subscription) -> None:
+    def schedule(self, sub: Scheduled) -> None:
         """Run ``sub``'s callback on its queued messages (the caller marked it scheduled)."""
         with self._cond:
             self._ready.append(sub)
@@ -124,7 +132,7 @@ class CallbackPool:
     def _work(self) -> None:
         cond = self._cond
         ready = self._ready
-        sub: Subscription | None = None
+        sub: Scheduled | None = None
         while True:
             with cond:
                 if sub is not None and not sub._still_scheduled():

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from nats_core import Headers
+from nats_core import Headers, HeadersInput
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
+from nats_core.jetstream.api import JSApi
 from nats_core.jetstream.errors import MsgNotFoundError, WrongLastSequenceError
 from nats_core.jetstream.kv import (
     KV_OPERATION,
@@ -34,24 +35,76 @@ from nats_core.jetstream.kv import (
     kv_subjects,
     status_from_info,
 )
-from nats_core.jetstream.models import DeliverPolicy, StreamInfo
+from nats_core.jetstream.models import DeliverPolicy, PubAck, StoredMsg, StreamConfig, StreamInfo
 
 if TYPE_CHECKING:
-    from ._jetstream import JetStream, MessagesContext, OrderedConsumer
+    from ._client import BaseClient
+    from ._js_ordered import OrderedConsumer
+    from ._js_pull import MessagesContext
     from ._msg import Msg
 
-__all__ = ["Bucket", "KeyValue", "KeyWatcher", "Watcher"]
+__all__ = ["Bucket", "BucketContext", "KeyValue", "KeyWatcher", "Watcher"]
 
 T = TypeVar("T")
 
 _COLLECT_WAIT = 5.0  # seconds keys() and history() wait for the end of the initial values
 
 
+class BucketContext(Protocol):
+    """The calls a bucket makes on its JetStream context (a :class:`~nats_sync.JetStream`)."""
+
+    @property
+    def api(self) -> JSApi: ...
+
+    @property
+    def client(self) -> BaseClient: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    def stream_info(self, name: str) -> StreamInfo: ...
+
+    def update_stream(self, config: StreamConfig | None = None) -> StreamInfo: ...
+
+    def purge_stream(
+        self, name: str, *, subject: str | None = None, keep: int | None = None
+    ) -> int: ...
+
+    def get_msg(
+        self,
+        stream: str,
+        seq: int | None = None,
+        *,
+        last_by_subject: str | None = None,
+        direct: bool = False,
+    ) -> StoredMsg: ...
+
+    def publish(
+        self,
+        subject: str,
+        data: bytes = b"",
+        *,
+        headers: HeadersInput | None = None,
+        expected_last_subject_seq: int | None = None,
+    ) -> PubAck: ...
+
+    def ordered_consumer(
+        self,
+        stream: str,
+        *,
+        filter_subjects: str | Sequence[str] | None = None,
+        deliver_policy: DeliverPolicy | str = DeliverPolicy.ALL,
+        headers_only: bool = False,
+    ) -> OrderedConsumer: ...
+
+
 class Bucket:
     """What a Key-Value bucket and an Object Store share: a name, the stream
     behind it, and whether that stream answers direct gets."""
 
-    def __init__(self, js: JetStream, bucket: str, stream: str, info: StreamInfo | None) -> None:
+    def __init__(
+        self, js: BucketContext, bucket: str, stream: str, info: StreamInfo | None
+    ) -> None:
         self._js = js
         self._bucket = bucket
         self._stream = stream
@@ -107,7 +160,7 @@ class KeyValue(Bucket):
     stream. A mirror bucket reads its origin's keys and writes to its origin.
     """
 
-    def __init__(self, js: JetStream, bucket: str, info: StreamInfo | None = None) -> None:
+    def __init__(self, js: BucketContext, bucket: str, info: StreamInfo | None = None) -> None:
         super().__init__(js, bucket, kv_stream_name(bucket), info)
         mirror = info.config.mirror if info is not None else None
         self._subjects = kv_subjects(bucket, js.api.prefix, mirror=mirror)

@@ -8,19 +8,36 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from itertools import repeat, starmap
+from typing import Protocol
 
-from nats_core import PendingQueue
+from nats_core import ClientOptions, PendingQueue
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
+from ._dispatch import CallbackPool
 from ._msg import Msg
 
-if TYPE_CHECKING:
-    from ._client import Client
-
-__all__ = ["Subscription"]
+__all__ = ["Subscription", "SubscriptionOwner"]
 
 log = logging.getLogger("nats_sync")
+
+
+class SubscriptionOwner(Protocol):
+    """What a subscription needs of its client (the client's internals it calls)."""
+
+    last_error: BaseException | None
+
+    @property
+    def _opts(self) -> ClientOptions: ...
+
+    @property
+    def _callbacks(self) -> CallbackPool: ...
+
+    def _report_error(self, err: BaseException) -> None: ...
+
+    def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None: ...
+
+    def _drain_subscription(self, sub: Subscription, timeout: float) -> None: ...
 
 
 class Subscription(PendingQueue[Msg]):
@@ -33,7 +50,7 @@ class Subscription(PendingQueue[Msg]):
 
     def __init__(
         self,
-        client: Client,
+        client: SubscriptionOwner,
         sid: int,
         subject: str,
         queue: str,
@@ -149,20 +166,24 @@ class Subscription(PendingQueue[Msg]):
                 self._inflight_bytes -= len(msg.data)
         finally:
             with self._cond:
+                for msg in batch[len(batch) - self._inflight :]:  # only if the loop broke off
+                    self._inflight_bytes -= len(msg.data)
+                self._pending_bytes += self._inflight_bytes  # <= 0 after a part (see below)
                 self._inflight = self._inflight_bytes = 0
                 self._busy = False
                 self._runner = None
                 self._cond.notify_all()
 
     def _take_upto(self, limit: int) -> list[Msg]:
+        """The oldest ``limit`` queued messages (all, when fewer), counted as pending
+        until handled. A part leaves its bytes in ``_pending_bytes``: the loop
+        above takes each handled one off ``_inflight_bytes`` (below zero), and
+        the sum of the two is folded back once the batch is done."""
         msgs = self._msgs
         if len(msgs) <= limit:
             return self._take_batch()
-        batch = [msgs.popleft() for _ in range(limit)]
-        size = sum([len(m.data) for m in batch])
-        self._pending_bytes -= size
+        batch = list(starmap(msgs.popleft, repeat((), limit)))
         self._inflight = limit
-        self._inflight_bytes = size
         self.delivered += limit
         return batch
 

@@ -1,0 +1,282 @@
+"""Publishing to streams for the async client: :meth:`~JetStreamPublisher.publish`
+waits for the stream's ack; :meth:`~JetStreamPublisher.publish_async` does not,
+and a tracker (the core's :class:`~nats_core.jetstream.publish.AsyncPublishTracker`)
+matches the acks to the futures it returned while a reaper task fails the late ones.
+
+It waits, sleeps, locks and runs background work only through ``._compat``.
+Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from nats_core import HeadersInput
+from nats_core.errors import NatsTimeoutError, NoRespondersError
+from nats_core.jetstream.errors import JetStreamError, NoStreamResponseError, TooManyPendingError
+from nats_core.jetstream.models import PubAck
+from nats_core.jetstream.publish import (
+    DEFAULT_MAX_PENDING,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_WAIT,
+    AsyncPublishTracker,
+    PendingPublish,
+    parse_pub_ack,
+    publish_headers,
+)
+
+from ._compat import Event, Future, StateLock, now, resolve, sleep, spawn
+from ._js_manage import JetStreamManager
+
+if TYPE_CHECKING:
+    from ._client import BaseClient
+    from ._msg import Msg
+    from ._subscription import Subscription
+
+__all__ = ["JetStreamPublisher"]
+
+#: How often the async publish reaper expires overdue acks.
+_REAP_INTERVAL = 0.25
+
+
+class JetStreamPublisher(JetStreamManager):
+    """A JetStream context that also publishes (see :class:`~nats_anyio.JetStream`,
+    which is one): ``publish_async_max_pending`` caps the async publishes awaiting
+    an ack, ``publish_async_timeout`` fails an async publish whose ack is that
+    many seconds late (``None``: never)."""
+
+    def __init__(
+        self,
+        client: BaseClient,
+        *,
+        domain: str | None = None,
+        api_prefix: str | None = None,
+        timeout: float = 5.0,
+        publish_async_max_pending: int = DEFAULT_MAX_PENDING,
+        publish_async_timeout: float | None = None,
+    ) -> None:
+        super().__init__(client, domain=domain, api_prefix=api_prefix, timeout=timeout)
+        self._lock = StateLock()
+        self._pa_max_pending = publish_async_max_pending
+        self._pa_timeout = publish_async_timeout
+        if publish_async_max_pending < 1:
+            raise ValueError("publish_async_max_pending must be at least 1")
+        if publish_async_timeout is not None and publish_async_timeout <= 0:
+            raise ValueError("publish_async_timeout must be positive (or None)")
+        self._pa: AsyncPublishTracker | None = None
+        self._pa_futs: dict[str, Future[PubAck]] = {}
+        self._pa_event: Event | None = None
+        self._pa_waiting = False  # someone waits on _pa_event
+        self._pa_sub: Subscription | None = None
+
+    async def publish(
+        self,
+        subject: str,
+        data: bytes = b"",
+        *,
+        headers: HeadersInput | None = None,
+        msg_id: str | None = None,
+        expected_stream: str | None = None,
+        expected_last_seq: int | None = None,
+        expected_last_subject_seq: int | None = None,
+        expected_last_msg_id: str | None = None,
+        ttl: timedelta | float | str | None = None,
+        timeout: float | None = None,
+        retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+        retry_wait: float = DEFAULT_RETRY_WAIT,
+    ) -> PubAck:
+        """Publish to a stream and wait for its acknowledgement.
+
+        ``msg_id`` deduplicates within the stream's duplicate window (the ack
+        says ``duplicate``); the ``expected_*`` options make the publish fail
+        unless the stream's state matches; ``ttl`` (seconds, timedelta or
+        ``"never"``) is a per-message TTL (the stream needs
+        ``allow_msg_ttl``, server 2.11+). When no stream answers (503) the
+        publish is retried ``retry_attempts`` times ``retry_wait`` seconds
+        apart, then raises :class:`~nats_core.jetstream.NoStreamResponseError`.
+        """
+        hdrs = publish_headers(
+            headers,
+            msg_id=msg_id,
+            expected_stream=expected_stream,
+            expected_last_seq=expected_last_seq,
+            expected_last_subject_seq=expected_last_subject_seq,
+            expected_last_msg_id=expected_last_msg_id,
+            ttl=ttl,
+        )
+        wait = self._timeout if timeout is None else timeout
+        attempt = 0
+        while True:
+            try:
+                reply = await self._nc.request(subject, data, timeout=wait, headers=hdrs)
+            except NoRespondersError:
+                if attempt >= retry_attempts:
+                    raise NoStreamResponseError(subject) from None
+                attempt += 1
+                await sleep(retry_wait)
+                continue
+            return parse_pub_ack(reply, subject=subject)
+
+    async def _pa_tracker(self) -> AsyncPublishTracker:
+        with self._lock:
+            # The subscribe below queues SUB at once (nothing to wait for in
+            # the task flavour), so no other caller can slip in here.
+            tracker = self._pa
+            if tracker is None:
+                tracker = AsyncPublishTracker(
+                    self._nc.new_inbox() + ".",
+                    max_pending=self._pa_max_pending,
+                    ack_timeout=self._pa_timeout,
+                )
+                self._pa_event = Event()
+                self._pa_sub = await self._nc.subscribe(
+                    tracker.subscription_subject,
+                    cb=self._on_pub_ack,
+                )
+                self._pa = tracker
+                spawn(self._nc, self._pa_reaper, tracker, name="nats-js-publish-async")
+        return tracker
+
+    def _pa_changed(self) -> None:
+        """Wake whoever waits for room or for completion (call with the lock held)."""
+        if self._pa_waiting:
+            self._pa_waiting = False
+            event, self._pa_event = self._pa_event, Event()
+            if event is not None:
+                event.set()
+
+    async def _on_pub_ack(self, msg: Msg) -> None:
+        tracker = self._pa
+        if tracker is None:
+            return
+        with self._lock:
+            out = tracker.on_reply(msg, now())
+            if out is None:
+                return
+            fut = None if out.retry is not None else self._pa_futs.pop(out.token, None)
+            if out.retry is None:
+                self._pa_changed()
+        if out.retry is not None:
+            spawn(self._nc, self._pa_republish, out.retry, name="nats-js-publish-retry")
+        elif fut is not None:
+            resolve(fut, out.ack, out.error)
+
+    async def _pa_republish(self, pending: PendingPublish) -> None:
+        tracker = self._pa
+        await sleep(DEFAULT_RETRY_WAIT if tracker is None else tracker.retry_wait)
+        await self._nc.publish(
+            pending.subject, pending.payload, reply=pending.reply, headers=pending.headers
+        )
+
+    async def _pa_reaper(self, tracker: AsyncPublishTracker) -> None:
+        """Fails overdue acks; once the client closes, fails every pending publish."""
+        try:
+            while not self._nc.is_closed:
+                await sleep(_REAP_INTERVAL)
+                with self._lock:
+                    outs = tracker.expire(now())
+                    done = [(self._pa_futs.pop(o.token, None), o) for o in outs]
+                    if outs:
+                        self._pa_changed()
+                for fut, out in done:
+                    if fut is not None:
+                        resolve(fut, None, out.error)
+        finally:
+            with self._lock:
+                outs = tracker.fail_all(
+                    JetStreamError("the connection closed before the publish was acknowledged")
+                )
+                done = [(self._pa_futs.pop(o.token, None), o) for o in outs]
+                self._pa_changed()
+            for fut, out in done:
+                if fut is not None:
+                    resolve(fut, None, out.error)
+
+    async def publish_async(
+        self,
+        subject: str,
+        data: bytes = b"",
+        *,
+        headers: HeadersInput | None = None,
+        msg_id: str | None = None,
+        expected_stream: str | None = None,
+        expected_last_seq: int | None = None,
+        expected_last_subject_seq: int | None = None,
+        expected_last_msg_id: str | None = None,
+        ttl: timedelta | float | str | None = None,
+        stall_timeout: float | None = None,
+    ) -> Future[PubAck]:
+        """Publish to a stream without waiting for the ack; return a future of the
+        :class:`~nats_core.jetstream.PubAck` (it raises the publish's error instead).
+
+        At most ``publish_async_max_pending`` publishes wait for their acks: past
+        that, this call waits for room, up to ``stall_timeout`` seconds when
+        given (then :class:`~nats_core.jetstream.TooManyPendingError`). Options
+        as for :meth:`publish`; 503 (no stream) is retried like there.
+        """
+        hdrs = publish_headers(
+            headers,
+            msg_id=msg_id,
+            expected_stream=expected_stream,
+            expected_last_seq=expected_last_seq,
+            expected_last_subject_seq=expected_last_subject_seq,
+            expected_last_msg_id=expected_last_msg_id,
+            ttl=ttl,
+        )
+        tracker = await self._pa_tracker()
+        deadline = None if stall_timeout is None else now() + stall_timeout
+        while True:
+            with self._lock:
+                if not tracker.is_full:
+                    pending = tracker.track(subject, data, hdrs, now=now())
+                    fut: Future[PubAck] = Future()
+                    self._pa_futs[pending.token] = fut
+                    break
+                self._pa_waiting = True
+                event = self._pa_event
+            left = None if deadline is None else deadline - now()
+            if left is not None and left <= 0:
+                raise TooManyPendingError(
+                    f"{tracker.pending_count} async publishes still wait for their acks after "
+                    f"{stall_timeout} s (max_pending={tracker.max_pending})"
+                )
+            if event is not None:
+                await event.wait(left)
+        try:
+            await self._nc.publish(subject, data, reply=pending.reply, headers=hdrs)
+        except BaseException:
+            with self._lock:
+                tracker.forget(pending.token)
+                self._pa_futs.pop(pending.token, None)
+                self._pa_changed()
+            raise
+        return fut
+
+    @property
+    def publish_async_pending(self) -> int:
+        """Async publishes awaiting their acks."""
+        return 0 if self._pa is None else self._pa.pending_count
+
+    async def publish_async_complete(self, timeout: float | None = None) -> None:
+        """Wait until every async publish is acknowledged (or failed).
+
+        Raises :class:`~nats_core.errors.NatsTimeoutError` when some are still
+        pending after ``timeout`` seconds (``None``: wait as long as it takes).
+        """
+        deadline = None if timeout is None else now() + timeout
+        while True:
+            with self._lock:
+                tracker = self._pa
+                if tracker is None or tracker.all_done:
+                    return
+                self._pa_waiting = True
+                event = self._pa_event
+            left = None if deadline is None else deadline - now()
+            if left is not None and left <= 0:
+                raise NatsTimeoutError(
+                    f"{tracker.pending_count} async publishes still wait for their acks "
+                    f"after {timeout} s",
+                )
+            if event is not None:
+                await event.wait(left)

@@ -5,6 +5,8 @@ commands go in through the connection's methods and come out as bytes from
 :meth:`Connection.data_to_send`. No sockets, threads, event loops or clocks.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._client_options import ClientOptions, apply_credentials, build_options, parse_credentials
 from ._client_state import ClientState
 from ._connection import Connection, Statistics, SubscriptionState
@@ -52,14 +54,42 @@ from .request_many import (
     RequestManyEnd,
     standard_sentinel,
 )
-from .system import (
-    ServerAPIError,
-    ServerAPIResponse,
-    ServerEndpoint,
-    ServerRequest,
-    parse_server_response,
-    server_request,
-)
+
+if TYPE_CHECKING:
+    from .system import (
+        ServerAPIError,
+        ServerAPIResponse,
+        ServerEndpoint,
+        ServerRequest,
+        parse_server_response,
+        server_request,
+    )
+
+# The system-account models build on the JetStream ones: loaded on first use,
+# so that `import nats_core` does not pay for them.
+_LAZY = {
+    name: "system"
+    for name in (
+        "ServerAPIError",
+        "ServerAPIResponse",
+        "ServerEndpoint",
+        "ServerRequest",
+        "parse_server_response",
+        "server_request",
+    )
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_INBOX_PREFIX",

@@ -140,7 +140,17 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     dst.mkdir(parents=True)
     (tmp_path / "tests").mkdir()
     names = [Path(source).name for source, _ in mod.FILES]
-    assert names == ["_jetstream.py", "_kv.py", "_micro.py", "_objectstore.py"]
+    assert names == [
+        "_jetstream.py",
+        "_js_manage.py",
+        "_js_ordered.py",
+        "_js_publish.py",
+        "_js_pull.py",
+        "_kv.py",
+        "_micro.py",
+        "_msg.py",
+        "_objectstore.py",
+    ]
     for name in names:
         (src / name).write_text((ROOT / "src/nats_anyio" / name).read_text())
     for source, _ in mod.TEST_FILES:
@@ -153,7 +163,7 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
         assert made == (ROOT / "src/nats_sync" / name).read_text()
         assert "async def" not in made and "await " not in made
         assert f"Generated from ``nats_anyio/{name}``" in made
-    generated = (dst / "_jetstream.py").read_text()
+    generated = (dst / "_js_publish.py").read_text()
     assert mod.run(check=True, root=tmp_path) == 0
-    (dst / "_jetstream.py").write_text(generated.replace("def publish(", "def publish_(", 1))
+    (dst / "_js_publish.py").write_text(generated.replace("def publish(", "def publish_(", 1))
     assert mod.run(check=True, root=tmp_path) == 1

@@ -340,6 +340,14 @@ class JetStreamManager:
         reply = self._request(_req.pause_consumer(stream, name, None, api=self._api))
         return _req.parse_pause(reply)
 
+    def unpin_consumer(self, stream: str, name: str, group: str) -> None:
+        """Unpin the pinned client of the consumer's priority ``group`` (ADR-42,
+        server 2.11+): the server pins another waiting pull of that group. Raises
+        :class:`~nats_core.jetstream.APIError` (err_code 10160) for a group the
+        consumer does not have."""
+        reply = self._request(_req.unpin_consumer(stream, name, group, api=self._api))
+        _req.parse_unpin(reply)
+
     # ------------------------------------------------------------- helpers
 
     def _report(self, error_cb: ErrorCallback | None, error: BaseException) -> None:

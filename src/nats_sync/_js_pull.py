@@ -28,9 +28,11 @@ from nats_core.jetstream.ordered import OrderedConsumerState, ResetPlan
 from nats_core.jetstream.pull import (
     DEFAULT_EXPIRES,
     FetchState,
+    PinState,
     PullConsumeState,
     PullOutcome,
     PullRequest,
+    check_priority_pull,
     next_request,
 )
 
@@ -173,6 +175,8 @@ def fetch_batch(
                 out = state.on_msg(msg, now())
                 if out.respond_to:
                     nc.publish(out.respond_to, b"")
+                if out.pull is not None:  # a 423: pulled again without the stale pin
+                    _send_pull(js, stream, consumer, out.pull, inbox)
                 if out.deliver:
                     if ordered is not None:
                         verdict = ordered.on_msg(msg)
@@ -202,6 +206,7 @@ def consume_options(
     threshold_messages: int | None,
     threshold_bytes: int | None,
     ordered: bool,
+    **priority: Any,
 ) -> dict[str, Any]:
     """The options of a :class:`~nats_core.jetstream.pull.PullConsumeState`, checked."""
     opts: dict[str, Any] = {
@@ -212,6 +217,7 @@ def consume_options(
         "threshold_messages": threshold_messages,
         "threshold_bytes": threshold_bytes,
         "ordered": ordered,
+        **priority,
     }
     PullConsumeState(**opts)  # raise InvalidOptionError now rather than on the first message
     return opts
@@ -225,13 +231,14 @@ class Consumer:
     :meth:`JetStream.consumer`.
     """
 
-    __slots__ = ("_info", "_js", "_name", "_stream")
+    __slots__ = ("_info", "_js", "_name", "_pin", "_stream")
 
     def __init__(self, js: JetStreamManager, stream: str, info: ConsumerInfo) -> None:
         self._js = js
         self._stream = stream
         self._name = info.name
         self._info = info
+        self._pin = PinState()
 
     def __repr__(self) -> str:
         return f"<Consumer {self._stream}/{self._name}>"
@@ -256,20 +263,70 @@ class Consumer:
         self._info = self._js.consumer_info(self._stream, self._name)
         return self._info
 
+    @property
+    def pin_id(self) -> str | None:
+        """The pin id this handle holds in a ``pinned_client`` priority group (from
+        the ``Nats-Pin-Id`` of its messages), or ``None`` when it is not pinned."""
+        return self._pin.pin_id
+
+    def unpin(self, group: str) -> None:
+        """Unpin the pinned client of priority ``group`` (ADR-42, server 2.11+): the
+        server pins another waiting pull (see :meth:`JetStream.unpin_consumer`)."""
+        self._js.unpin_consumer(self._stream, self._name, group)
+
+    def _priority(
+        self,
+        group: str | None,
+        min_pending: int | None,
+        min_ack_pending: int | None,
+        priority: int | None,
+    ) -> dict[str, Any]:
+        """The priority-group options of a pull, checked against the consumer's config."""
+        check_priority_pull(
+            self._info.config,
+            group,
+            min_pending=min_pending,
+            min_ack_pending=min_ack_pending,
+            priority=priority,
+        )
+        if group is None:
+            return {}
+        return {
+            "group": group,
+            "min_pending": min_pending,
+            "min_ack_pending": min_ack_pending,
+            "priority": priority,
+            "pin": self._pin,
+        }
+
     def fetch(
         self,
         batch: int = 1,
         *,
         max_wait: timedelta | float | None = None,
         idle_heartbeat: timedelta | float | None = None,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
     ) -> MessageBatch:
         """Up to ``batch`` messages, waiting up to ``max_wait`` seconds (default 30)
         for them; returns what came (maybe nothing) once the batch is full or
         the wait is over. A fetch that fails before any message arrives raises
         (:class:`~nats_core.jetstream.ConsumerDeletedError`,
         :class:`~nats_core.jetstream.MissedHeartbeatError`...).
+
+        For a consumer with priority groups (ADR-42) give its ``group``, and
+        for policy ``overflow`` optionally ``min_pending`` / ``min_ack_pending``
+        (served only past those counts), for ``prioritized`` a ``priority``
+        (0-9, lower first). For ``pinned_client`` the handle keeps the pin id
+        (:attr:`pin_id`) and sends it; a stale one is dropped and the fetch goes
+        on as a standby.
         """
-        state = FetchState(batch, expires=max_wait, idle_heartbeat=idle_heartbeat, now=now())
+        prio = self._priority(group, min_pending, min_ack_pending, priority)
+        state = FetchState(
+            batch, expires=max_wait, idle_heartbeat=idle_heartbeat, now=now(), **prio
+        )
         return fetch_batch(self._js, self._stream, self._name, state, None)
 
     def fetch_bytes(
@@ -278,23 +335,54 @@ class Consumer:
         *,
         max_wait: timedelta | float | None = None,
         idle_heartbeat: timedelta | float | None = None,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
     ) -> MessageBatch:
         """Messages up to ``max_bytes`` bytes in all (as the server counts them), waiting
-        up to ``max_wait`` seconds; see :meth:`fetch`."""
+        up to ``max_wait`` seconds; see :meth:`fetch` (priority groups too)."""
+        prio = self._priority(group, min_pending, min_ack_pending, priority)
         state = FetchState(
-            max_bytes=max_bytes, expires=max_wait, idle_heartbeat=idle_heartbeat, now=now()
+            max_bytes=max_bytes, expires=max_wait, idle_heartbeat=idle_heartbeat, now=now(), **prio
         )
         return fetch_batch(self._js, self._stream, self._name, state, None)
 
-    def fetch_no_wait(self, batch: int = 1) -> MessageBatch:
-        """Up to ``batch`` messages that are available now; empty when there is none."""
-        state = FetchState(batch, no_wait=True, now=now())
+    def fetch_no_wait(
+        self,
+        batch: int = 1,
+        *,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
+    ) -> MessageBatch:
+        """Up to ``batch`` messages that are available now; empty when there is none.
+        Priority groups: see :meth:`fetch`."""
+        prio = self._priority(group, min_pending, min_ack_pending, priority)
+        state = FetchState(batch, no_wait=True, now=now(), **prio)
         return fetch_batch(self._js, self._stream, self._name, state, None)
 
-    def next(self, timeout: float = DEFAULT_EXPIRES) -> Msg:
+    def next(
+        self,
+        timeout: float = DEFAULT_EXPIRES,
+        *,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
+    ) -> Msg:
         """The next message, waiting up to ``timeout`` seconds
-        (:class:`~nats_core.errors.NatsTimeoutError` when none came)."""
-        got = self.fetch(1, max_wait=timeout)
+        (:class:`~nats_core.errors.NatsTimeoutError` when none came).
+        Priority groups: see :meth:`fetch`."""
+        got = self.fetch(
+            1,
+            max_wait=timeout,
+            group=group,
+            min_pending=min_pending,
+            min_ack_pending=min_ack_pending,
+            priority=priority,
+        )
         return first_msg(got, f"consumer {self._name!r}", timeout)
 
     def messages(
@@ -307,6 +395,10 @@ class Consumer:
         threshold_messages: int | None = None,
         threshold_bytes: int | None = None,
         error_cb: ErrorCallback | None = None,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
     ) -> MessagesContext:
         """An endless iterator of the consumer's messages (ADR-37 consume).
 
@@ -319,7 +411,10 @@ class Consumer:
         with :class:`~nats_core.jetstream.ConsumerDeletedError`. Other
         warnings go to ``error_cb`` (default: the client's error callback).
         After a reconnect it pulls again. Stop it with :meth:`MessagesContext.stop`,
-        or use it as ``with c.messages() as it:``.
+        or use it as ``with c.messages() as it:``. Priority groups
+        (``group``, ``min_pending``, ``min_ack_pending``, ``priority``): see
+        :meth:`fetch`; every pull carries them, and a stale pin id is dropped
+        without an error.
         """
         opts = consume_options(
             max_messages,
@@ -329,6 +424,7 @@ class Consumer:
             threshold_messages,
             threshold_bytes,
             ordered=False,
+            **self._priority(group, min_pending, min_ack_pending, priority),
         )
         return MessagesContext(self._js, self._stream, self._name, opts, error_cb, None)
 
@@ -343,12 +439,17 @@ class Consumer:
         threshold_messages: int | None = None,
         threshold_bytes: int | None = None,
         error_cb: ErrorCallback | None = None,
+        group: str | None = None,
+        min_pending: int | None = None,
+        min_ack_pending: int | None = None,
+        priority: int | None = None,
     ) -> ConsumeContext:
         """Hand every message to ``cb`` in the background until :meth:`ConsumeContext.stop`.
 
-        Options as for :meth:`messages`; every error (missed heartbeats
-        included, and what ``cb`` raises) goes to ``error_cb`` (default: the
-        client's error callback). A terminal error ends the consume.
+        Options as for :meth:`messages` (priority groups too); every error
+        (missed heartbeats included, and what ``cb`` raises) goes to
+        ``error_cb`` (default: the client's error callback). A terminal error
+        ends the consume.
         """
         it = self.messages(
             max_messages=max_messages,
@@ -358,6 +459,10 @@ class Consumer:
             threshold_messages=threshold_messages,
             threshold_bytes=threshold_bytes,
             error_cb=error_cb,
+            group=group,
+            min_pending=min_pending,
+            min_ack_pending=min_ack_pending,
+            priority=priority,
         )
         return ConsumeContext._start(self._js, it, cb, error_cb)
 

@@ -8,13 +8,13 @@ connection never touches a socket, a thread, an event loop or a clock.
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ._auth import connect_fields
 from ._events import (
     Connected,
     Disconnected,
@@ -364,43 +364,9 @@ class Connection:
 
     def connect_payload(self) -> dict[str, Any]:
         """The CONNECT fields this connection sends (credentials included)."""
-        o = self.options
-        info = self.info or ServerInfo()
-        d: dict[str, Any] = {
-            "verbose": o.verbose,
-            "pedantic": o.pedantic,
-            "tls_required": self._tls_active,
-            "lang": o.lang,
-            "version": o.version,
-            "protocol": 1,
-            "echo": not o.no_echo,
-            "headers": info.headers,
-            "no_responders": info.headers,
-        }
-        if o.name:
-            d["name"] = o.name
-        server = self.server
-        user, password, token = o.user, o.password, o.token
-        if server is not None and server.username:
-            if server.password is not None:
-                user, password = server.username, server.password
-            else:
-                token = server.username
-        if user:
-            d["user"] = user
-            d["pass"] = password or ""
-        if token:  # with a user too: the server decides which one it checks
-            d["auth_token"] = token() if callable(token) else token
-        if o.user_jwt is not None:
-            d["jwt"] = o.user_jwt() if callable(o.user_jwt) else o.user_jwt
-        if info.nonce and (o.nkey_seed or o.signature_cb):
-            sig, public = _sign_nonce(info.nonce.encode(), o.nkey_seed, o.signature_cb)
-            d["sig"] = base64.urlsafe_b64encode(sig).rstrip(b"=").decode()
-            if "jwt" not in d:
-                nkey = public or o.nkey_public
-                if nkey:
-                    d["nkey"] = nkey
-        return d
+        return connect_fields(
+            self.options, self.info or ServerInfo(), self.server, self._tls_active
+        )
 
     def _send_connect(self) -> None:
         payload = json.dumps(self.connect_payload(), separators=(",", ":"))
@@ -797,21 +763,3 @@ def _as_bytes(payload: object) -> bytes:
     if isinstance(payload, (bytearray, memoryview)):
         return bytes(payload)
     raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
-
-
-def _sign_nonce(
-    nonce: bytes, seed: bytes | None, cb: Callable[[bytes], bytes] | None
-) -> tuple[bytes, str | None]:
-    if cb is not None:
-        return cb(nonce), None
-    assert seed is not None
-    try:
-        import nkeys
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise LocalProtocolError(
-            "signing with an NKey seed needs the nkeys package: pip install 'pynats[nkeys]'"
-        ) from None
-    kp = nkeys.from_seed(bytearray(seed))
-    sig: bytes = kp.sign(nonce)
-    public: str = kp.public_key.decode()
-    return sig, public

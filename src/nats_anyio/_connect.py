@@ -7,19 +7,31 @@ the one module that sees both, at the top of the package.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import sniffio
 
-from nats_core import ServerAddress, apply_credentials, build_options
+from nats_core import HeadersInput, ServerAddress, apply_credentials, build_options
+from nats_core.context import (
+    context_path,
+    merge_connect_options,
+    parse_context,
+    resolve_context_name,
+    selected_context_path,
+)
+from nats_core.errors import ConfigError
+from nats_core.request_many import Sentinel
 
 from ._asyncio_transport import AsyncioTransport
 from ._client import BaseClient
 from ._jetstream import JetStream
+from ._request_many import Replies
 from ._transport import TCPTransport, Transport, TransportFactory
 
 __all__ = ["Client", "connect"]
@@ -31,18 +43,95 @@ class Client(BaseClient):
     Every method is called from tasks of the event loop the client runs in.
     """
 
+    #: JetStream options of the context connected with (``domain`` or ``api_prefix``).
+    _js_defaults: dict[str, str] = {}  # replaced, never mutated
+
     def jetstream(self, **opts: Any) -> JetStream:
         """A JetStream context on this connection.
 
         Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
         request, default 5), ``publish_async_max_pending`` (default 4000) and
         ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        Connected with a ``context``, its JetStream domain (or API prefix) is
+        the default, unless ``domain`` or ``api_prefix`` is given.
         """
+        if self._js_defaults and "domain" not in opts and "api_prefix" not in opts:
+            opts = {**self._js_defaults, **opts}
         return JetStream(self, **opts)
+
+    def request_many(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: HeadersInput | None = None,
+        timeout: timedelta | float = 1.0,
+        max_msgs: int | None = None,
+        stall: timedelta | float | None = None,
+        sentinel: Sentinel | bool | None = None,
+    ) -> Replies:
+        """Publish one request and iterate over its replies (ADR-47)::
+
+            async with nc.request_many("svc.echo", b"hi", stall=0.1) as replies:
+                async for msg in replies:
+                    ...
+
+        The replies end at the first of: ``timeout`` seconds in all; ``stall``
+        seconds with no reply after one; ``max_msgs`` replies (the last one is
+        given); a ``sentinel`` reply (``True``: an empty one without headers;
+        or a predicate returning ``True`` for the reply that ends it; that reply
+        is not given). Raises :class:`NoRespondersError` when nobody listens and
+        :class:`ConnectionClosedError` when the connection closes first;
+        ``await replies.collect()`` gives them in a list.
+        """
+        return Replies(
+            self,
+            subject,
+            payload,
+            headers=headers,
+            timeout=timeout,
+            max_msgs=max_msgs,
+            stall=stall,
+            sentinel=sentinel,
+        )
 
 
 def _read_text(path: str) -> str:
     return Path(path).expanduser().read_text()
+
+
+async def _read_or_none(path: str) -> str | None:
+    try:
+        return await anyio.Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+
+
+async def load_context(name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``connect()`` and ``jetstream()`` options of context ``name`` (``""``:
+    the selected one, named in ``context.txt``), read from the nats CLI's
+    config directory. Raises :class:`ConfigError` naming the file."""
+    env = dict(os.environ)
+    home = str(Path.home())
+    selected = None
+    if not name:
+        where = selected_context_path(env, home)
+        selected = await _read_or_none(where)
+        if resolve_context_name(None, selected) is None:
+            raise ConfigError(f"no context is selected: {where} is missing or empty")
+    resolved = resolve_context_name(name, selected)
+    assert resolved is not None
+    path = context_path(resolved, env, home)
+    text = await _read_or_none(path)
+    if text is None:
+        raise ConfigError(f"context {resolved!r} not found: no file {path}")
+    try:
+        ctx = parse_context(text, resolved, env=env, home=home)
+        return ctx.connect_options(env), ctx.jetstream_options()
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 async def tcp_connect(server: ServerAddress, timeout: float) -> Transport:
@@ -55,7 +144,7 @@ async def tcp_connect(server: ServerAddress, timeout: float) -> Transport:
 
 @asynccontextmanager
 async def connect(
-    servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any
+    servers: str | list[str] | None = None, *, context: str | None = None, **options: Any
 ) -> AsyncIterator[Client]:
     """Connect to NATS; use as ``async with connect(...) as nc:``.
 
@@ -73,11 +162,25 @@ async def connect(
     :class:`~nats_anyio.StreamTransport` for one that only reads and writes: a
     Unix socket, a proxy, the in-memory :class:`~nats_anyio.MemoryServer`); TLS
     and the WebSocket upgrade still run on top of what it returns.
+
+    ``context`` names a context of the ``nats`` CLI (``""``: the selected
+    one) whose settings (servers, credentials, TLS files, inbox prefix) are
+    the defaults of the options given here, and whose JetStream domain or API
+    prefix is the default of :meth:`Client.jetstream`. ``servers`` defaults to
+    ``nats://127.0.0.1:4222`` without a context.
     """
     factory: TransportFactory = options.pop("transport_factory", None) or tcp_connect
+    js_defaults: dict[str, str] = {}
+    if context is not None:
+        ctx_opts, js_defaults = await load_context(context)
+        explicit = {**options, "servers": servers}
+        options = merge_connect_options(ctx_opts, explicit)
+        servers = options.pop("servers")
     opts = build_options(servers, **options)
     opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)
+    if js_defaults:
+        client._js_defaults = js_defaults
     first, reconnect_first = await client._connect_first()
     body_error: BaseException | None = None
     async with anyio.create_task_group() as tg:

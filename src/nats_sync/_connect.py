@@ -6,13 +6,25 @@ the one module that sees both, at the top of the package.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from nats_core import apply_credentials, build_options
+from nats_core import HeadersInput, apply_credentials, build_options
+from nats_core.context import (
+    context_path,
+    merge_connect_options,
+    parse_context,
+    resolve_context_name,
+    selected_context_path,
+)
+from nats_core.errors import ConfigError
+from nats_core.request_many import Sentinel
 
 from ._client import BaseClient
 from ._jetstream import JetStream
+from ._request_many import Replies
 from ._transport import TCPTransport, TransportFactory
 
 __all__ = ["Client", "connect"]
@@ -21,21 +33,100 @@ __all__ = ["Client", "connect"]
 class Client(BaseClient):
     """A blocking NATS client; make one with :func:`connect`. Safe from any thread."""
 
+    #: JetStream options of the context connected with (``domain`` or ``api_prefix``).
+    _js_defaults: dict[str, str] = {}  # replaced, never mutated
+
     def jetstream(self, **opts: Any) -> JetStream:
         """A JetStream context on this connection.
 
         Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
         request, default 5), ``publish_async_max_pending`` (default 4000) and
         ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        Connected with a ``context``, its JetStream domain (or API prefix) is
+        the default, unless ``domain`` or ``api_prefix`` is given.
         """
+        if self._js_defaults and "domain" not in opts and "api_prefix" not in opts:
+            opts = {**self._js_defaults, **opts}
         return JetStream(self, **opts)
+
+    def request_many(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        headers: HeadersInput | None = None,
+        timeout: timedelta | float = 1.0,
+        max_msgs: int | None = None,
+        stall: timedelta | float | None = None,
+        sentinel: Sentinel | bool | None = None,
+    ) -> Replies:
+        """Publish one request and iterate over its replies (ADR-47)::
+
+            with nc.request_many("svc.echo", b"hi", stall=0.1) as replies:
+                for msg in replies:
+                    ...
+
+        The replies end at the first of: ``timeout`` seconds in all; ``stall``
+        seconds with no reply after one; ``max_msgs`` replies (the last one is
+        given); a ``sentinel`` reply (``True``: an empty one without headers;
+        or a predicate returning ``True`` for the reply that ends it; that reply
+        is not given). Raises :class:`NoRespondersError` when nobody listens and
+        :class:`ConnectionClosedError` when the connection closes first;
+        ``replies.collect()`` (or ``list(replies)``) gives them in a list.
+        """
+        return Replies(
+            self,
+            subject,
+            payload,
+            headers=headers,
+            timeout=timeout,
+            max_msgs=max_msgs,
+            stall=stall,
+            sentinel=sentinel,
+        )
 
 
 def _read_text(path: str) -> str:
     return Path(path).expanduser().read_text()
 
 
-def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) -> Client:
+def _read_or_none(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+
+
+def load_context(name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ``connect()`` and ``jetstream()`` options of context ``name`` (``""``:
+    the selected one, named in ``context.txt``), read from the nats CLI's
+    config directory. Raises :class:`ConfigError` naming the file."""
+    env = dict(os.environ)
+    home = str(Path.home())
+    selected = None
+    if not name:
+        where = selected_context_path(env, home)
+        selected = _read_or_none(where)
+        if resolve_context_name(None, selected) is None:
+            raise ConfigError(f"no context is selected: {where} is missing or empty")
+    resolved = resolve_context_name(name, selected)
+    assert resolved is not None
+    path = context_path(resolved, env, home)
+    text = _read_or_none(path)
+    if text is None:
+        raise ConfigError(f"context {resolved!r} not found: no file {path}")
+    try:
+        ctx = parse_context(text, resolved, env=env, home=home)
+        return ctx.connect_options(env), ctx.jetstream_options()
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def connect(
+    servers: str | list[str] | None = None, *, context: str | None = None, **options: Any
+) -> Client:
     """Connect to NATS and return a :class:`Client` (usable as a context manager).
 
     ``servers`` is a URL, a comma-separated list or a list of URLs. Options:
@@ -48,10 +139,24 @@ def connect(servers: str | list[str] = "nats://127.0.0.1:4222", **options: Any) 
     returns a :class:`~nats_sync.Transport` (a Unix socket, a proxy, the
     in-memory :class:`~nats_sync.MemoryServer`); TLS and the WebSocket upgrade
     still run on top of what it returns.
+
+    ``context`` names a context of the ``nats`` CLI (``""``: the selected
+    one) whose settings (servers, credentials, TLS files, inbox prefix) are
+    the defaults of the options given here, and whose JetStream domain or API
+    prefix is the default of :meth:`Client.jetstream`. ``servers`` defaults to
+    ``nats://127.0.0.1:4222`` without a context.
     """
     factory: TransportFactory = options.pop("transport_factory", None) or TCPTransport.connect
+    js_defaults: dict[str, str] = {}
+    if context is not None:
+        ctx_opts, js_defaults = load_context(context)
+        explicit = {**options, "servers": servers}
+        options = merge_connect_options(ctx_opts, explicit)
+        servers = options.pop("servers")
     opts = build_options(servers, **options)
     opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)
+    if js_defaults:
+        client._js_defaults = js_defaults
     client._start()
     return client

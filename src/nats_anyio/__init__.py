@@ -19,6 +19,7 @@ from nats_core.errors import (
     SubscriptionClosedError,
 )
 
+from . import discover
 from ._asyncio_transport import AsyncioTransport
 from ._connect import Client, connect
 from ._jetstream import JetStream
@@ -28,7 +29,9 @@ from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._objectstore import ObjectResult, ObjectStore
+from ._request_many import Replies
 from ._subscription import Subscription
+from ._system import SystemClient
 from ._transport import (
     ConnectError,
     MemoryServer,
@@ -68,12 +71,14 @@ __all__ = [
     "ObjectResult",
     "ObjectStore",
     "OrderedConsumer",
+    "Replies",
     "Request",
     "Service",
     "SlowConsumerError",
     "StreamTransport",
     "Subscription",
     "SubscriptionClosedError",
+    "SystemClient",
     "TCPTransport",
     "Transport",
     "TransportError",
@@ -82,5 +87,6 @@ __all__ = [
     "WebSocketTransport",
     "add_service",
     "connect",
+    "discover",
     "make_ssl_context",
 ]

@@ -11,6 +11,7 @@ from nats_core.errors import (
     SubscriptionClosedError,
 )
 
+from . import discover
 from ._connect import Client, connect
 from ._jetstream import JetStream
 from ._js_ordered import OrderedConsumer
@@ -20,7 +21,9 @@ from ._memory import MemoryServer, MemoryServerConnection
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
 from ._objectstore import ObjectResult, ObjectStore
+from ._request_many import Replies
 from ._subscription import Subscription
+from ._system import SystemClient
 from ._transport import (
     ConnectError,
     TCPTransport,
@@ -54,11 +57,13 @@ __all__ = [
     "ObjectResult",
     "ObjectStore",
     "OrderedConsumer",
+    "Replies",
     "Request",
     "Service",
     "SlowConsumerError",
     "Subscription",
     "SubscriptionClosedError",
+    "SystemClient",
     "TCPTransport",
     "Transport",
     "TransportError",
@@ -67,5 +72,6 @@ __all__ = [
     "WebSocketTransport",
     "add_service",
     "connect",
+    "discover",
     "make_ssl_context",
 ]

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Request"], object]
 StatsHandler = Callable[[EndpointStats], Any]
+#: Called (plain or async) with the service, the request and the exception when
+#: an endpoint's handler raises, after the 500 answer.
+ErrorHandler = Callable[["Service", "Request", Exception], object]
 
 
 class Request:
@@ -149,9 +152,11 @@ class Service(_Endpoints):
         stats_handler: StatsHandler | None,
         api_prefix: str,
         expose_errors: bool = False,
+        error_handler: ErrorHandler | None = None,
     ) -> None:
         self._nc = nc
         self._expose_errors = expose_errors
+        self._error_handler = error_handler
         self._state = state
         self._stats_handler = stats_handler
         self._api_prefix = api_prefix
@@ -209,7 +214,8 @@ class Service(_Endpoints):
             try:
                 call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
-                log.exception("service %r endpoint %r: the handler raised", self.name, name)
+                if self._error_handler is None:
+                    log.exception("service %r endpoint %r: the handler raised", self.name, name)
                 text = handler_error_description(exc, expose=self._expose_errors)
                 if not req._answered and msg.reply:  # one answer per request
                     try:
@@ -218,6 +224,11 @@ class Service(_Endpoints):
                         log.exception("service %r: could not answer the error", self.name)
                 if req._error is None:
                     req._error = f"500:{text}"
+                if self._error_handler is not None:
+                    try:
+                        call_maybe_async(self._error_handler, self, req, exc)
+                    except Exception:
+                        log.exception("service %r: the error handler raised", self.name)
             record(ep, time.perf_counter_ns() - start, req._error)
 
         self._subs.append(self._nc.subscribe(subject, queue=qg, cb=on_request))
@@ -270,6 +281,7 @@ def add_service(
     stats_handler: StatsHandler | None = None,
     api_prefix: str = API_PREFIX,
     expose_errors: bool = False,
+    error_handler: ErrorHandler | None = None,
 ) -> Service:
     """Start a service named ``name`` (letters, digits, ``_``, ``-``) at
     ``version`` (semver) on ``nc``; it answers ``$SRV`` discovery at once. Add
@@ -278,7 +290,13 @@ def add_service(
 
     A handler that raises is answered with code 500 and a generic description
     (its traceback goes to this module's logger); ``expose_errors=True`` sends
-    the exception's text instead, to callers and in ``$SRV.STATS``."""
+    the exception's text instead, to callers and in ``$SRV.STATS``.
+    ``error_handler(service, request, exc)`` (plain or async), when given, is
+    called after that answer in place of the log.
+
+    Endpoints take ``metadata`` (:meth:`Service.add_endpoint`), shown in INFO;
+    ``stats_handler(endpoint)`` fills each endpoint's ``data`` in STATS.
+    Callers find services with :mod:`nats_sync.discover`."""
     state = ServiceState(  # checks the name and version
         name=name,
         version=version,
@@ -288,6 +306,6 @@ def add_service(
         metadata=metadata,
         queue_group=queue_group,
     )
-    service = Service(nc, state, stats_handler, api_prefix, expose_errors)
+    service = Service(nc, state, stats_handler, api_prefix, expose_errors, error_handler)
     service._start()
     return service

@@ -112,6 +112,7 @@ def test_generated_tests_are_blocking_and_marked() -> None:
     mod = _load()
     assert [source for source, _ in mod.TEST_FILES] == [
         "tests/test_js_anyio.py",
+        "tests/test_js_push_anyio.py",
         "tests/test_js_kv_anyio.py",
         "tests/test_js_objectstore_anyio.py",
         "tests/test_micro_anyio.py",
@@ -146,6 +147,7 @@ def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
         "_js_ordered.py",
         "_js_publish.py",
         "_js_pull.py",
+        "_js_push.py",
         "_kv.py",
         "_micro.py",
         "_msg.py",

@@ -25,6 +25,7 @@ from ._connect import Client, connect
 from ._jetstream import JetStream
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
+from ._js_push import PushSubscription
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
@@ -71,6 +72,7 @@ __all__ = [
     "ObjectResult",
     "ObjectStore",
     "OrderedConsumer",
+    "PushSubscription",
     "Replies",
     "Request",
     "Service",

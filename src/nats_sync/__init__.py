@@ -16,6 +16,7 @@ from ._connect import Client, connect
 from ._jetstream import JetStream
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
+from ._js_push import PushSubscription
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._memory import MemoryServer, MemoryServerConnection
 from ._micro import Group, Request, Service, add_service
@@ -57,6 +58,7 @@ __all__ = [
     "ObjectResult",
     "ObjectStore",
     "OrderedConsumer",
+    "PushSubscription",
     "Replies",
     "Request",
     "Service",

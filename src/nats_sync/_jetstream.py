@@ -7,9 +7,10 @@
 Get a context with ``js = nc.jetstream()`` from a :class:`nats_sync.Client`.
 The context is built in layers, one module each: ``_js_manage`` (the
 requests, streams, stored messages, consumer management), ``_js_publish``
-(publish and async publish), and here the factories of the handles: pull
-consumers (``_js_pull``), ordered consumers (``_js_ordered``), Key-Value
-buckets (``_kv``) and Object Stores (``_objectstore``).
+(publish and async publish), ``_js_push`` (``subscribe``: push consumers),
+and here the factories of the handles: pull consumers (``_js_pull``),
+ordered consumers (``_js_ordered``), Key-Value buckets (``_kv``) and Object
+Stores (``_objectstore``).
 
 Generated from ``nats_anyio/_jetstream.py`` by ``scripts/unasync.py``: do not edit.
 """
@@ -42,13 +43,14 @@ from ._js_manage import with_fields
 from ._js_ordered import OrderedConsumer
 from ._js_publish import JetStreamPublisher
 from ._js_pull import Consumer
+from ._js_push import PushSubscriber
 from ._kv import KeyValue
 from ._objectstore import ObjectStore
 
 __all__ = ["JetStream"]
 
 
-class JetStream(JetStreamPublisher):
+class JetStream(JetStreamPublisher, PushSubscriber):
     """A JetStream context: management API, publish, and consumer handles.
 
     Get one with ``nc.jetstream(domain=None, api_prefix=None, timeout=5.0)``.

@@ -12,6 +12,8 @@ import array
 import base64
 import hashlib
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,7 @@ from nats_core.jetstream import (
     ObjectStoreError,
     StreamSealedError,
 )
+from nats_core.jetstream.objectstore import ObjectInfo, put_window
 
 
 def test_put_get_replace_delete(sjs: nats_sync.JetStream) -> None:
@@ -36,15 +39,15 @@ def test_put_get_replace_delete(sjs: nats_sync.JetStream) -> None:
     digest = hashlib.sha256(blob).digest()
     assert info.digest == "SHA-256=" + base64.urlsafe_b64encode(digest).decode()
     got = obs.get("dir/blob.bin")
-    assert got.data == blob
+    assert got.read() == blob and got.data == blob
     assert (got.info.description, got.info.metadata) == ("bytes", {"k": "v"})
     assert got.info.mtime is not None
     small = obs.put("dir/blob.bin", io.BytesIO(b"short"), chunk_size=2)  # a file object
-    assert (small.chunks, (obs.get("dir/blob.bin")).data) == (3, b"short")
+    assert (small.chunks, obs.get_bytes("dir/blob.bin")) == (3, b"short")
     st = obs.status()
     assert st.size < len(blob)  # the old chunks were purged
     empty = obs.put("empty", b"")
-    assert empty.chunks == 0 and (obs.get("empty")).data == b""
+    assert empty.chunks == 0 and obs.get_bytes("empty") == b""
     assert sorted(i.name for i in obs.list()) == ["dir/blob.bin", "empty"]
     obs.delete("empty")
     with pytest.raises(ObjectNotFoundError):
@@ -54,15 +57,15 @@ def test_put_get_replace_delete(sjs: nats_sync.JetStream) -> None:
     assert len(obs.list(show_deleted=True)) == 2
     with pytest.raises(ObjectNotFoundError):
         obs.get_info("never")
-    with pytest.raises(TypeError, match="bytes or a binary file"):
+    with pytest.raises(TypeError, match="bytes, a binary file or an iterator"):
         obs.put("text", "a str")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk_size"):
         obs.put("zero", b"x", chunk_size=0)
     with pytest.raises(TypeError, match="not bytes"):
-        obs.put("text", io.StringIO("a text file"))  # type: ignore[arg-type]
+        obs.put("text", io.StringIO("a text file"))
     wide = memoryview(array.array("H", range(1000)))  # not bytes-shaped: stored as its bytes
     assert (obs.put("wide", wide, chunk_size=300)).size == 2000
-    assert (obs.get("wide")).data == wide.tobytes()
+    assert obs.get_bytes("wide") == wide.tobytes()
     assert bucket in [n for n in sjs.object_store_names()]
 
 
@@ -74,7 +77,7 @@ def test_digest_is_checked_and_seal(sjs: nats_sync.JetStream) -> None:
     sjs.publish(f"$O.{bucket}.C.{info.nuid}", b"tampered")
     sjs.purge_stream(f"OBJ_{bucket}", subject=f"$O.{bucket}.C.{info.nuid}", keep=1)
     with pytest.raises(DigestMismatchError):
-        obs.get("x")
+        obs.get_bytes("x")
     assert obs.list() != []
     st = obs.seal()
     assert st.sealed
@@ -96,7 +99,7 @@ def test_update_meta_and_watch(sjs: nats_sync.JetStream) -> None:
         assert (moved.name, moved.description, moved.metadata) == ("b.txt", "first", {"v": "2"})
         seen = w.next(2)
         assert seen is not None and seen.name == "b.txt"
-    assert (obs.get("b.txt")).data == b"alpha"  # the same chunks under the new name
+    assert obs.get_bytes("b.txt") == b"alpha"  # the same chunks under the new name
     with pytest.raises(ObjectNotFoundError):
         obs.get_info("a.txt")
     obs.put("c.txt", b"c")
@@ -121,9 +124,9 @@ def test_links(sjs: nats_sync.JetStream) -> None:
     target = src.put("data.bin", b"linked bytes")
     here = src.add_link("alias", target)
     assert here.link is not None and (here.link.bucket, here.link.name) == (src.bucket, "data.bin")
-    assert (src.get("alias")).data == b"linked bytes"
+    assert src.get_bytes("alias") == b"linked bytes"
     dst.add_link("remote", target)  # a link into another bucket
-    assert (dst.get("remote")).data == b"linked bytes"
+    assert dst.get_bytes("remote") == b"linked bytes"
     whole = dst.add_bucket_link("everything", src)
     assert whole.link is not None and whole.link.name is None
     with pytest.raises(ObjectStoreError, match="bucket"):
@@ -142,10 +145,200 @@ def test_round_trip(sjs: nats_sync.JetStream) -> None:
     assert obs.list() == []
     data = b"z" * 300_000
     obs.put("big", data, chunk_size=100_000)
-    assert (obs.get("big")).data == data
+    assert obs.get_bytes("big") == data
     again = sjs.object_store(bucket)
     assert (again.get_info("big")).chunks == 3
     again.delete("big")
     with pytest.raises(ObjectNotFoundError):
         obs.get("big")
     sjs.delete_object_store(bucket)
+
+
+# ------------------------------------------------------------ any size (#14)
+
+_MIB = 1024 * 1024
+
+
+def _blob(size: int) -> bytes:
+    """``size`` bytes that are not one repeated pattern (a chunk out of place shows)."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"%d" % counter).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def test_stream_multi_mib_both_ways(sjs: nats_sync.JetStream) -> None:
+    obs = sjs.create_object_store(bucket=uniq("O"), storage="memory")
+    blob = _blob(5 * _MIB + 12_345)
+    chunk = 64 * 1024
+    in_flight: list[int] = []
+    put_seen: list[tuple[int, int | None]] = []
+
+    def put_progress(done: int, total: int | None) -> None:
+        put_seen.append((done, total))
+        in_flight.append(sjs.publish_async_pending)
+
+    def pieces() -> Iterator[bytes]:
+        # Uneven pieces: the chunks do not depend on how the input is split.
+        pos, step = 0, 1
+        while pos < len(blob):
+            yield blob[pos : pos + step]
+            pos += step
+            step = step * 7 % 300_001 + 1
+
+    info = obs.put("big", pieces(), chunk_size=chunk, progress=put_progress)
+    assert (info.size, info.chunks) == (len(blob), -(-len(blob) // chunk))
+    digest = base64.urlsafe_b64encode(hashlib.sha256(blob).digest()).decode()
+    assert info.digest == "SHA-256=" + digest
+    assert put_seen[-1] == (len(blob), None) and len(put_seen) == info.chunks
+    assert max(in_flight) <= put_window(chunk)  # the window bounds the chunks in flight
+    assert max(in_flight) > 1  # and more than one is in flight
+
+    got_seen: list[tuple[int, int | None]] = []
+    sha = hashlib.sha256()
+    sizes = []
+    with obs.get("big", progress=lambda d, t: got_seen.append((d, t))) as result:
+        assert result.info.size == len(blob)
+        for part in result:
+            sizes.append(len(part))
+            sha.update(part)
+    assert sha.digest() == hashlib.sha256(blob).digest()
+    assert max(sizes) == chunk and len(sizes) == info.chunks
+    assert got_seen[-1] == (len(blob), len(blob)) and len(got_seen) == info.chunks
+
+    # read(n) across chunk boundaries, readinto, then the rest
+    with obs.get("big") as result:
+        head = result.read(100_000)
+        buf = bytearray(70_000)
+        assert result.readinto(buf) == 70_000
+        rest = result.read()
+        assert result.read(10) == b""
+    assert head + bytes(buf) + rest == blob
+    with pytest.raises(ObjectStoreError, match="not whole"):
+        _ = result.data
+
+    # from a file object, and a plain iterator, to a file object
+    obs.put("from-file", io.BytesIO(blob), chunk_size=100_000)
+    sink = io.BytesIO()
+    with obs.get("from-file") as result:
+        assert result.write_to(sink) == len(blob)
+    assert sink.getvalue() == blob
+    cut = 3 * _MIB
+    parts: list[bytes | bytearray] = [blob[:10], b"", blob[10:cut], bytearray(blob[cut:])]
+    obs.put("from-iter", iter(parts))
+    assert obs.get_bytes("from-iter") == blob
+
+
+def test_put_from_iterators_and_bad_input(sjs: nats_sync.JetStream) -> None:
+    obs = sjs.create_object_store(bucket=uniq("O"), storage="memory")
+
+    pieces: list[bytes | bytearray] = [b"ab", bytearray(b"cdef"), b"g"]
+    assert (obs.put("plain", iter(pieces), chunk_size=3)).chunks == 3  # a plain iterator
+    assert obs.get_bytes("plain") == b"abcdefg"
+
+    def broken() -> Iterator[bytes]:
+        yield b"x" * 300_000  # three chunks published...
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        obs.put("broken", broken())
+    with pytest.raises(ObjectNotFoundError):
+        obs.get_info("broken")
+    st = obs.status()
+    assert st.stream_info.state is not None
+    # "plain": its chunks and its metadata; nothing of "broken" is left
+    assert st.stream_info.state.messages == 4
+
+    def texts() -> Iterator[bytes]:
+        yield "text"  # type: ignore[misc]
+
+    with pytest.raises(TypeError, match="not bytes"):
+        obs.put("text", texts())
+    with pytest.raises(TypeError, match="iterator of bytes"):
+        obs.put("num", 42)  # type: ignore[arg-type]
+
+
+def test_corrupted_digest_raises_at_the_end(
+    sjs: nats_sync.JetStream,
+    tmp_path: Path,
+) -> None:
+    bucket = uniq("O")
+    obs = sjs.create_object_store(bucket=bucket, storage="memory")
+    blob = _blob(1_000_000)
+    info = obs.put("x", blob)
+    wrong = ObjectInfo.from_json(info.to_json())
+    wrong.digest = "SHA-256=" + base64.urlsafe_b64encode(hashlib.sha256(b"other").digest()).decode()
+    sjs.publish(f"$O.{bucket}.M.eA==", wrong.to_json(), headers={"Nats-Rollup": "sub"})
+    got = 0
+    result = obs.get("x")
+    with pytest.raises(DigestMismatchError, match="digest"):
+        for part in result:
+            got += len(part)
+    result.close()
+    assert 0 < got < len(blob)  # the chunks before the last came; the last raised
+    with pytest.raises(DigestMismatchError):
+        obs.get_bytes("x")
+    out = tmp_path / "x.bin"
+    with pytest.raises(DigestMismatchError):
+        obs.get_file("x", out)
+    assert not out.exists()  # a file that failed its check is removed
+
+
+def test_show_deleted(sjs: nats_sync.JetStream) -> None:
+    obs = sjs.create_object_store(bucket=uniq("O"), storage="memory")
+    obs.put("gone", b"x" * 1000, description="was here")
+    obs.delete("gone")
+    with pytest.raises(ObjectNotFoundError):
+        obs.get("gone")
+    with obs.get("gone", show_deleted=True) as result:
+        assert result.info.deleted and result.info.description == "was here"
+        assert result.read() == b""
+    assert obs.get_bytes("gone", show_deleted=True) == b""
+
+
+def test_put_file_get_file(sjs: nats_sync.JetStream, tmp_path: Path) -> None:
+    obs = sjs.create_object_store(bucket=uniq("O"), storage="memory")
+    blob = _blob(2 * _MIB + 3)
+    src = tmp_path / "in.bin"
+    src.write_bytes(blob)
+    seen: list[tuple[int, int | None]] = []
+    info = obs.put_file(src, progress=lambda d, t: seen.append((d, t)))
+    assert info.name == str(src) and info.size == len(blob)
+    assert seen[-1] == (len(blob), len(blob))  # a file's size is known
+    named = obs.put_file(str(src), "named.bin", description="a file", chunk_size=_MIB)
+    assert (named.name, named.chunks, named.description) == ("named.bin", 3, "a file")
+    out = tmp_path / "out.bin"
+    got = obs.get_file("named.bin", out)
+    assert got.size == len(blob) and out.read_bytes() == blob
+    obs.get_file(str(src), str(out))  # replaces the file
+    assert out.read_bytes() == blob
+    with pytest.raises(ObjectNotFoundError):
+        obs.get_file("missing", tmp_path / "missing.bin")
+    assert not (tmp_path / "missing.bin").exists()
+
+
+def test_update_and_list_object_stores(sjs: nats_sync.JetStream) -> None:
+    bucket = uniq("O")
+    with pytest.raises(BucketNotFoundError):
+        sjs.update_object_store(bucket=bucket, storage="memory")
+    obs = sjs.create_or_update_object_store(bucket=bucket, storage="memory")
+    assert (obs.status()).description is None
+    obs.put("kept", b"kept bytes")
+    again = sjs.create_or_update_object_store(
+        bucket=bucket,
+        storage="memory",
+        description="second",
+    )
+    assert (again.status()).description == "second"
+    upd = sjs.update_object_store(
+        ObjectStoreConfig(bucket, description="third", storage="memory", max_bytes=10 * _MIB)
+    )
+    st = upd.status()
+    assert (st.description, st.stream_info.config.max_bytes) == ("third", 10 * _MIB)
+    assert upd.get_bytes("kept") == b"kept bytes"
+    statuses = [s for s in sjs.object_stores()]
+    mine = [s for s in statuses if s.bucket == bucket]
+    assert len(mine) == 1 and mine[0].description == "third" and mine[0].size > 0
+    assert all(s.stream_info.config.name == "OBJ_" + s.bucket for s in statuses)

@@ -29,9 +29,11 @@ from nats_core.jetstream.kv import (
 from nats_core.jetstream.models import ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats_core.jetstream.objectstore import (
     ObjectStoreConfig,
+    ObjectStoreStatus,
     obj_stream_config,
     obj_stream_name,
 )
+from nats_core.jetstream.objectstore import status_from_info as object_store_status
 from nats_core.jetstream.ordered import DEFAULT_INACTIVE_THRESHOLD, OrderedConsumerState
 
 from ._compat import Lister
@@ -199,6 +201,30 @@ class JetStream(JetStreamPublisher, PushSubscriber):
         info = await self.create_stream(obj_stream_config(cfg))
         return ObjectStore(self, cfg.bucket, info)
 
+    async def update_object_store(
+        self,
+        config: ObjectStoreConfig | None = None,
+        **fields: Any,
+    ) -> ObjectStore:
+        """Change a bucket's configuration (description, ttl, max_bytes, ...;
+        :class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
+        cfg = with_fields(ObjectStoreConfig, config, fields)
+        try:
+            info = await self.update_stream(obj_stream_config(cfg))
+        except StreamNotFoundError:
+            raise BucketNotFoundError(f"object store {cfg.bucket!r} not found") from None
+        return ObjectStore(self, cfg.bucket, info)
+
+    async def create_or_update_object_store(
+        self,
+        config: ObjectStoreConfig | None = None,
+        **fields: Any,
+    ) -> ObjectStore:
+        """Create the bucket, or change its configuration when it exists."""
+        cfg = with_fields(ObjectStoreConfig, config, fields)
+        info = await self.create_or_update_stream(obj_stream_config(cfg))
+        return ObjectStore(self, cfg.bucket, info)
+
     async def object_store(self, bucket: str) -> ObjectStore:
         """The bucket ``bucket`` (:class:`~nats_core.jetstream.kv.BucketNotFoundError`
         when it does not exist)."""
@@ -213,6 +239,13 @@ class JetStream(JetStreamPublisher, PushSubscriber):
         async for name in self.stream_names(subject="$O.>"):
             if name.startswith("OBJ_"):
                 yield name[4:]
+
+    async def object_stores(self) -> Lister[ObjectStoreStatus]:
+        """Every Object Store bucket's status, page by page (nats.go's ``ObjectStores``)."""
+        async for info in self.list_streams(subject="$O.>"):
+            name = info.config.name
+            if name.startswith("OBJ_"):
+                yield object_store_status(name[4:], info)
 
     async def delete_object_store(self, bucket: str) -> bool:
         """Delete the bucket and every object in it."""

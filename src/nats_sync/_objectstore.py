@@ -5,48 +5,100 @@
 """Object Store buckets (ADR-20) for the blocking client: put, get, info, delete,
 list, status and seal, on the JetStream layer.
 
+Objects of any size stream both ways: :meth:`ObjectStore.put` takes bytes, a
+binary file, or an iterator of bytes and publishes the chunks with a window
+of async publishes in flight; :meth:`ObjectStore.get` returns an
+:class:`ObjectResult` that reads the chunks as the ordered consumer brings
+them, checking the size and digest at the end.
+
 Generated from ``nats_anyio/_objectstore.py`` by ``scripts/unasync.py``: do not edit.
-Names, the bucket's stream, metadata and digests come from
-``nats_core.jetstream.objectstore``.
+Names, the bucket's stream, metadata, chunking and digests come from
+``nats_core.jetstream.objectstore``; what differs per flavour (waiting for an
+ack, files) from ``._objectstore_io``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+import os
+from collections import deque
+from collections.abc import AsyncIterable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from nats_core import HeadersInput
 from nats_core.jetstream.errors import MsgNotFoundError
 from nats_core.jetstream.kv import ROLLUP
-from nats_core.jetstream.models import StreamInfo
+from nats_core.jetstream.models import PubAck, StreamInfo
 from nats_core.jetstream.objectstore import (
     DEFAULT_CHUNK_SIZE,
-    DigestMismatchError,
     ObjectInfo,
     ObjectLink,
     ObjectNotFoundError,
+    ObjectReader,
     ObjectStoreError,
     ObjectStoreStatus,
+    ObjectWriter,
     chunk_subject,
-    digest_of,
+    deleted_info,
     meta_subject,
-    new_hash,
     obj_stream_name,
+    put_window,
     status_from_info,
 )
 
+from ._compat import Future, call_maybe_async
 from ._kv import Bucket, BucketContext, Watcher, _never
+from ._objectstore_io import (
+    file_size,
+    open_read,
+    open_write,
+    read_all_now,
+    read_some,
+    remove_file,
+    wait_ack,
+    write_some,
+)
 
 if TYPE_CHECKING:
     from ._msg import Msg
 
-__all__ = ["ObjectResult", "ObjectStore", "ObjectStoreContext"]
+__all__ = ["ObjectData", "ObjectResult", "ObjectStore", "ObjectStoreContext", "Progress"]
 
 log = logging.getLogger(__name__)
 
 _ROLLUP_SUBJECT = {ROLLUP: "sub"}
+
+Progress = Callable[[int, "int | None"], object]
+"""``progress(bytes_done, total)``: called after each chunk a put publishes or a
+get reads; ``total`` is the object's size (``None`` for a put whose size is
+not known in advance: a file object or an iterator). May be async in the
+async client."""
+
+
+class _Chunks(Protocol):
+    """The ordered consumer's message iterator, as a result reads it."""
+
+    def next(self, timeout: float | None = None) -> Msg: ...
+
+    def stop(self) -> None: ...
+
+
+class Readable(Protocol):
+    """A binary file-like object: ``read(n)`` gives up to ``n`` bytes, ``b""`` at
+    the end (in the async client ``read`` may be a coroutine, as anyio's files)."""
+
+    def read(self, n: int, /) -> Any: ...
+
+
+BytesLike = bytes | bytearray | memoryview
+
+ObjectData = BytesLike | BinaryIO | Readable | Iterable[BytesLike] | AsyncIterable[BytesLike]
+"""What :meth:`ObjectStore.put` stores: bytes, a binary file read to its end, or
+an iterator of bytes (an async one too in the async client)."""
+
+_BYTES = (bytes, bytearray, memoryview)
 
 
 def _info_of(msg: Msg) -> ObjectInfo:
@@ -57,19 +109,171 @@ def _is_deleted(info: ObjectInfo) -> bool:
     return info.deleted
 
 
-@dataclass(frozen=True)
 class ObjectResult:
-    """An object read with :meth:`ObjectStore.get`: its metadata and its bytes."""
+    """An object being read, from :meth:`ObjectStore.get`: its metadata
+    (:attr:`info`) and its bytes, chunk by chunk as they come.
 
-    info: ObjectInfo
-    data: bytes
+    Iterate it (``for chunk in result``), :meth:`read` it (``read(n)``, or
+    ``read()`` for the rest), :meth:`readinto` a buffer or :meth:`write_to` a
+    file. Only the chunks asked for ahead are held, whatever the object's size.
+    The size and the SHA-256 digest are checked when the last chunk comes:
+    :class:`~nats_core.jetstream.objectstore.DigestMismatchError` instead of it
+    when they differ. Use it as ``with store.get(name) as result:``
+    or :meth:`close` it when not read to the end (reading to the end closes it).
+    """
+
+    def __init__(self, store: ObjectStore, info: ObjectInfo, progress: Progress | None) -> None:
+        self.info = info
+        """The object's metadata (a link's target's, when ``get`` followed a link)."""
+        self._store = store
+        self._check = ObjectReader(info)
+        self._progress = progress
+        self._it: _Chunks | None = None
+        self._buf = b""  # the unread rest of the current chunk, from _pos
+        self._pos = 0
+        self._data: bytes | None = None
+        self._started = False  # some bytes were handed out
+        self._closed = False
+        self._eof = False
+
+    def __repr__(self) -> str:
+        return f"<ObjectResult {self.info.name!r} {self._check.size}/{self.info.size} bytes>"
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes received so far."""
+        return self._check.size
+
+    @property
+    def data(self) -> bytes:
+        """The whole object's bytes (kept once read with :meth:`read`). In the
+        blocking client an unread result is read here; in the async client
+        ``result.read()`` first."""
+        if self._data is None:
+            if self._started:
+                raise ObjectStoreError("part of the object was read already: .data is not whole")
+            self._data = read_all_now(self)
+        return self._data
+
+    def _next_chunk(self) -> bytes | None:
+        """The next chunk, or ``None`` at the end (after the digest check)."""
+        check = self._check
+        if self._eof or check.done:
+            if not self._eof:
+                check.finish()  # an object without chunks (empty, deleted)
+                self._eof = True
+                self.close()
+            return None
+        if self._closed:
+            raise ObjectStoreError(f"the result of {self.info.name!r} was closed")
+        store = self._store
+        try:
+            if self._it is None:
+                oc = store._js.ordered_consumer(
+                    store._stream, filter_subjects=chunk_subject(store.bucket, self.info.nuid)
+                )
+                self._it = oc.messages(max_messages=check.prefetch())
+            msg = self._it.next(store._js.timeout)
+            chunk = msg.data
+            check.on_chunk(chunk)
+            if check.done:
+                check.finish()
+                self._eof = True
+                self.close()
+        except BaseException:
+            self.close()
+            raise
+        if self._progress is not None:
+            call_maybe_async(self._progress, check.size, self.info.size)
+        return chunk
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (fewer only at the end: ``b""`` there); with no
+        ``n`` (or a negative one), the rest of the object."""
+        if n is None or n < 0:
+            whole = not self._started
+            parts = [self._buf[self._pos :]] if self._pos < len(self._buf) else []
+            self._buf, self._pos = b"", 0
+            self._started = True
+            while True:
+                chunk = self._next_chunk()
+                if chunk is None:
+                    break
+                parts.append(chunk)
+            data = b"".join(parts)
+            if whole:
+                self._data = data
+            return data
+        out = bytearray()
+        while len(out) < n:
+            if self._pos >= len(self._buf):
+                chunk = self._next_chunk()
+                if chunk is None:
+                    break
+                if not out and len(chunk) == n:
+                    self._started = True
+                    return chunk
+                self._buf, self._pos = chunk, 0
+            take = min(n - len(out), len(self._buf) - self._pos)
+            out += self._buf[self._pos : self._pos + take]
+            self._pos += take
+        self._started = self._started or bool(out)
+        return bytes(out)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Read into ``buffer`` (as many bytes as fit, fewer only at the end);
+        return how many."""
+        view = memoryview(buffer).cast("B")
+        got = self.read(len(view))
+        view[: len(got)] = got
+        return len(got)
+
+    def write_to(self, file: Any) -> int:
+        """Write the rest of the object to ``file`` (anything with a binary
+        ``write``; an async one too in the async client), chunk by chunk;
+        return the bytes written."""
+        written = 0
+        for chunk in self:
+            write_some(file, chunk)
+            written += len(chunk)
+        return written
+
+    def close(self) -> None:
+        """Stop reading (the chunks asked for ahead are dropped)."""
+        self._closed = True
+        it, self._it = self._it, None
+        if it is not None:
+            it.stop()
+
+    def __iter__(self) -> ObjectResult:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._pos < len(self._buf):
+            rest, self._buf, self._pos = self._buf[self._pos :], b"", 0
+            return rest
+        chunk = self._next_chunk()
+        if chunk is None:
+            raise StopIteration
+        self._started = True
+        return chunk
+
+    def __enter__(self) -> ObjectResult:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class ObjectStoreContext(BucketContext, Protocol):
-    """The calls an Object Store makes on its JetStream context: a bucket's, and
-    opening the bucket a link points to."""
+    """The calls an Object Store makes on its JetStream context: a bucket's,
+    async publishes for the chunks, and opening the bucket a link points to."""
 
     def object_store(self, bucket: str) -> ObjectStore: ...
+
+    def publish_async(
+        self, subject: str, data: bytes = b"", *, headers: HeadersInput | None = None
+    ) -> Future[PubAck]: ...
 
 
 class ObjectStore(Bucket):
@@ -84,23 +288,85 @@ class ObjectStore(Bucket):
     def put(
         self,
         name: str,
-        data: bytes | BinaryIO,
+        data: ObjectData,
         *,
         description: str | None = None,
         headers: dict[str, list[str]] | None = None,
         metadata: dict[str, str] | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: Progress | None = None,
     ) -> ObjectInfo:
-        """Store ``data`` (bytes, or a binary file read to its end) as ``name``,
-        in chunks of ``chunk_size`` bytes; an object of that name is replaced
-        (its old chunks purged once the new metadata is stored)."""
-        if chunk_size <= 0:
-            raise ValueError(f"chunk_size must be positive, not {chunk_size}")
-        if isinstance(data, str) or not (
-            isinstance(data, bytes | bytearray | memoryview) or hasattr(data, "read")
+        """Store ``data`` as ``name``, in chunks of ``chunk_size`` bytes: bytes, a
+        binary file read to its end (``read(n)``), or an iterator of bytes (an
+        async iterator too in the async client). An object of that name is
+        replaced (its old chunks purged once the new metadata is stored).
+
+        The chunks go out as async publishes, a window of them (8 MiB) awaiting
+        their acks, so the memory stays bounded whatever the object's size;
+        the digest is computed as they go. When the put fails, the chunks it
+        stored are purged. ``progress(bytes_done, total)`` is called after
+        each chunk (``total``: ``None`` unless ``data`` is bytes).
+        """
+        total = len(memoryview(data).cast("B")) if isinstance(data, _BYTES) else None
+        return self._put(
+            name,
+            data,
+            description,
+            headers,
+            metadata,
+            chunk_size,
+            progress,
+            total,
+        )
+
+    def put_file(
+        self,
+        path: str | os.PathLike[str],
+        name: str | None = None,
+        *,
+        description: str | None = None,
+        headers: dict[str, list[str]] | None = None,
+        metadata: dict[str, str] | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Store the file at ``path`` as ``name`` (default: ``path`` as given), as
+        :meth:`put` does; ``progress`` gets the file's size as ``total``."""
+        total = file_size(path)
+        with open_read(path) as file:
+            return self._put(
+                os.fspath(path) if name is None else name,
+                file,
+                description,
+                headers,
+                metadata,
+                chunk_size,
+                progress,
+                total,
+            )
+
+    def _put(
+        self,
+        name: str,
+        data: ObjectData,
+        description: str | None,
+        headers: dict[str, list[str]] | None,
+        metadata: dict[str, str] | None,
+        chunk_size: int,
+        progress: Progress | None,
+        total: int | None,
+    ) -> ObjectInfo:
+        writer = ObjectWriter(chunk_size)
+        source: Any = data
+        if isinstance(source, str) or not (
+            isinstance(source, _BYTES)
+            or hasattr(source, "read")
+            or hasattr(source, "__iter__")
+            or hasattr(source, "__iter__")
         ):
             raise TypeError(
-                f"object data must be bytes or a binary file, not {type(data).__name__}"
+                "object data must be bytes, a binary file or an iterator of bytes, "
+                f"not {type(source).__name__}"
             )
         meta = meta_subject(self._bucket, name)
         try:
@@ -109,40 +375,58 @@ class ObjectStore(Bucket):
             old = None
         nuid = self._js.client.new_inbox().rpartition(".")[2]
         chunks_at = chunk_subject(self._bucket, nuid)
-        sha = new_hash()
-        size = count = 0
+        window: deque[Future[PubAck]] = deque()
+        limit = put_window(chunk_size)
+        timeout = self._js.timeout
+
+        def send(chunk: bytes) -> None:
+            while window and (len(window) >= limit or window[0].done()):
+                wait_ack(window.popleft(), timeout)
+            window.append(self._js.publish_async(chunks_at, chunk))
+            if progress is not None:
+                call_maybe_async(progress, writer.size, total)
+
+        def feed(piece: object) -> None:
+            if not isinstance(piece, _BYTES):
+                raise TypeError(f"{name!r}: the data gave {type(piece).__name__}, not bytes")
+            for chunk in writer.split(piece):
+                send(chunk)
+
         try:
-            buffer = isinstance(data, bytes | bytearray | memoryview)
-            view = memoryview(data).cast("B") if buffer else None  # type: ignore[arg-type]
-            while True:
-                if view is not None:
-                    chunk = bytes(view[size : size + chunk_size])
-                else:
-                    chunk = data.read(chunk_size)  # type: ignore[union-attr]
-                    if not isinstance(chunk, bytes | bytearray):
-                        raise TypeError(
-                            f"{name!r}: the file gave {type(chunk).__name__}, not bytes"
-                        )
-                if not chunk:
-                    break
-                sha.update(chunk)
-                self._js.publish(chunks_at, chunk)
-                size += len(chunk)
-                count += 1
-            info = ObjectInfo(
-                name=name,
-                bucket=self._bucket,
-                nuid=nuid,
-                size=size,
-                chunks=count,
-                digest=digest_of(sha),
+            if isinstance(source, _BYTES):
+                feed(source)
+            elif hasattr(source, "read"):
+                while True:
+                    piece = read_some(source, chunk_size)
+                    if isinstance(piece, _BYTES) and not piece:
+                        break
+                    feed(piece)
+            elif hasattr(source, "__iter__"):
+                for piece in source:
+                    feed(piece)
+            else:
+                for piece in source:
+                    feed(piece)
+            last = writer.finish()
+            if last is not None:
+                send(last)
+            while window:
+                wait_ack(window.popleft(), timeout)
+            info = writer.info(
+                name,
+                self._bucket,
+                nuid,
                 description=description,
                 headers=headers,
                 metadata=metadata,
-                max_chunk_size=chunk_size,
             )
             self._js.publish(meta, info.to_json(), headers=_ROLLUP_SUBJECT)
         except BaseException:
+            for fut in window:  # let the chunks in flight land before the purge
+                try:
+                    wait_ack(fut, timeout)
+                except Exception:
+                    pass
             self._purge_quietly(chunks_at)
             raise
         if old is not None and old.nuid and old.nuid != nuid:
@@ -206,51 +490,56 @@ class ObjectStore(Bucket):
         info.mtime = datetime.now(UTC)
         return info
 
-    def get(self, name: str) -> ObjectResult:
-        """The object's metadata and bytes; the bytes are checked against its size
-        and digest (:class:`~nats_core.jetstream.objectstore.DigestMismatchError`).
-        A link is followed to its object."""
-        info = self.get_info(name)
-        if info.link is not None:
+    def get(
+        self, name: str, *, show_deleted: bool = False, progress: Progress | None = None
+    ) -> ObjectResult:
+        """The object, to read as a stream (:class:`ObjectResult`: its metadata,
+        then its bytes chunk by chunk, size and digest checked at the end). A
+        link is followed to its object. A deleted object raises
+        :class:`~nats_core.jetstream.objectstore.ObjectNotFoundError`, unless
+        ``show_deleted``: then its metadata and no bytes.
+        ``progress(bytes_done, size)`` is called after each chunk read."""
+        info = self.get_info(name, show_deleted=show_deleted)
+        if info.link is not None and not info.deleted:
             if info.link.name is None:
                 raise ObjectStoreError(f"{name!r} links to a bucket, not to an object")
             target = self if info.link.bucket == self._bucket else None
             if target is None:
                 target = self._js.object_store(info.link.bucket)
-            return target.get(info.link.name)
-        if info.chunks == 0:
-            data = b""
-        else:
-            oc = self._js.ordered_consumer(
-                self._stream, filter_subjects=chunk_subject(self._bucket, info.nuid)
-            )
-            parts: list[bytes] = []
-            with oc.messages() as it:
-                while len(parts) < info.chunks:
-                    msg = it.next(self._js.timeout)
-                    parts.append(msg.data)
-            data = b"".join(parts)
-        sha = new_hash()
-        sha.update(data)
-        if len(data) != info.size or (info.digest and digest_of(sha) != info.digest):
-            raise DigestMismatchError(
-                f"object {name!r} in {self._bucket!r}: read {len(data)} bytes with digest "
-                f"{digest_of(sha)}, its metadata says {info.size} bytes, {info.digest}"
-            )
-        return ObjectResult(info, data)
+            return target.get(info.link.name, progress=progress)
+        return ObjectResult(self, info, progress)
+
+    def get_bytes(
+        self, name: str, *, show_deleted: bool = False, progress: Progress | None = None
+    ) -> bytes:
+        """The whole object's bytes (held in memory: :meth:`get` streams them)."""
+        with self.get(name, show_deleted=show_deleted, progress=progress) as result:
+            return result.read()
+
+    def get_file(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        show_deleted: bool = False,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Write the object to the file at ``path`` (created or replaced), chunk by
+        chunk; return its metadata. When the read fails (a digest mismatch, a
+        timeout) the file is removed."""
+        with self.get(name, show_deleted=show_deleted, progress=progress) as result:
+            try:
+                with open_write(path) as file:
+                    result.write_to(file)
+            except BaseException:
+                remove_file(path)
+                raise
+            return result.info
 
     def delete(self, name: str) -> ObjectInfo:
         """Delete the object: its metadata says deleted, its chunks are purged."""
         info = self.get_info(name)
-        gone = ObjectInfo(
-            name=info.name,
-            bucket=self._bucket,
-            nuid=info.nuid,
-            description=info.description,
-            headers=info.headers,
-            metadata=info.metadata,
-            deleted=True,
-        )
+        gone = deleted_info(info)
         self._js.publish(
             meta_subject(self._bucket, name),
             gone.to_json(),

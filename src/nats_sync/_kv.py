@@ -2,8 +2,8 @@
 # Edit the source and run `python scripts/unasync.py`.
 # (`yield from` does not exist in async generators, so the loops stay loops.)
 # ruff: noqa: UP028, RUF100
-"""Key-Value buckets (ADR-8) for the blocking client: get, put, create, update,
-delete, purge, keys, history, watch and status, on the JetStream layer.
+"""Key-Value buckets (ADR-8, ADR-48) for the blocking client: get, put, create,
+update, delete, purge, keys, history, watch and status, on the JetStream layer.
 
 Generated from ``nats_anyio/_kv.py`` by ``scripts/unasync.py``: do not edit.
 The names, the bucket's stream and the entries come from ``nats_core.jetstream.kv``.
@@ -11,17 +11,15 @@ The names, the bucket's stream and the entries come from ``nats_core.jetstream.k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from nats_core import Headers, HeadersInput
+from nats_core import HeadersInput
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream.api import JSApi
 from nats_core.jetstream.errors import MsgNotFoundError, WrongLastSequenceError
 from nats_core.jetstream.kv import (
-    KV_OPERATION,
-    ROLLUP,
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
@@ -31,9 +29,11 @@ from nats_core.jetstream.kv import (
     check_key,
     entry_from_msg,
     entry_from_stored,
+    kv_headers,
     kv_stream_name,
     kv_subjects,
     status_from_info,
+    watch_start,
 )
 from nats_core.jetstream.models import DeliverPolicy, PubAck, StoredMsg, StreamConfig, StreamInfo
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._js_pull import MessagesContext
     from ._msg import Msg
 
-__all__ = ["Bucket", "BucketContext", "KeyValue", "KeyWatcher", "Watcher"]
+__all__ = ["Bucket", "BucketContext", "KeyLister", "KeyValue", "KeyWatcher", "Watcher"]
 
 T = TypeVar("T")
 
@@ -94,6 +94,7 @@ class BucketContext(Protocol):
         *,
         filter_subjects: str | Sequence[str] | None = None,
         deliver_policy: DeliverPolicy | str = DeliverPolicy.ALL,
+        opt_start_seq: int | None = None,
         headers_only: bool = False,
     ) -> OrderedConsumer: ...
 
@@ -119,6 +120,40 @@ class Bucket:
         """The bucket's name."""
         return self._bucket
 
+    def _watcher(
+        self,
+        subjects: str | list[str],
+        convert: Callable[[Msg], T],
+        skip: Callable[[T], bool],
+        *,
+        include_history: bool,
+        updates_only: bool,
+        headers_only: bool = False,
+        resume_from_revision: int | None = None,
+    ) -> Watcher[T]:
+        """A watch of ``subjects`` on an ordered consumer, not started yet: the
+        last item of each subject (every kept one with ``include_history``, none
+        with ``updates_only``, all from a stream sequence with
+        ``resume_from_revision``), then the changes."""
+        start = watch_start(
+            include_history=include_history,
+            updates_only=updates_only,
+            resume_from_revision=resume_from_revision,
+        )
+        what = f"{type(self).__name__} {self._bucket!r}"
+        return Watcher(
+            self._js,
+            self._stream,
+            subjects,
+            convert,
+            skip,
+            what,
+            policy=start.deliver_policy,
+            start_seq=start.opt_start_seq,
+            headers_only=headers_only,
+            updates_only=updates_only,
+        )
+
     def _watch(
         self,
         subjects: str | list[str],
@@ -128,25 +163,19 @@ class Bucket:
         include_history: bool,
         updates_only: bool,
         headers_only: bool = False,
+        resume_from_revision: int | None = None,
     ) -> Watcher[T]:
-        """A started watch of ``subjects`` on an ordered consumer: the last item of
-        each subject (every kept one with ``include_history``, none with
-        ``updates_only``), then the changes."""
-        if updates_only:
-            policy = DeliverPolicy.NEW
-        elif include_history:
-            policy = DeliverPolicy.ALL
-        else:
-            policy = DeliverPolicy.LAST_PER_SUBJECT
-        oc = self._js.ordered_consumer(
-            self._stream,
-            filter_subjects=subjects,
-            deliver_policy=policy,
+        """:meth:`_watcher`, started (its consumer exists on return)."""
+        watcher = self._watcher(
+            subjects,
+            convert,
+            skip,
+            include_history=include_history,
+            updates_only=updates_only,
             headers_only=headers_only,
+            resume_from_revision=resume_from_revision,
         )
-        what = f"{type(self).__name__} {self._bucket!r}"
-        watcher = Watcher(oc, convert, skip, what)
-        watcher._start(updates_only)
+        watcher._start()
         return watcher
 
 
@@ -158,6 +187,11 @@ class KeyValue(Bucket):
     ``<api prefix>.$KV.<bucket>.<key>`` (which reaches the bucket of that
     domain, also across a leaf node); reads and watches use the bucket's
     stream. A mirror bucket reads its origin's keys and writes to its origin.
+
+    With ``limit_marker_ttl`` (nats-server 2.11+) a key may have its own TTL
+    (:meth:`create`, :meth:`purge`), and a value that ages out leaves a marker
+    that :meth:`get`, :meth:`watch`, :meth:`history` and :meth:`keys` read as a
+    purge (``Nats-Marker-Reason: MaxAge`` or ``Purge``) or a delete (``Remove``).
     """
 
     def __init__(self, js: BucketContext, bucket: str, info: StreamInfo | None = None) -> None:
@@ -196,20 +230,35 @@ class KeyValue(Bucket):
         return f"key {key!r} not found in bucket {self._bucket!r}{at}"
 
     def put(self, key: str, value: bytes) -> int:
-        """Set the key's value; returns its new revision."""
+        """Set the key's value; returns its new revision.
+
+        A put takes no TTL (ADR-48: an older revision would come back when a
+        newer one expired); give a new key one with :meth:`create`."""
         ack = self._js.publish(self._subjects.put(check_key(key)), value)
         return ack.seq
 
-    def create(self, key: str, value: bytes) -> int:
+    def create(
+        self,
+        key: str,
+        value: bytes,
+        *,
+        ttl: timedelta | float | str | None = None,
+    ) -> int:
         """Set the key only when it has no value (never set, deleted or purged);
-        else raises :class:`~nats_core.jetstream.kv.KeyExistsError`."""
+        else raises :class:`~nats_core.jetstream.kv.KeyExistsError`.
+
+        ``ttl`` (seconds or a timedelta, at least 1 s; ``"never"``) is the key's
+        own lifetime: then it is gone, with a purge marker left (the bucket needs
+        ``limit_marker_ttl``, else the server refuses with
+        :class:`~nats_core.jetstream.MsgTTLDisabledError`)."""
         try:
-            return self.update(key, value, 0)
+            return self._write(key, value, kv_headers(ttl=ttl, last=0), 0)
         except KeyExistsError as exists:
             try:
                 self.get(key)
             except KeyDeletedError as gone:  # a delete marker: create over it
-                return self.update(key, value, gone.entry.revision)
+                last = gone.entry.revision
+                return self._write(key, value, kv_headers(ttl=ttl, last=last), last)
             except KeyNotFoundError:
                 pass
             raise exists
@@ -217,32 +266,37 @@ class KeyValue(Bucket):
     def update(self, key: str, value: bytes, last: int) -> int:
         """Set the key only when its revision is ``last`` (0: no value yet); else
         raises :class:`~nats_core.jetstream.kv.KeyExistsError`."""
-        subject = self._subjects.put(check_key(key))
-        try:
-            ack = self._js.publish(subject, value, expected_last_subject_seq=last)
-        except WrongLastSequenceError as e:
-            raise KeyExistsError(
-                f"key {key!r} in bucket {self._bucket!r} is not at revision {last}: {e}", e
-            ) from None
-        return ack.seq
+        return self._write(key, value, kv_headers(last=last), last)
 
     def delete(self, key: str, last: int | None = None) -> int:
         """Delete the key (a delete marker; history is kept); with ``last``, only
         at that revision. Returns the marker's revision."""
-        return self._marker(key, KeyValueOp.DEL, last)
+        return self._write(key, b"", kv_headers(KeyValueOp.DEL, last=last), last)
 
-    def purge(self, key: str, last: int | None = None) -> int:
+    def purge(
+        self,
+        key: str,
+        last: int | None = None,
+        *,
+        ttl: timedelta | float | str | None = None,
+    ) -> int:
         """Delete the key and its history (a purge marker that rolls the older
-        entries up); with ``last``, only at that revision."""
-        return self._marker(key, KeyValueOp.PURGE, last)
+        entries up); with ``last``, only at that revision. With ``ttl`` (at
+        least 1 s; the bucket needs ``limit_marker_ttl``) the marker itself goes
+        after that long, and the key with it. Returns the marker's revision."""
+        hdrs = kv_headers(KeyValueOp.PURGE, ttl=ttl, last=last)
+        return self._write(key, b"", hdrs, last)
 
-    def _marker(self, key: str, op: KeyValueOp, last: int | None) -> int:
-        hdrs = Headers({KV_OPERATION: op.value})
-        if op is KeyValueOp.PURGE:
-            hdrs[ROLLUP] = "sub"
+    def _write(
+        self,
+        key: str,
+        value: bytes,
+        headers: HeadersInput | None,
+        last: int | None,
+    ) -> int:
         subject = self._subjects.put(check_key(key))
         try:
-            ack = self._js.publish(subject, b"", headers=hdrs, expected_last_subject_seq=last)
+            ack = self._js.publish(subject, value, headers=headers)
         except WrongLastSequenceError as e:
             raise KeyExistsError(
                 f"key {key!r} in bucket {self._bucket!r} is not at revision {last}: {e}", e
@@ -257,25 +311,33 @@ class KeyValue(Bucket):
         ignore_deletes: bool = False,
         meta_only: bool = False,
         updates_only: bool = False,
+        resume_from_revision: int | None = None,
     ) -> Watcher[KeyValueEntry]:
-        """Watch ``keys`` (patterns, ``*`` and ``>`` allowed): first the current
-        entries (every kept one with ``include_history``), then ``None`` once,
-        then each change as it happens. ``ignore_deletes`` skips delete and purge
-        markers, ``meta_only`` leaves the values out, ``updates_only`` starts
-        with the changes (no current entries, no ``None``).
+        """Watch ``keys`` (one pattern or several; ``*`` and ``>`` allowed): first
+        the current entries (every kept one with ``include_history``), then
+        ``None`` once, then each change as it happens. ``ignore_deletes`` skips
+        delete and purge markers, ``meta_only`` leaves the values out,
+        ``updates_only`` starts with the changes (no current entries, no
+        ``None``), ``resume_from_revision`` starts with every entry from that
+        revision on (then ``None``, then the changes).
+
+        Use it as ``with kv.watch(...) as w:``, or ``w = await
+        kv.watch(...)`` and :meth:`Watcher.stop` it; the watch starts there (or
+        at the first read), so changes from then on are seen.
         """
         patterns = [keys] if isinstance(keys, str) else list(keys)
         if not patterns:
             raise ValueError("watch needs at least one key pattern")
         subjects = [self._subjects.key(check_key(k, wildcards=True)) for k in patterns]
         bucket, names = self._bucket, self._subjects
-        return self._watch(
+        return self._watcher(
             subjects,
             lambda msg: entry_from_msg(bucket, msg, names),
             _is_marker if ignore_deletes else _never,
             include_history=include_history,
             updates_only=updates_only,
             headers_only=meta_only,
+            resume_from_revision=resume_from_revision,
         )
 
     def watch_all(
@@ -285,6 +347,7 @@ class KeyValue(Bucket):
         ignore_deletes: bool = False,
         meta_only: bool = False,
         updates_only: bool = False,
+        resume_from_revision: int | None = None,
     ) -> Watcher[KeyValueEntry]:
         """:meth:`watch` of every key."""
         return self.watch(
@@ -293,12 +356,20 @@ class KeyValue(Bucket):
             ignore_deletes=ignore_deletes,
             meta_only=meta_only,
             updates_only=updates_only,
+            resume_from_revision=resume_from_revision,
         )
 
     def keys(self, pattern: str | Sequence[str] = ">") -> list[str]:
-        """The keys that have a value now (``[]`` when none), in stream order."""
+        """The keys that have a value now (``[]`` when none), in stream order;
+        one pattern or several. :meth:`list_keys` gives them one by one."""
         with self.watch(pattern, ignore_deletes=True, meta_only=True) as w:
             return [e.key for e in w._initial()]
+
+    def list_keys(self, pattern: str | Sequence[str] = ">") -> KeyLister:
+        """The keys that have a value now, one at a time as the server sends them
+        (nats.go's ``ListKeys``): ``for key in kv.list_keys():``, in
+        ``with`` to stop early. A key written meanwhile may come twice."""
+        return KeyLister(self.watch(pattern, ignore_deletes=True, meta_only=True))
 
     def history(self, key: str) -> list[KeyValueEntry]:
         """Every kept entry of ``key``, oldest first (deletes and purges included);
@@ -335,41 +406,87 @@ class KeyValue(Bucket):
 class Watcher(Generic[T]):
     """Items of a watch, in stream order: the current ones, ``None`` once they are
     all delivered, then every change. Iterate it, or call :meth:`next`;
-    :meth:`stop` (or leaving ``with``) ends it."""
+    :meth:`stop` (or leaving ``with``) ends it.
+
+    Its ordered consumer is made on ``watcher``, on entering ``async
+    with``, or at the first read, whichever comes first.
+    """
 
     def __init__(
         self,
-        oc: OrderedConsumer,
+        js: BucketContext,
+        stream: str,
+        subjects: str | list[str],
         convert: Callable[[Msg], T],
         skip: Callable[[T], bool],
         what: str,
+        *,
+        policy: DeliverPolicy,
+        start_seq: int | None = None,
+        headers_only: bool = False,
+        updates_only: bool = False,
     ) -> None:
-        self._oc = oc
-        self._msgs: MessagesContext = oc.messages()
+        self._js = js
+        self._stream = stream
+        self._subjects = subjects
+        self._policy = policy
+        self._start_seq = start_seq
+        self._headers_only = headers_only
+        self._updates_only = updates_only
+        self._oc: OrderedConsumer | None = None
+        self._msgs: MessagesContext | None = None
         self._convert = convert
         self._skip = skip
         self._what = what
-        self._init_done = False
+        self._init_done = updates_only
         self._marker_due = False
+        self._stopped = False
 
-    def _start(self, updates_only: bool) -> None:
-        self._msgs._open(None)  # creates the consumer: its pending count is known
-        info = self._oc.cached_info
-        if updates_only:
-            self._init_done = True
-        elif info is not None and info.num_pending == 0:
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped else "running" if self._msgs else "not started"
+        return f"<Watcher {self._what} {state}>"
+
+    def _start(self) -> MessagesContext:
+        """Make the ordered consumer (once): its pending count tells whether
+        there are current items at all."""
+        if self._stopped:
+            raise SubscriptionClosedError(f"{self._what}: the watch is stopped")
+        if self._msgs is not None:
+            return self._msgs
+        oc = self._js.ordered_consumer(
+            self._stream,
+            filter_subjects=self._subjects,
+            deliver_policy=self._policy,
+            opt_start_seq=self._start_seq,
+            headers_only=self._headers_only,
+        )
+        msgs = oc.messages()
+        self._oc, self._msgs = oc, msgs
+        msgs._open(None)  # creates the consumer: its pending count is known
+        info = oc.cached_info
+        if not self._updates_only and info is not None and info.num_pending == 0:
             self._marker_due = True
+        return msgs
+
+    def _started(self) -> Watcher[T]:
+        self._start()
+        return self
+
+    def __await__(self) -> Generator[Any, None, Watcher[T]]:
+        """``w = kv.watch(...)``: the watch, started."""
+        return self._started().__await__()
 
     def next(self, timeout: float | None = None) -> T | None:
         """The next item (``None``: the end of the current ones), waiting up to
         ``timeout`` seconds (None: as long as it takes); raises
         :class:`~nats_core.errors.NatsTimeoutError` when none came."""
+        msgs = self._start()
         while True:
             if self._marker_due:
                 self._marker_due = False
                 self._init_done = True
                 return None
-            msg = self._msgs.next(timeout)
+            msg = msgs.next(timeout)
             item = self._convert(msg)
             if not self._init_done and msg.metadata.num_pending == 0:
                 self._marker_due = True  # the last of the current items
@@ -381,19 +498,26 @@ class Watcher(Generic[T]):
         """The current items, up to the end-of-current marker."""
         out: list[T] = []
         while True:
-            try:
-                item = self.next(_COLLECT_WAIT)
-            except NatsTimeoutError:
-                raise NatsTimeoutError(
-                    f"{self._what}: the current entries did not all arrive within {_COLLECT_WAIT} s"
-                ) from None
+            item = self._next_initial()
             if item is None:
                 return out
             out.append(item)
 
+    def _next_initial(self) -> T | None:
+        """The next of the current items (``None``: no more), within
+        ``_COLLECT_WAIT`` seconds."""
+        try:
+            return self.next(_COLLECT_WAIT)
+        except NatsTimeoutError:
+            raise NatsTimeoutError(
+                f"{self._what}: the current entries did not all arrive within {_COLLECT_WAIT} s"
+            ) from None
+
     def stop(self) -> None:
         """Stop watching (the consumer goes with it)."""
-        self._msgs.stop()
+        self._stopped = True
+        if self._msgs is not None:
+            self._msgs.stop()
 
     def __iter__(self) -> Watcher[T]:
         return self
@@ -405,6 +529,43 @@ class Watcher(Generic[T]):
             raise StopIteration from None
 
     def __enter__(self) -> Watcher[T]:
+        self._start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class KeyLister:
+    """The keys of :meth:`KeyValue.list_keys`, one at a time: ``for key in
+    kv.list_keys():``. It ends after the keys that had a value when it started;
+    :meth:`stop` (or leaving ``with``) ends it early."""
+
+    def __init__(self, watcher: Watcher[KeyValueEntry]) -> None:
+        self._watcher = watcher
+        self._done = False
+
+    def __repr__(self) -> str:
+        return f"<KeyLister {self._watcher._what}>"
+
+    def stop(self) -> None:
+        """Stop listing (the consumer goes with it)."""
+        self._done = True
+        self._watcher.stop()
+
+    def __iter__(self) -> KeyLister:
+        return self
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        entry = self._watcher._next_initial()
+        if entry is None:
+            self.stop()
+            raise StopIteration
+        return entry.key
+
+    def __enter__(self) -> KeyLister:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

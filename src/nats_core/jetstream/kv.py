@@ -20,25 +20,32 @@ does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .._headers import Headers
 from .api import DEFAULT_API_PREFIX
 from .errors import APIError, InvalidNameError, InvalidOptionError, JetStreamError
 from .models import (
+    DeliverPolicy,
     DiscardPolicy,
+    Placement,
+    RePublish,
     StorageType,
     StoreCompression,
     StoredMsg,
     StreamConfig,
     StreamInfo,
     StreamSource,
+    SubjectTransform,
 )
+from .publish import EXPECTED_LAST_SUBJECT_SEQ, MSG_TTL, format_ttl
 
 __all__ = [
     "KV_OPERATION",
+    "MARKER_REASON",
     "MAX_HISTORY",
     "BucketNotFoundError",
     "KeyDeletedError",
@@ -50,19 +57,26 @@ __all__ = [
     "KeyValueOp",
     "KeyValueStatus",
     "KeyValueSubjects",
+    "LimitMarkerTTLNotSupportedError",
+    "WatchStart",
     "check_bucket",
     "check_key",
+    "check_limit_markers",
     "entry_from_msg",
     "entry_from_stored",
+    "kv_headers",
     "kv_put_prefix",
     "kv_stream_config",
     "kv_stream_name",
     "kv_subject",
     "kv_subjects",
     "status_from_info",
+    "watch_start",
 ]
 
 KV_OPERATION = "KV-Operation"
+MARKER_REASON = "Nats-Marker-Reason"
+"""The header of a marker the server writes (ADR-48): ``MaxAge``, ``Purge``, ``Remove``."""
 ROLLUP = "Nats-Rollup"
 MAX_HISTORY = 64
 _MAX_DUPLICATE_WINDOW = timedelta(minutes=2)
@@ -110,6 +124,11 @@ class KeyExistsError(KeyValueError):
     def __init__(self, message: str, error: APIError | None = None) -> None:
         super().__init__(message)
         self.error = error
+
+
+class LimitMarkerTTLNotSupportedError(KeyValueError):
+    """``limit_marker_ttl`` needs a server with JetStream API level 1 or more
+    (nats-server 2.11+)."""
 
 
 def check_bucket(bucket: str) -> str:
@@ -245,7 +264,21 @@ class KeyValueConfig:
 
     ``history``: values kept per key (1 to 64); ``ttl``: how long a value lives
     (seconds or a timedelta, 0 for ever); ``max_value_size`` and ``max_bytes``:
-    -1 for no limit; ``storage``: ``"file"`` or ``"memory"``.
+    -1 for no limit; ``storage``: ``"file"`` or ``"memory"``; ``compression``:
+    S2 on disk; ``metadata``: the stream's.
+
+    ``limit_marker_ttl`` (seconds or a timedelta, at least 1 s; 0: off) turns
+    on per-key TTLs and limit markers (ADR-48, nats-server 2.11+): when a value
+    ages out (``ttl`` or a key's own TTL) the server leaves a marker that
+    watchers see as a purge, kept that long. It can be turned on for an
+    existing bucket, never off.
+
+    ``placement`` and ``republish`` go to the stream as they are. ``mirror``
+    makes the bucket a read replica of another (its name: the bucket's or the
+    ``KV_`` stream's); ``sources`` copy other buckets' keys into this one (a
+    source without subject transforms is taken for a bucket and mapped
+    ``$KV.<source>.>`` to ``$KV.<bucket>.>``, as nats.go does; with transforms
+    it is used as it is, so any stream can be a source).
     """
 
     bucket: str
@@ -258,6 +291,11 @@ class KeyValueConfig:
     replicas: int = 1
     compression: bool = False
     metadata: dict[str, str] | None = None
+    limit_marker_ttl: timedelta | float = 0
+    placement: Placement | None = None
+    republish: RePublish | None = None
+    mirror: StreamSource | None = None
+    sources: list[StreamSource] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -276,6 +314,11 @@ def kv_stream_config(cfg: KeyValueConfig) -> StreamConfig:
     if ttl < timedelta(0):
         raise InvalidOptionError(f"ttl of bucket {cfg.bucket!r} must not be negative")
     window = min(ttl, _MAX_DUPLICATE_WINDOW) if ttl else _MAX_DUPLICATE_WINDOW
+    markers = _seconds(cfg.limit_marker_ttl)
+    if markers and markers < timedelta(seconds=1):
+        raise InvalidOptionError(
+            f"limit_marker_ttl of bucket {cfg.bucket!r} must be at least 1 second (or 0: off)"
+        )
     sc = StreamConfig(
         name=kv_stream_name(cfg.bucket),
         description=cfg.description,
@@ -293,9 +336,106 @@ def kv_stream_config(cfg: KeyValueConfig) -> StreamConfig:
         duplicate_window=window,
         metadata=cfg.metadata,
         compression=StoreCompression.S2 if cfg.compression else None,
+        placement=cfg.placement,
+        republish=cfg.republish,
     )
+    if markers:
+        sc.allow_msg_ttl = True
+        sc.subject_delete_marker_ttl = markers
+    if cfg.mirror is not None:
+        mirror = replace(cfg.mirror)
+        if not mirror.name.startswith("KV_"):
+            mirror.name = kv_stream_name(mirror.name)
+        sc.mirror = mirror
+        sc.mirror_direct = True
+        sc.subjects = None  # a mirror stores its origin's subjects
+    elif cfg.sources:
+        sc.sources = [_kv_source(cfg.bucket, src) for src in cfg.sources]
     sc.extra.update(cfg.extra)
     return sc
+
+
+def _kv_source(bucket: str, src: StreamSource) -> StreamSource:
+    """A source of ``bucket`` as nats.go sets it: one with subject transforms
+    as it is; else a bucket (named with or without ``KV_``) whose keys are
+    mapped to this bucket's, unless it is this bucket in another domain."""
+    if src.subject_transforms:
+        return src
+    out = replace(src)
+    origin = out.name[3:] if out.name.startswith("KV_") else out.name
+    out.name = kv_stream_name(origin)
+    if out.external is None or origin != bucket:
+        out.subject_transforms = [SubjectTransform(src=f"$KV.{origin}.>", dest=f"$KV.{bucket}.>")]
+    return out
+
+
+def check_limit_markers(cfg: KeyValueConfig, api_level: int | None) -> None:
+    """Raise :class:`LimitMarkerTTLNotSupportedError` when ``cfg`` asks for limit
+    markers and the server's JetStream API level (``AccountInfo.api.level``;
+    ``None`` from servers before 2.11) is below 1, as nats.go checks."""
+    if _seconds(cfg.limit_marker_ttl) and (api_level or 0) < 1:
+        raise LimitMarkerTTLNotSupportedError(
+            f"bucket {cfg.bucket!r}: limit_marker_ttl needs nats-server 2.11+ "
+            f"(JetStream API level 1; this server has {api_level or 0})"
+        )
+
+
+def kv_headers(
+    op: KeyValueOp | None = None,
+    *,
+    ttl: timedelta | float | str | None = None,
+    last: int | None = None,
+) -> Headers | None:
+    """The headers of a write: ``op`` ``DEL`` or ``PURGE`` makes a marker (a
+    purge rolls the key up), ``None`` a value; ``ttl`` (at least 1 s, or
+    ``"never"``) the ``Nats-TTL`` of a create or a purge marker (ADR-48: not on
+    a delete; the bucket needs ``limit_marker_ttl``); ``last`` the revision the
+    key must be at (0: no value yet). ``None`` when there is nothing to send."""
+    hdrs = Headers()
+    if op is not None and op is not KeyValueOp.PUT:
+        hdrs[KV_OPERATION] = op.value
+        if op is KeyValueOp.PURGE:
+            hdrs[ROLLUP] = "sub"
+    if ttl is not None:
+        if op is KeyValueOp.DEL:
+            raise InvalidOptionError("a delete takes no ttl (purge with a ttl instead)")
+        hdrs[MSG_TTL] = format_ttl(ttl)
+    if last is not None:
+        if isinstance(last, bool) or not isinstance(last, int) or last < 0:
+            raise InvalidOptionError(f"revision must be a non-negative integer, not {last!r}")
+        hdrs[EXPECTED_LAST_SUBJECT_SEQ] = str(last)
+    return hdrs if hdrs else None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStart:
+    """Where a watch's ordered consumer starts: its deliver policy and, to
+    resume, the first stream sequence."""
+
+    deliver_policy: DeliverPolicy
+    opt_start_seq: int | None = None
+
+
+def watch_start(
+    *,
+    include_history: bool = False,
+    updates_only: bool = False,
+    resume_from_revision: int | None = None,
+) -> WatchStart:
+    """The start of a watch: the last entry of each key (every kept one with
+    ``include_history``, none with ``updates_only``), or with
+    ``resume_from_revision`` every entry from that revision on (nats.go's
+    ``ResumeFromRevision``, which wins over the other two)."""
+    if resume_from_revision is not None:
+        rev = resume_from_revision
+        if isinstance(rev, bool) or not isinstance(rev, int) or rev < 1:
+            raise InvalidOptionError(f"resume_from_revision must be 1 or more, not {rev!r}")
+        return WatchStart(DeliverPolicy.BY_START_SEQUENCE, rev)
+    if updates_only:
+        return WatchStart(DeliverPolicy.NEW)
+    if include_history:
+        return WatchStart(DeliverPolicy.ALL)
+    return WatchStart(DeliverPolicy.LAST_PER_SUBJECT)
 
 
 @dataclass(frozen=True)
@@ -311,16 +451,29 @@ class KeyValueEntry:
     operation: KeyValueOp = KeyValueOp.PUT
 
 
+_MARKER_OPS = {
+    "MaxAge": KeyValueOp.PURGE,
+    "Purge": KeyValueOp.PURGE,
+    "Remove": KeyValueOp.DEL,
+}
+
+
 def _operation(headers: Any) -> KeyValueOp:
+    """What a stored message records: ``KV-Operation`` when it has one; else a
+    server's limit marker (``Nats-Marker-Reason``: ``MaxAge`` and ``Purge`` a
+    purge, ``Remove`` a delete, ADR-48); else a value."""
     if not headers:
         return KeyValueOp.PUT
     op = headers.get(KV_OPERATION)
-    if op is None:
-        return KeyValueOp.PUT
-    try:
-        return KeyValueOp(op)
-    except ValueError:
-        return KeyValueOp.PUT  # an unknown marker: a plain value, as nats.go reads it
+    if op:
+        try:
+            return KeyValueOp(op)
+        except ValueError:
+            return KeyValueOp.PUT  # an unknown operation: a plain value, as nats.go reads it
+    reason = headers.get(MARKER_REASON)
+    if reason:
+        return _MARKER_OPS.get(reason, KeyValueOp.PUT)
+    return KeyValueOp.PUT
 
 
 def _key_of(bucket: str, subject: str, subjects: KeyValueSubjects | None) -> str:
@@ -365,7 +518,8 @@ def entry_from_msg(
 @dataclass(frozen=True)
 class KeyValueStatus:
     """A bucket's state: ``values`` stored (every kept revision), ``bytes``,
-    ``history``, ``ttl``, and the stream's info behind it."""
+    ``history``, ``ttl``, ``limit_marker_ttl`` (0: no limit markers),
+    ``is_compressed``, ``metadata``, and the stream's info behind it."""
 
     bucket: str
     values: int
@@ -374,6 +528,34 @@ class KeyValueStatus:
     bytes: int
     stream_info: StreamInfo
     backing_store: str = "JetStream"
+    limit_marker_ttl: timedelta = timedelta(0)
+    is_compressed: bool = False
+    metadata: dict[str, str] | None = None
+
+    @property
+    def config(self) -> KeyValueConfig:
+        """The bucket's configuration, read back from its stream's (nats.go's ``Config``)."""
+        cfg = self.stream_info.config
+        mirror = cfg.mirror
+        if mirror is not None and mirror.name.startswith("KV_"):
+            mirror = replace(mirror, name=mirror.name[3:])
+        return KeyValueConfig(
+            bucket=self.bucket,
+            description=cfg.description,
+            max_value_size=cfg.max_msg_size if cfg.max_msg_size is not None else -1,
+            history=self.history,
+            ttl=self.ttl,
+            max_bytes=cfg.max_bytes if cfg.max_bytes is not None else -1,
+            storage=cfg.storage or StorageType.FILE,
+            replicas=cfg.num_replicas or 1,
+            compression=self.is_compressed,
+            metadata=cfg.metadata,
+            limit_marker_ttl=self.limit_marker_ttl,
+            placement=cfg.placement,
+            republish=cfg.republish,
+            mirror=mirror,
+            sources=cfg.sources,
+        )
 
 
 def status_from_info(bucket: str, info: StreamInfo) -> KeyValueStatus:
@@ -386,4 +568,7 @@ def status_from_info(bucket: str, info: StreamInfo) -> KeyValueStatus:
         ttl=cfg.max_age or timedelta(0),
         bytes=state.bytes if state is not None else 0,
         stream_info=info,
+        limit_marker_ttl=cfg.subject_delete_marker_ttl or timedelta(0),
+        is_compressed=cfg.compression not in (None, StoreCompression.NONE),
+        metadata=cfg.metadata,
     )

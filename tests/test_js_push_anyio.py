@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 import nats_anyio
-from anyio_helpers import uniq, wait_until
+from anyio_helpers import restart_and_wait, uniq, wait_until
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import (
     ConsumerConfig,
@@ -300,6 +300,23 @@ async def test_ordered_consumer_recreates_after_a_loss(js: nats_anyio.JetStream)
     assert last is not None
     await sub.unsubscribe()
     assert await gone(js, stream, last)
+
+
+async def test_ordered_consumer_after_a_reconnect(nats_server_js: NatsServer) -> None:
+    async with nats_anyio.connect(nats_server_js.url, reconnect_time_wait=0.05) as nc:
+        js = nc.jetstream(timeout=2)
+        stream, subj = uniq("S"), uniq("s")
+        await js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="file")
+        await js.publish(f"{subj}.a", b"0")
+        sub = await js.subscribe(f"{subj}.a", ordered_consumer=True, idle_heartbeat=0.5)
+        assert (await sub.next_msg(timeout=2)).data == b"0"
+        first = sub.consumer
+        await restart_and_wait(nats_server_js, nc)
+        await js.publish(f"{subj}.a", b"1", retry_attempts=20, retry_wait=0.1)
+        msg = await sub.next_msg(timeout=10)
+        assert msg.data == b"1" and msg.metadata.sequence.stream == 2
+        assert sub.consumer != first  # recreated from the next sequence
+        await sub.unsubscribe()
 
 
 async def test_ordered_consumer_callback(js: nats_anyio.JetStream) -> None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 
 import nats_sync
-from js_helpers import uniq, wait_until
+from js_helpers import restart_and_wait, uniq, wait_until
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import (
     ConsumerConfig,
@@ -300,6 +300,23 @@ def test_ordered_consumer_recreates_after_a_loss(js: nats_sync.JetStream) -> Non
     assert last is not None
     sub.unsubscribe()
     assert gone(js, stream, last)
+
+
+def test_ordered_consumer_after_a_reconnect(nats_server_js: NatsServer) -> None:
+    with nats_sync.connect(nats_server_js.url, reconnect_time_wait=0.05) as nc:
+        js = nc.jetstream(timeout=2)
+        stream, subj = uniq("S"), uniq("s")
+        js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="file")
+        js.publish(f"{subj}.a", b"0")
+        sub = js.subscribe(f"{subj}.a", ordered_consumer=True, idle_heartbeat=0.5)
+        assert (sub.next_msg(timeout=2)).data == b"0"
+        first = sub.consumer
+        restart_and_wait(nats_server_js, nc)
+        js.publish(f"{subj}.a", b"1", retry_attempts=20, retry_wait=0.1)
+        msg = sub.next_msg(timeout=10)
+        assert msg.data == b"1" and msg.metadata.sequence.stream == 2
+        assert sub.consumer != first  # recreated from the next sequence
+        sub.unsubscribe()
 
 
 def test_ordered_consumer_callback(js: nats_sync.JetStream) -> None:

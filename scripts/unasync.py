@@ -39,6 +39,7 @@ FILES = [
     ("src/nats_anyio/_js_ordered.py", "src/nats_sync/_js_ordered.py"),
     ("src/nats_anyio/_js_publish.py", "src/nats_sync/_js_publish.py"),
     ("src/nats_anyio/_js_pull.py", "src/nats_sync/_js_pull.py"),
+    ("src/nats_anyio/_js_stream.py", "src/nats_sync/_js_stream.py"),
     ("src/nats_anyio/_js_push.py", "src/nats_sync/_js_push.py"),
     ("src/nats_anyio/_kv.py", "src/nats_sync/_kv.py"),
     ("src/nats_anyio/_micro.py", "src/nats_sync/_micro.py"),
@@ -52,6 +53,7 @@ FILES = [
 #: (async test module, generated blocking test module): the tests of the modules above.
 TEST_FILES = [
     ("tests/test_js_anyio.py", "tests/test_js_sync.py"),
+    ("tests/test_js_handles_anyio.py", "tests/test_js_handles_sync.py"),
     ("tests/test_js_push_anyio.py", "tests/test_js_push_sync.py"),
     ("tests/test_js_kv_anyio.py", "tests/test_js_kv_sync.py"),
     ("tests/test_js_objectstore_anyio.py", "tests/test_js_objectstore_sync.py"),

@@ -26,6 +26,7 @@ from ._jetstream import JetStream
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._js_push import PushSubscription
+from ._js_stream import Stream
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._micro import Group, Request, Service, add_service
 from ._msg import Msg
@@ -77,6 +78,7 @@ __all__ = [
     "Request",
     "Service",
     "SlowConsumerError",
+    "Stream",
     "StreamTransport",
     "Subscription",
     "SubscriptionClosedError",

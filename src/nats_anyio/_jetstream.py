@@ -42,6 +42,7 @@ from ._js_ordered import OrderedConsumer
 from ._js_publish import JetStreamPublisher
 from ._js_pull import Consumer
 from ._js_push import PushSubscriber
+from ._js_stream import Stream
 from ._kv import KeyValue
 from ._objectstore import ObjectStore
 
@@ -57,7 +58,17 @@ class JetStream(JetStreamPublisher, PushSubscriber):
     ``publish_async_max_pending`` caps the async publishes awaiting an ack
     (``publish_async`` waits for room), ``publish_async_timeout`` fails an
     async publish whose ack is that many seconds late (``None``: never).
+    ``publish_async_error_cb(msg, error)`` is told of each failed async publish.
     """
+
+    # ------------------------------------------------------------- streams
+
+    async def stream(self, name: str) -> Stream:
+        """A handle on the existing stream ``name`` (:class:`Stream`: info, purge,
+        stored messages and consumers without the stream argument), with its
+        info cached; :class:`~nats_core.jetstream.StreamNotFoundError` when there
+        is none."""
+        return Stream(self, await self.stream_info(name))
 
     # ----------------------------------------------------------- consumers
 

@@ -17,6 +17,7 @@ from ._jetstream import JetStream
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._js_push import PushSubscription
+from ._js_stream import Stream
 from ._kv import KeyValue, KeyWatcher, Watcher
 from ._memory import MemoryServer, MemoryServerConnection
 from ._micro import Group, Request, Service, add_service
@@ -63,6 +64,7 @@ __all__ = [
     "Request",
     "Service",
     "SlowConsumerError",
+    "Stream",
     "Subscription",
     "SubscriptionClosedError",
     "SystemClient",

@@ -6,6 +6,9 @@
 waits for the stream's ack; :meth:`~JetStreamPublisher.publish_async` does not,
 and a tracker (the core's :class:`~nats_core.jetstream.publish.AsyncPublishTracker`)
 matches the acks to the futures it returned while a reaper task fails the late ones.
+A failed async publish also goes to an error handler (per call, or the context's
+``publish_async_error_cb``) with the message and the error, as nats.go's
+``PublishAsyncErrHandler``.
 
 It waits, sleeps, locks and runs background work only through ``._compat``.
 Generated from ``nats_anyio/_js_publish.py`` by ``scripts/unasync.py``: do not edit.
@@ -13,10 +16,12 @@ Generated from ``nats_anyio/_js_publish.py`` by ``scripts/unasync.py``: do not e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from nats_core import HeadersInput
+from nats_core import Msg as CoreMsg
 from nats_core.errors import NatsTimeoutError, NoRespondersError
 from nats_core.jetstream.errors import JetStreamError, NoStreamResponseError, TooManyPendingError
 from nats_core.jetstream.models import PubAck
@@ -26,11 +31,12 @@ from nats_core.jetstream.publish import (
     DEFAULT_RETRY_WAIT,
     AsyncPublishTracker,
     PendingPublish,
+    PublishOutcome,
     parse_pub_ack,
     publish_headers,
 )
 
-from ._compat import Event, Future, StateLock, now, resolve, sleep, spawn
+from ._compat import Event, Future, StateLock, call_maybe_async, now, resolve, sleep, spawn
 from ._js_manage import JetStreamManager
 
 if TYPE_CHECKING:
@@ -38,7 +44,17 @@ if TYPE_CHECKING:
     from ._msg import Msg
     from ._subscription import Subscription
 
-__all__ = ["JetStreamPublisher"]
+__all__ = ["JetStreamPublisher", "PublishAsyncErrorCallback"]
+
+PublishAsyncErrorCallback = Callable[[CoreMsg, BaseException], object]
+"""``cb(msg, error)``: an async publish failed. ``msg`` is the publish (a
+:class:`nats_core.Msg` with ``subject``, ``data``, ``headers``), ``error`` an
+:class:`~nats_core.jetstream.APIError` (a negative ack: wrong last sequence...),
+:class:`~nats_core.jetstream.NoStreamResponseError` (no stream after the
+retries), :class:`~nats_core.jetstream.AsyncPublishTimeoutError` or a
+:class:`~nats_core.jetstream.JetStreamError` (closed before the ack)."""
+
+_Slot = tuple[Future[PubAck], PublishAsyncErrorCallback | None]
 
 #: How often the async publish reaper expires overdue acks.
 _REAP_INTERVAL = 0.25
@@ -48,7 +64,9 @@ class JetStreamPublisher(JetStreamManager):
     """A JetStream context that also publishes (see :class:`~nats_sync.JetStream`,
     which is one): ``publish_async_max_pending`` caps the async publishes awaiting
     an ack, ``publish_async_timeout`` fails an async publish whose ack is that
-    many seconds late (``None``: never)."""
+    many seconds late (``None``: never), ``publish_async_error_cb`` (also a
+    settable attribute) is called as ``cb(msg, error)`` for each failed async
+    publish (see :data:`PublishAsyncErrorCallback`)."""
 
     def __init__(
         self,
@@ -59,8 +77,12 @@ class JetStreamPublisher(JetStreamManager):
         timeout: float = 5.0,
         publish_async_max_pending: int = DEFAULT_MAX_PENDING,
         publish_async_timeout: float | None = None,
+        publish_async_error_cb: PublishAsyncErrorCallback | None = None,
     ) -> None:
         super().__init__(client, domain=domain, api_prefix=api_prefix, timeout=timeout)
+        self.publish_async_error_cb = publish_async_error_cb
+        """Called as ``cb(msg, error)`` for each failed async publish that has no
+        ``error_cb`` of its own; may be a plain or an async function."""
         self._lock = StateLock()
         self._pa_max_pending = publish_async_max_pending
         self._pa_timeout = publish_async_timeout
@@ -69,7 +91,7 @@ class JetStreamPublisher(JetStreamManager):
         if publish_async_timeout is not None and publish_async_timeout <= 0:
             raise ValueError("publish_async_timeout must be positive (or None)")
         self._pa: AsyncPublishTracker | None = None
-        self._pa_futs: dict[str, Future[PubAck]] = {}
+        self._pa_futs: dict[str, _Slot] = {}
         self._pa_event: Event | None = None
         self._pa_waiting = False  # someone waits on _pa_event
         self._pa_sub: Subscription | None = None
@@ -158,13 +180,44 @@ class JetStreamPublisher(JetStreamManager):
             out = tracker.on_reply(msg, now())
             if out is None:
                 return
-            fut = None if out.retry is not None else self._pa_futs.pop(out.token, None)
             if out.retry is None:
-                self._pa_changed()
+                done = self._pa_take([out])
         if out.retry is not None:
             spawn(self._nc, self._pa_republish, out.retry, name="nats-js-publish-retry")
-        elif fut is not None:
-            resolve(fut, out.ack, out.error)
+        else:
+            self._pa_settle(tracker, done)
+
+    def _pa_take(self, outs: list[PublishOutcome]) -> list[tuple[PublishOutcome, _Slot | None]]:
+        """The futures and handlers of ``outs`` (call with the lock held)."""
+        done = [(out, self._pa_futs.pop(out.token, None)) for out in outs]
+        if outs:
+            self._pa_changed()
+        return done
+
+    def _pa_settle(
+        self, tracker: AsyncPublishTracker, done: list[tuple[PublishOutcome, _Slot | None]]
+    ) -> None:
+        """Resolve the futures, call the error handlers, then tell the tracker: a
+        waiter of :meth:`publish_async_complete` returns after the handlers."""
+        try:
+            for out, slot in done:
+                fut, error_cb = (None, None) if slot is None else slot
+                if fut is not None:
+                    resolve(fut, out.ack, out.error)
+                if out.error is None:
+                    continue
+                handler = error_cb or self.publish_async_error_cb
+                if handler is not None and out.msg is not None:
+                    try:
+                        call_maybe_async(handler, out.msg, out.error)
+                    except Exception as exc:
+                        self._nc._report_error(exc)
+        finally:
+            failed = sum(1 for out, _ in done if out.error is not None)
+            if failed:
+                with self._lock:
+                    tracker.reported(failed)
+                    self._pa_changed()
 
     def _pa_republish(self, pending: PendingPublish) -> None:
         tracker = self._pa
@@ -179,23 +232,18 @@ class JetStreamPublisher(JetStreamManager):
             while not self._nc.is_closed:
                 sleep(_REAP_INTERVAL)
                 with self._lock:
-                    outs = tracker.expire(now())
-                    done = [(self._pa_futs.pop(o.token, None), o) for o in outs]
-                    if outs:
-                        self._pa_changed()
-                for fut, out in done:
-                    if fut is not None:
-                        resolve(fut, None, out.error)
+                    done = self._pa_take(tracker.expire(now()))
+                if done:
+                    self._pa_settle(tracker, done)
         finally:
             with self._lock:
-                outs = tracker.fail_all(
-                    JetStreamError("the connection closed before the publish was acknowledged")
+                done = self._pa_take(
+                    tracker.fail_all(
+                        JetStreamError("the connection closed before the publish was acknowledged")
+                    )
                 )
-                done = [(self._pa_futs.pop(o.token, None), o) for o in outs]
                 self._pa_changed()
-            for fut, out in done:
-                if fut is not None:
-                    resolve(fut, None, out.error)
+            self._pa_settle(tracker, done)
 
     def publish_async(
         self,
@@ -210,6 +258,7 @@ class JetStreamPublisher(JetStreamManager):
         expected_last_msg_id: str | None = None,
         ttl: timedelta | float | str | None = None,
         stall_timeout: float | None = None,
+        error_cb: PublishAsyncErrorCallback | None = None,
     ) -> Future[PubAck]:
         """Publish to a stream without waiting for the ack; return a future of the
         :class:`~nats_core.jetstream.PubAck` (it raises the publish's error instead).
@@ -218,6 +267,12 @@ class JetStreamPublisher(JetStreamManager):
         that, this call waits for room, up to ``stall_timeout`` seconds when
         given (then :class:`~nats_core.jetstream.TooManyPendingError`). Options
         as for :meth:`publish`; 503 (no stream) is retried like there.
+
+        When the publish fails (a negative ack such as a wrong last sequence,
+        no stream after the retries, no ack within ``publish_async_timeout``,
+        the connection closed), ``error_cb(msg, error)`` is called, or the
+        context's ``publish_async_error_cb`` when this call has none; the
+        future raises the same error.
         """
         hdrs = publish_headers(
             headers,
@@ -235,7 +290,7 @@ class JetStreamPublisher(JetStreamManager):
                 if not tracker.is_full:
                     pending = tracker.track(subject, data, hdrs, now=now())
                     fut: Future[PubAck] = Future()
-                    self._pa_futs[pending.token] = fut
+                    self._pa_futs[pending.token] = (fut, error_cb)
                     break
                 self._pa_waiting = True
                 event = self._pa_event
@@ -262,8 +317,15 @@ class JetStreamPublisher(JetStreamManager):
         """Async publishes awaiting their acks."""
         return 0 if self._pa is None else self._pa.pending_count
 
-    def publish_async_complete(self, timeout: float | None = None) -> None:
-        """Wait until every async publish is acknowledged (or failed).
+    @property
+    def publish_async_failed(self) -> int:
+        """Async publishes of this context that failed so far (every kind of failure)."""
+        return 0 if self._pa is None else self._pa.failed_count
+
+    def publish_async_complete(self, timeout: float | None = None) -> int:
+        """Wait until every async publish is acknowledged or failed (and its error
+        handler returned); return how many failed since the previous
+        ``publish_async_complete`` returned (the first time: since the start).
 
         Raises :class:`~nats_core.errors.NatsTimeoutError` when some are still
         pending after ``timeout`` seconds (``None``: wait as long as it takes).
@@ -272,8 +334,10 @@ class JetStreamPublisher(JetStreamManager):
         while True:
             with self._lock:
                 tracker = self._pa
-                if tracker is None or tracker.all_done:
-                    return
+                if tracker is None:
+                    return 0
+                if tracker.settled:
+                    return tracker.take_failed()
                 self._pa_waiting = True
                 event = self._pa_event
             left = None if deadline is None else deadline - now()

@@ -8,6 +8,10 @@ subject yet; nats.go retries a couple of times (``DEFAULT_RETRY_ATTEMPTS``,
 
 :class:`AsyncPublishTracker` keeps the state of many publishes in flight on
 one wildcard reply subscription; the adapter holds a future per token.
+It also counts the failures (:attr:`AsyncPublishTracker.failed_count`,
+:meth:`AsyncPublishTracker.take_failed`) and the failures whose error handler
+has not returned yet, so "complete" (:attr:`AsyncPublishTracker.settled`)
+means every outcome was delivered.
 """
 
 from __future__ import annotations
@@ -192,20 +196,28 @@ class PendingPublish:
     deadline: float | None
     retries: int = 0
 
+    def to_msg(self) -> Msg:
+        """The publish as a message (``subject``, ``data``, ``headers``; no reply),
+        as an async publish error handler receives it."""
+        return Msg(self.subject, "", self.payload, self.headers)
+
 
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
     """What happened to the async publish ``token``.
 
     Exactly one of: ``ack`` (stored), ``error`` (failed: resolve the future
-    with it), or ``retry`` (503: publish ``retry`` again after
-    ``retry_wait`` seconds with the same reply subject).
+    with it, give ``msg`` and ``error`` to the error handler, then call
+    :meth:`AsyncPublishTracker.reported`), or ``retry`` (503: publish
+    ``retry`` again after ``retry_wait`` seconds with the same reply subject).
     """
 
     token: str
     ack: PubAck | None = None
     error: JetStreamError | None = None
     retry: PendingPublish | None = None
+    msg: Msg | None = None
+    """With ``error``: the publish that failed (see :meth:`PendingPublish.to_msg`)."""
 
 
 class AsyncPublishTracker:
@@ -219,11 +231,19 @@ class AsyncPublishTracker:
     bounds the publishes in flight: :meth:`track` raises
     :class:`TooManyPendingError` when full (check :attr:`is_full` and wait for
     an outcome first).
+
+    Every failed outcome (an error reply, a timeout, :meth:`fail_all`) counts
+    in :attr:`failed_count` and stays *being reported* until the adapter
+    calls :meth:`reported` (after the future and the error handler):
+    :attr:`settled` waits for those too.
     """
 
     __slots__ = (
+        "_failed",
+        "_failed_taken",
         "_next",
         "_pending",
+        "_reporting",
         "ack_timeout",
         "max_pending",
         "max_retries",
@@ -255,6 +275,9 @@ class AsyncPublishTracker:
         self.ack_timeout = ack_timeout
         self._pending: dict[str, PendingPublish] = {}
         self._next = 0
+        self._failed = 0
+        self._failed_taken = 0
+        self._reporting = 0
 
     @property
     def subscription_subject(self) -> str:
@@ -275,6 +298,41 @@ class AsyncPublishTracker:
     def all_done(self) -> bool:
         """True when no publish awaits an outcome (every one acked or failed)."""
         return not self._pending
+
+    @property
+    def failed_count(self) -> int:
+        """Publishes that failed so far (an error reply, no stream, a timeout, closed)."""
+        return self._failed
+
+    @property
+    def reporting_count(self) -> int:
+        """Failures handed out whose :meth:`reported` has not been called yet."""
+        return self._reporting
+
+    @property
+    def settled(self) -> bool:
+        """True when nothing is in flight and every failure was reported: what
+        waiting for completion waits for."""
+        return not self._pending and not self._reporting
+
+    def take_failed(self) -> int:
+        """The failures since the previous call (the first: since the start)."""
+        n = self._failed - self._failed_taken
+        self._failed_taken = self._failed
+        return n
+
+    def reported(self, count: int = 1) -> None:
+        """``count`` failed outcomes were delivered (future resolved, handler returned)."""
+        if count < 0 or count > self._reporting:
+            raise InvalidOptionError(
+                f"reported({count}) but {self._reporting} failures are being reported"
+            )
+        self._reporting -= count
+
+    def _fail(self, p: PendingPublish, error: JetStreamError) -> PublishOutcome:
+        self._failed += 1
+        self._reporting += 1
+        return PublishOutcome(p.token, error=error, msg=p.to_msg())
 
     def pending(self, token: str) -> PendingPublish | None:
         """The publish in flight under ``token``, if any."""
@@ -329,7 +387,7 @@ class AsyncPublishTracker:
         try:
             ack = parse_pub_ack(msg, subject=p.subject)
         except (APIError, JetStreamError) as exc:
-            return PublishOutcome(token, error=exc)
+            return self._fail(p, exc)
         return PublishOutcome(token, ack=ack)
 
     def expire(self, now: float) -> list[PublishOutcome]:
@@ -339,11 +397,8 @@ class AsyncPublishTracker:
         for t in late:
             p = self._pending.pop(t)
             out.append(
-                PublishOutcome(
-                    t,
-                    error=AsyncPublishTimeoutError(
-                        f"no ack for the publish to {p.subject!r} in time"
-                    ),
+                self._fail(
+                    p, AsyncPublishTimeoutError(f"no ack for the publish to {p.subject!r} in time")
                 )
             )
         return out
@@ -355,7 +410,7 @@ class AsyncPublishTracker:
 
     def fail_all(self, error: JetStreamError) -> list[PublishOutcome]:
         """End every pending publish with ``error`` (disconnected, closed...)."""
-        out = [PublishOutcome(t, error=error) for t in self._pending]
+        out = [self._fail(p, error) for p in self._pending.values()]
         self._pending.clear()
         return out
 

@@ -6,21 +6,27 @@ Hand-written, the source of truth: run ``python scripts/unasync.py`` after editi
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import anyio
 import pytest
 
 import nats_anyio
-from anyio_helpers import uniq
-from nats_core.errors import NatsTimeoutError
+from anyio_helpers import needs_server, uniq
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import (
     BucketNotFoundError,
     InvalidNameError,
+    InvalidOptionError,
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
     KeyValueConfig,
+    KeyValueEntry,
     KeyValueOp,
+    MsgTTLDisabledError,
+    StreamSource,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])]
@@ -195,3 +201,208 @@ async def test_bucket_names(ajs: nats_anyio.JetStream) -> None:
     bucket = uniq("B")
     await ajs.create_key_value(bucket=bucket, storage="memory")
     assert bucket in [n async for n in ajs.key_value_store_names()]
+
+
+# ------------------------------------------- issue #14: TTLs, markers, watch forms
+
+
+async def _wait_value(kv: nats_anyio.KeyValue, key: str, want: bytes, timeout: float = 5.0) -> None:
+    """Poll ``kv.get(key)`` until its value is ``want`` (a mirror or source lags)."""
+    deadline = time.monotonic() + timeout
+    got: bytes | None = None
+    while True:
+        try:
+            got = (await kv.get(key)).value
+        except KeyNotFoundError:
+            got = None
+        if got == want:
+            return
+        assert time.monotonic() < deadline, f"{key!r} is {got!r}, not {want!r}"
+        await anyio.sleep(0.05)
+
+
+@needs_server(2, 11)
+async def test_key_ttl_and_limit_markers(ajs: nats_anyio.JetStream) -> None:
+    kv = await ajs.create_key_value(bucket=uniq("B"), storage="memory", limit_marker_ttl=3)
+    st = await kv.status()
+    assert st.limit_marker_ttl == timedelta(seconds=3)
+    assert st.stream_info.config.allow_msg_ttl
+    async with kv.watch_all(updates_only=True) as w:
+        rs = await kv.create("short", b"v", ttl=1)
+        await kv.put("long", b"x")
+        e = await w.next(2)
+        assert e is not None and (e.key, e.operation, e.revision) == ("short", KeyValueOp.PUT, rs)
+        e = await w.next(2)
+        assert e is not None and (e.key, e.operation) == ("long", KeyValueOp.PUT)
+        e = await w.next(5)  # the server's MaxAge marker: a purge, not an empty value
+        assert e is not None and (e.key, e.operation, e.value) == ("short", KeyValueOp.PURGE, b"")
+        assert e.revision > rs
+    with pytest.raises(KeyDeletedError) as gone:
+        await kv.get("short")
+    assert gone.value.entry.operation is KeyValueOp.PURGE
+    assert await kv.keys() == ["long"]
+    assert [k async for k in kv.list_keys()] == ["long"]
+    assert [h.operation for h in await kv.history("short")] == [KeyValueOp.PURGE]
+    async with kv.watch_all(ignore_deletes=True) as w:
+        assert [e.key for e in await w._initial()] == ["long"]
+    assert await kv.create("short", b"again")  # over the marker
+    # A purge marker with its own TTL goes, and with it the key.
+    rp = await kv.purge("long", ttl=1)
+    with pytest.raises(KeyDeletedError):
+        await kv.get("long")
+    deadline = time.monotonic() + 6
+    while rp in [h.revision for h in await _history_or_empty(kv, "long")]:
+        assert time.monotonic() < deadline, "the purge marker did not expire"
+        await anyio.sleep(0.2)
+    with pytest.raises(InvalidOptionError):
+        await kv.create("tiny", b"v", ttl=0.5)
+
+
+async def _history_or_empty(kv: nats_anyio.KeyValue, key: str) -> list[KeyValueEntry]:
+    try:
+        return await kv.history(key)
+    except KeyNotFoundError:
+        return []
+
+
+@needs_server(2, 11)
+async def test_limit_markers_on_max_age(ajs: nats_anyio.JetStream) -> None:
+    kv = await ajs.create_key_value(
+        bucket=uniq("B"), storage="memory", ttl=1, limit_marker_ttl=timedelta(seconds=2)
+    )
+    async with kv.watch("k") as w:
+        assert await w.next(2) is None
+        r = await kv.put("k", b"v")
+        e = await w.next(2)
+        assert e is not None and e.revision == r
+        e = await w.next(5)
+        assert e is not None and (e.key, e.operation) == ("k", KeyValueOp.PURGE)
+    with pytest.raises(KeyNotFoundError):
+        await kv.get("k")
+    assert await kv.keys() == []
+
+
+@needs_server(2, 11)
+async def test_ttl_needs_limit_markers(ajs: nats_anyio.JetStream) -> None:
+    kv = await ajs.create_key_value(bucket=uniq("B"), storage="memory")
+    with pytest.raises(MsgTTLDisabledError):
+        await kv.create("k", b"v", ttl=5)
+    # Limit markers can be turned on for an existing bucket.
+    cfg = (await kv.status()).config
+    cfg.limit_marker_ttl = 5
+    kv = await ajs.update_key_value(cfg)
+    assert (await kv.status()).limit_marker_ttl == timedelta(seconds=5)
+    assert await kv.create("k", b"v", ttl=5)
+
+
+async def test_watch_resume_and_forms(ajs: nats_anyio.JetStream) -> None:
+    kv = await ajs.create_key_value(bucket=uniq("B"), history=5, storage="memory")
+    r1 = await kv.put("a", b"1")
+    r2 = await kv.put("b", b"2")
+    await kv.put("a", b"3")
+    async with kv.watch_all(resume_from_revision=r2) as w:  # no await: async with
+        got = []
+        while (e := await w.next(2)) is not None:
+            got.append((e.key, e.value))
+        assert got == [("b", b"2"), ("a", b"3")]
+        await kv.put("c", b"4")
+        e = await w.next(2)
+        assert e is not None and (e.key, e.value) == ("c", b"4")
+    w = await kv.watch("a", resume_from_revision=r1)  # awaited: started
+    try:
+        e1, e2 = await w.next(2), await w.next(2)
+        assert e1 is not None and e2 is not None
+        assert [(e1.revision, e1.value), (e2.value)] == [(r1, b"1"), b"3"]
+        assert await w.next(2) is None
+    finally:
+        await w.stop()
+    lazy = kv.watch("b")  # starts at the first read
+    assert "not started" in repr(lazy)
+    e = await lazy.next(2)
+    assert e is not None and e.value == b"2"
+    await lazy.stop()
+    unstarted = kv.watch_all()
+    await unstarted.stop()
+    with pytest.raises(SubscriptionClosedError):
+        await unstarted.next(1)
+    with pytest.raises(InvalidOptionError):
+        kv.watch_all(resume_from_revision=0)
+
+
+@needs_server(2, 10)
+async def test_watch_several_patterns(ajs: nats_anyio.JetStream) -> None:
+    kv = await ajs.create_key_value(
+        bucket=uniq("B"), storage="memory", compression=True, metadata={"team": "a"}
+    )
+    st = await kv.status()
+    assert st.is_compressed and (st.metadata or {}).get("team") == "a"
+    for k in ("a.1", "b.1", "c.1"):
+        await kv.put(k, k.encode())
+    async with kv.watch(["a.*", "c.>"]) as w:
+        assert [e.key for e in await w._initial()] == ["a.1", "c.1"]
+    assert sorted(await kv.keys(["a.*", "b.*"])) == ["a.1", "b.1"]
+    assert sorted([k async for k in kv.list_keys(["b.*", "c.*"])]) == ["b.1", "c.1"]
+
+
+async def test_list_keys_stores_and_create_or_update(ajs: nats_anyio.JetStream) -> None:
+    bucket = uniq("B")
+    kv = await ajs.create_or_update_key_value(bucket=bucket, storage="memory")
+    for k in ("k1", "k2", "k3"):
+        await kv.put(k, b"v")
+    assert [k async for k in kv.list_keys()] == ["k1", "k2", "k3"]
+    async with kv.list_keys() as lister:
+        assert [k async for k in lister] == ["k1", "k2", "k3"]
+    lister = kv.list_keys()
+    async for k in lister:
+        assert k == "k1"
+        break
+    await lister.stop()
+    assert [k async for k in lister] == []
+    kv = await ajs.create_or_update_key_value(
+        bucket=bucket,
+        storage="memory",
+        history=3,
+        description="d",
+    )
+    st = await kv.status()
+    assert (st.history, st.config.history, st.config.description) == (3, 3, "d")
+    assert st.config.bucket == bucket
+    stores = {s.bucket: s async for s in ajs.key_value_stores()}
+    assert bucket in stores
+    assert stores[bucket].values == 3 and stores[bucket].history == 3
+
+
+@needs_server(2, 10)
+async def test_mirror_and_sources(ajs: nats_anyio.JetStream) -> None:
+    origin = uniq("O")
+    okv = await ajs.create_key_value(bucket=origin, storage="memory", history=2)
+    await okv.put("k", b"1")
+    mkv = await ajs.create_key_value(
+        bucket=uniq("M"), storage="memory", history=2, mirror=StreamSource(name=origin)
+    )
+    mcfg = (await mkv.status()).stream_info.config
+    assert mcfg.mirror is not None and mcfg.mirror.name == "KV_" + origin
+    assert mcfg.mirror_direct and not mcfg.subjects
+    assert (await mkv.status()).config.mirror == StreamSource(name=origin)
+    await _wait_value(mkv, "k", b"1")
+    await mkv.put("k", b"2")  # a mirror's writes go to its origin
+    assert (await okv.get("k")).value == b"2"
+    await _wait_value(mkv, "k", b"2")
+    async with mkv.watch("k") as w:
+        e = await w.next(2)
+        assert e is not None and (e.bucket, e.key, e.value) == (mkv.bucket, "k", b"2")
+    # A source bucket's keys are copied into this bucket's own subjects.
+    sbucket = uniq("S")
+    skv = await ajs.create_key_value(
+        bucket=sbucket, storage="memory", sources=[StreamSource(name=origin)]
+    )
+    src = (await skv.status()).stream_info.config.sources
+    assert src is not None and src[0].name == "KV_" + origin
+    assert src[0].subject_transforms is not None
+    assert (src[0].subject_transforms[0].src, src[0].subject_transforms[0].dest) == (
+        f"$KV.{origin}.>",
+        f"$KV.{sbucket}.>",
+    )
+    await _wait_value(skv, "k", b"2")
+    await skv.put("own", b"x")
+    assert sorted(await skv.keys()) == ["k", "own"]

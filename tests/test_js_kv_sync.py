@@ -8,21 +8,26 @@ Generated from ``tests/test_js_kv_anyio.py`` by ``scripts/unasync.py``: do not e
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 import nats_sync
-from js_helpers import uniq
-from nats_core.errors import NatsTimeoutError
+from js_helpers import needs_server, uniq
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import (
     BucketNotFoundError,
     InvalidNameError,
+    InvalidOptionError,
     KeyDeletedError,
     KeyExistsError,
     KeyNotFoundError,
     KeyValueConfig,
+    KeyValueEntry,
     KeyValueOp,
+    MsgTTLDisabledError,
+    StreamSource,
 )
 
 
@@ -195,3 +200,208 @@ def test_bucket_names(sjs: nats_sync.JetStream) -> None:
     bucket = uniq("B")
     sjs.create_key_value(bucket=bucket, storage="memory")
     assert bucket in [n for n in sjs.key_value_store_names()]
+
+
+# ------------------------------------------- issue #14: TTLs, markers, watch forms
+
+
+def _wait_value(kv: nats_sync.KeyValue, key: str, want: bytes, timeout: float = 5.0) -> None:
+    """Poll ``kv.get(key)`` until its value is ``want`` (a mirror or source lags)."""
+    deadline = time.monotonic() + timeout
+    got: bytes | None = None
+    while True:
+        try:
+            got = (kv.get(key)).value
+        except KeyNotFoundError:
+            got = None
+        if got == want:
+            return
+        assert time.monotonic() < deadline, f"{key!r} is {got!r}, not {want!r}"
+        time.sleep(0.05)
+
+
+@needs_server(2, 11)
+def test_key_ttl_and_limit_markers(sjs: nats_sync.JetStream) -> None:
+    kv = sjs.create_key_value(bucket=uniq("B"), storage="memory", limit_marker_ttl=3)
+    st = kv.status()
+    assert st.limit_marker_ttl == timedelta(seconds=3)
+    assert st.stream_info.config.allow_msg_ttl
+    with kv.watch_all(updates_only=True) as w:
+        rs = kv.create("short", b"v", ttl=1)
+        kv.put("long", b"x")
+        e = w.next(2)
+        assert e is not None and (e.key, e.operation, e.revision) == ("short", KeyValueOp.PUT, rs)
+        e = w.next(2)
+        assert e is not None and (e.key, e.operation) == ("long", KeyValueOp.PUT)
+        e = w.next(5)  # the server's MaxAge marker: a purge, not an empty value
+        assert e is not None and (e.key, e.operation, e.value) == ("short", KeyValueOp.PURGE, b"")
+        assert e.revision > rs
+    with pytest.raises(KeyDeletedError) as gone:
+        kv.get("short")
+    assert gone.value.entry.operation is KeyValueOp.PURGE
+    assert kv.keys() == ["long"]
+    assert [k for k in kv.list_keys()] == ["long"]
+    assert [h.operation for h in kv.history("short")] == [KeyValueOp.PURGE]
+    with kv.watch_all(ignore_deletes=True) as w:
+        assert [e.key for e in w._initial()] == ["long"]
+    assert kv.create("short", b"again")  # over the marker
+    # A purge marker with its own TTL goes, and with it the key.
+    rp = kv.purge("long", ttl=1)
+    with pytest.raises(KeyDeletedError):
+        kv.get("long")
+    deadline = time.monotonic() + 6
+    while rp in [h.revision for h in _history_or_empty(kv, "long")]:
+        assert time.monotonic() < deadline, "the purge marker did not expire"
+        time.sleep(0.2)
+    with pytest.raises(InvalidOptionError):
+        kv.create("tiny", b"v", ttl=0.5)
+
+
+def _history_or_empty(kv: nats_sync.KeyValue, key: str) -> list[KeyValueEntry]:
+    try:
+        return kv.history(key)
+    except KeyNotFoundError:
+        return []
+
+
+@needs_server(2, 11)
+def test_limit_markers_on_max_age(sjs: nats_sync.JetStream) -> None:
+    kv = sjs.create_key_value(
+        bucket=uniq("B"), storage="memory", ttl=1, limit_marker_ttl=timedelta(seconds=2)
+    )
+    with kv.watch("k") as w:
+        assert w.next(2) is None
+        r = kv.put("k", b"v")
+        e = w.next(2)
+        assert e is not None and e.revision == r
+        e = w.next(5)
+        assert e is not None and (e.key, e.operation) == ("k", KeyValueOp.PURGE)
+    with pytest.raises(KeyNotFoundError):
+        kv.get("k")
+    assert kv.keys() == []
+
+
+@needs_server(2, 11)
+def test_ttl_needs_limit_markers(sjs: nats_sync.JetStream) -> None:
+    kv = sjs.create_key_value(bucket=uniq("B"), storage="memory")
+    with pytest.raises(MsgTTLDisabledError):
+        kv.create("k", b"v", ttl=5)
+    # Limit markers can be turned on for an existing bucket.
+    cfg = (kv.status()).config
+    cfg.limit_marker_ttl = 5
+    kv = sjs.update_key_value(cfg)
+    assert (kv.status()).limit_marker_ttl == timedelta(seconds=5)
+    assert kv.create("k", b"v", ttl=5)
+
+
+def test_watch_resume_and_forms(sjs: nats_sync.JetStream) -> None:
+    kv = sjs.create_key_value(bucket=uniq("B"), history=5, storage="memory")
+    r1 = kv.put("a", b"1")
+    r2 = kv.put("b", b"2")
+    kv.put("a", b"3")
+    with kv.watch_all(resume_from_revision=r2) as w:  # no await: with
+        got = []
+        while (e := w.next(2)) is not None:
+            got.append((e.key, e.value))
+        assert got == [("b", b"2"), ("a", b"3")]
+        kv.put("c", b"4")
+        e = w.next(2)
+        assert e is not None and (e.key, e.value) == ("c", b"4")
+    w = kv.watch("a", resume_from_revision=r1)  # awaited: started
+    try:
+        e1, e2 = w.next(2), w.next(2)
+        assert e1 is not None and e2 is not None
+        assert [(e1.revision, e1.value), (e2.value)] == [(r1, b"1"), b"3"]
+        assert w.next(2) is None
+    finally:
+        w.stop()
+    lazy = kv.watch("b")  # starts at the first read
+    assert "not started" in repr(lazy)
+    e = lazy.next(2)
+    assert e is not None and e.value == b"2"
+    lazy.stop()
+    unstarted = kv.watch_all()
+    unstarted.stop()
+    with pytest.raises(SubscriptionClosedError):
+        unstarted.next(1)
+    with pytest.raises(InvalidOptionError):
+        kv.watch_all(resume_from_revision=0)
+
+
+@needs_server(2, 10)
+def test_watch_several_patterns(sjs: nats_sync.JetStream) -> None:
+    kv = sjs.create_key_value(
+        bucket=uniq("B"), storage="memory", compression=True, metadata={"team": "a"}
+    )
+    st = kv.status()
+    assert st.is_compressed and (st.metadata or {}).get("team") == "a"
+    for k in ("a.1", "b.1", "c.1"):
+        kv.put(k, k.encode())
+    with kv.watch(["a.*", "c.>"]) as w:
+        assert [e.key for e in w._initial()] == ["a.1", "c.1"]
+    assert sorted(kv.keys(["a.*", "b.*"])) == ["a.1", "b.1"]
+    assert sorted([k for k in kv.list_keys(["b.*", "c.*"])]) == ["b.1", "c.1"]
+
+
+def test_list_keys_stores_and_create_or_update(sjs: nats_sync.JetStream) -> None:
+    bucket = uniq("B")
+    kv = sjs.create_or_update_key_value(bucket=bucket, storage="memory")
+    for k in ("k1", "k2", "k3"):
+        kv.put(k, b"v")
+    assert [k for k in kv.list_keys()] == ["k1", "k2", "k3"]
+    with kv.list_keys() as lister:
+        assert [k for k in lister] == ["k1", "k2", "k3"]
+    lister = kv.list_keys()
+    for k in lister:
+        assert k == "k1"
+        break
+    lister.stop()
+    assert [k for k in lister] == []
+    kv = sjs.create_or_update_key_value(
+        bucket=bucket,
+        storage="memory",
+        history=3,
+        description="d",
+    )
+    st = kv.status()
+    assert (st.history, st.config.history, st.config.description) == (3, 3, "d")
+    assert st.config.bucket == bucket
+    stores = {s.bucket: s for s in sjs.key_value_stores()}
+    assert bucket in stores
+    assert stores[bucket].values == 3 and stores[bucket].history == 3
+
+
+@needs_server(2, 10)
+def test_mirror_and_sources(sjs: nats_sync.JetStream) -> None:
+    origin = uniq("O")
+    okv = sjs.create_key_value(bucket=origin, storage="memory", history=2)
+    okv.put("k", b"1")
+    mkv = sjs.create_key_value(
+        bucket=uniq("M"), storage="memory", history=2, mirror=StreamSource(name=origin)
+    )
+    mcfg = (mkv.status()).stream_info.config
+    assert mcfg.mirror is not None and mcfg.mirror.name == "KV_" + origin
+    assert mcfg.mirror_direct and not mcfg.subjects
+    assert (mkv.status()).config.mirror == StreamSource(name=origin)
+    _wait_value(mkv, "k", b"1")
+    mkv.put("k", b"2")  # a mirror's writes go to its origin
+    assert (okv.get("k")).value == b"2"
+    _wait_value(mkv, "k", b"2")
+    with mkv.watch("k") as w:
+        e = w.next(2)
+        assert e is not None and (e.bucket, e.key, e.value) == (mkv.bucket, "k", b"2")
+    # A source bucket's keys are copied into this bucket's own subjects.
+    sbucket = uniq("S")
+    skv = sjs.create_key_value(
+        bucket=sbucket, storage="memory", sources=[StreamSource(name=origin)]
+    )
+    src = (skv.status()).stream_info.config.sources
+    assert src is not None and src[0].name == "KV_" + origin
+    assert src[0].subject_transforms is not None
+    assert (src[0].subject_transforms[0].src, src[0].subject_transforms[0].dest) == (
+        f"$KV.{origin}.>",
+        f"$KV.{sbucket}.>",
+    )
+    _wait_value(skv, "k", b"2")
+    skv.put("own", b"x")
+    assert sorted(skv.keys()) == ["k", "own"]

@@ -22,11 +22,14 @@ from nats_core.jetstream.errors import StreamNotFoundError
 from nats_core.jetstream.kv import (
     BucketNotFoundError,
     KeyValueConfig,
+    KeyValueStatus,
     check_bucket,
+    check_limit_markers,
     kv_stream_config,
     kv_stream_name,
+    status_from_info,
 )
-from nats_core.jetstream.models import ConsumerConfig, DeliverPolicy, ReplayPolicy
+from nats_core.jetstream.models import ConsumerConfig, DeliverPolicy, ReplayPolicy, StreamConfig
 from nats_core.jetstream.objectstore import (
     ObjectStoreConfig,
     ObjectStoreStatus,
@@ -159,9 +162,29 @@ class JetStream(JetStreamPublisher, PushSubscriber):
     ) -> KeyValue:
         """Create a Key-Value bucket from ``config`` or fields (``bucket="config",
         history=5``); the same configuration again succeeds, another raises
-        :class:`~nats_core.jetstream.StreamNameInUseError`."""
+        :class:`~nats_core.jetstream.StreamNameInUseError`. ``limit_marker_ttl``
+        needs nats-server 2.11+
+        (:class:`~nats_core.jetstream.kv.LimitMarkerTTLNotSupportedError`)."""
         cfg = with_fields(KeyValueConfig, config, fields)
-        info = await self.create_stream(kv_stream_config(cfg))
+        info = await self.create_stream(await self._kv_stream_config(cfg))
+        return KeyValue(self, cfg.bucket, info)
+
+    async def _kv_stream_config(self, cfg: KeyValueConfig) -> StreamConfig:
+        """The bucket's stream configuration; with limit markers, after checking
+        the server's API level (``$JS.API.INFO``), as nats.go does."""
+        sc = kv_stream_config(cfg)
+        if sc.subject_delete_marker_ttl:
+            check_limit_markers(cfg, (await self.account_info()).api.level)
+        return sc
+
+    async def create_or_update_key_value(
+        self,
+        config: KeyValueConfig | None = None,
+        **fields: Any,
+    ) -> KeyValue:
+        """Create the bucket, or change its configuration when it exists."""
+        cfg = with_fields(KeyValueConfig, config, fields)
+        info = await self.create_or_update_stream(await self._kv_stream_config(cfg))
         return KeyValue(self, cfg.bucket, info)
 
     async def update_key_value(
@@ -172,8 +195,9 @@ class JetStream(JetStreamPublisher, PushSubscriber):
         """Change a bucket's configuration
         (:class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
         cfg = with_fields(KeyValueConfig, config, fields)
+        sc = await self._kv_stream_config(cfg)
         try:
-            info = await self.update_stream(kv_stream_config(cfg))
+            info = await self.update_stream(sc)
         except StreamNotFoundError:
             raise BucketNotFoundError(f"bucket {cfg.bucket!r} not found") from None
         return KeyValue(self, cfg.bucket, info)
@@ -192,6 +216,13 @@ class JetStream(JetStreamPublisher, PushSubscriber):
         async for name in self.stream_names(subject="$KV.>"):
             if name.startswith("KV_"):
                 yield name[3:]
+
+    async def key_value_stores(self) -> Lister[KeyValueStatus]:
+        """Every Key-Value bucket's status, page by page (nats.go's ``KeyValueStores``)."""
+        async for info in self.list_streams(subject="$KV.>"):
+            name = info.config.name
+            if name.startswith("KV_"):
+                yield status_from_info(name[3:], info)
 
     async def delete_key_value(self, bucket: str) -> bool:
         """Delete the bucket and everything in it."""

@@ -116,11 +116,5 @@ def test_readme_example_runs(server: NatsServer, capsys: pytest.CaptureFixture[s
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     block = text.split("## Services (ADR-32)")[1].split("```python\n")[1].split("```")[0]
     exec(compile(block.replace("nats://127.0.0.1:4222", server.url), "README", "exec"), {})
-    out = capsys.readouterr().out.strip()
-    if out == "b'3' 0":  # not a pass: reported, see the reason
-        pytest.xfail(
-            "race in the blocking Service: a request is counted on the callback thread "
-            "after its answer was published, so the example's stats() right after "
-            "request() may not count it yet"
-        )
-    assert out == "b'3' 1"
+    # the request is counted before its answer goes out: stats() right after sees it
+    assert capsys.readouterr().out.strip() == "b'3' 1"

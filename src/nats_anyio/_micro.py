@@ -48,10 +48,18 @@ class Request:
     """A request to an endpoint: ``subject``, ``data``, ``headers``, and the
     calls to answer it."""
 
-    def __init__(self, msg: Msg) -> None:
+    def __init__(self, msg: Msg, before_answer: Callable[[str | None], None] | None = None) -> None:
         self.msg = msg
         self._error: str | None = None
         self._answered = False
+        # Counts the request in the endpoint's statistics just before the first
+        # answer goes out, so a caller that got the answer sees it counted.
+        self._before_answer = before_answer
+
+    def _counting(self) -> None:
+        hook, self._before_answer = self._before_answer, None
+        if hook is not None:
+            hook(self._error)
 
     @property
     def subject(self) -> str:
@@ -75,6 +83,7 @@ class Request:
 
     async def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
         """Answer the request."""
+        self._counting()
         await self.msg.respond(data, headers)
         self._answered = True
 
@@ -91,6 +100,7 @@ class Request:
         for key, value in error_headers(code, description).items():
             hdrs[key] = value
         self._error = f"{code}:{description}"
+        self._counting()
         await self.msg.respond(data, hdrs)
         self._answered = True
 
@@ -202,11 +212,18 @@ class Service(_Endpoints):
             raise RuntimeError(f"service {self.name!r} is stopped")
         qg = queue_group or ""
         ep = self._state.add_endpoint(name, subject, qg, metadata)
-        record = self._state.record
+        record, record_error = self._state.record, self._state.record_error
 
         async def on_request(msg: Msg) -> None:
-            req = Request(msg)
             start = time.perf_counter_ns()
+            counted = False
+
+            def count(error: str | None) -> None:
+                nonlocal counted
+                counted = True
+                record(ep, time.perf_counter_ns() - start, error)
+
+            req = Request(msg, count)
             try:
                 await call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
@@ -220,12 +237,15 @@ class Service(_Endpoints):
                         log.exception("service %r: could not answer the error", self.name)
                 if req._error is None:
                     req._error = f"500:{text}"
+                    if counted:  # it answered, then raised: an error all the same
+                        record_error(ep, req._error)
                 if self._error_handler is not None:
                     try:
                         await call_maybe_async(self._error_handler, self, req, exc)
                     except Exception:
                         log.exception("service %r: the error handler raised", self.name)
-            record(ep, time.perf_counter_ns() - start, req._error)
+            if not counted:  # no answer went out (no reply subject, or none given)
+                record(ep, time.perf_counter_ns() - start, req._error)
 
         self._subs.append(await self._nc.subscribe(subject, queue=qg, cb=on_request))
         return ep

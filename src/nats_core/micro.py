@@ -250,6 +250,13 @@ class ServiceState:
             ep.num_errors += 1
             ep.last_error = error
 
+    @staticmethod
+    def record_error(ep: EndpointStats, error: str) -> None:
+        """Count an error of a request already counted (a handler that raised
+        after it answered)."""
+        ep.num_errors += 1
+        ep.last_error = error
+
     def reset(self) -> None:
         """Forget the statistics (not the endpoints)."""
         for ep in self.endpoints:

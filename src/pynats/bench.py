@@ -484,7 +484,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "nats.go" in clients and gobin is None:
             print(
                 "nats.go: not available (needs golang-go and "
-                "golang-github-nats-io-go-nats-dev, and ../shared/peers)",
+                "golang-github-nats-io-go-nats-dev, and --peers with gobench/)",
                 file=sys.stderr,
             )
         natspy_script = peers / "bench_natspy.py" if peers else None
@@ -582,17 +582,21 @@ def _print_table(results: dict[str, Any], clients: Sequence[str]) -> None:
     print()
     head = f"{'workload':8} {'size':>5} " + " ".join(f"{c:>10}" for c in clients)
     ours = [c for c in clients if c in OUR_CLIENTS]
-    head += "  " + " ".join(f"{c + '/py':>11} {c + '/go':>11}" for c in ours)
+    ran = {c for by_client in results["runs"].values() for c, figs in by_client.items() if figs}
+    peers = [p for p in ("nats-py", "nats.go") if p in ran]
+    tags = {"nats-py": "py", "nats.go": "go"}
+    if peers:  # ratio columns only for the peers that ran
+        head += "  " + " ".join(f"{c + '/' + tags[p]:>11}" for c in ours for p in peers)
     print(head)
     print("-" * len(head))
     for size, by_client in results["runs"].items():
         for wl in WORKLOADS:
             vals = {c: by_client.get(c, {}).get(wl) for c in clients}
             line = f"{wl:8} {size:>5} " + " ".join(f"{_fmt(vals[c]):>10}" for c in clients)
-            py, go = vals.get("nats-py"), vals.get("nats.go")
-            line += "  " + " ".join(
-                f"{_ratio(vals[c], py):>11} {_ratio(vals[c], go):>11}" for c in ours
-            )
+            if peers:
+                line += "  " + " ".join(
+                    f"{_ratio(vals[c], vals.get(p)):>11}" for c in ours for p in peers
+                )
             print(line)
     print()
 
@@ -612,7 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peers",
         default=None,
-        help="the peers folder (../shared/peers) for nats-py's script and nats.go",
+        help="a folder with bench_natspy.py and gobench/ (nats.go)",
     )
     p.add_argument(
         "--repeat",

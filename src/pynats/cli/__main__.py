@@ -1,0 +1,7 @@
+"""``python -m pynats.cli``: the ``pynats`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

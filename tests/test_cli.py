@@ -355,12 +355,19 @@ def test_demo_against_a_given_server(srv: NatsServer, capsys: pytest.CaptureFixt
     assert "30 jobs handled" in out
     assert "reply: echo: hello" in out
     assert "no responders" in out
+    assert "stored in DEMO_ORDERS as sequence 3" in out
+    assert "watch: color=green at revision 2" in out
+    assert "1,048,576 bytes, identical" in out
+    assert "call demo.greet: hello, you" in out
+    assert "{" not in out  # readable, no dict reprs
     assert out.rstrip().endswith("done")
 
 
 def test_demo_starts_its_own_server(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--messages", "100", "--requests", "5", "--jobs", "5"]) == 0
-    assert "started an embedded nats-server" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "started an embedded nats-server" in out and "identical" in out
+    assert err == ""  # no lifecycle noise: the client closes before the server stops
 
 
 def test_bench_validates_clients_and_sizes(capsys: pytest.CaptureFixture[str]) -> None:

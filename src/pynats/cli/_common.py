@@ -79,6 +79,7 @@ __all__ = [
     "GlobalOptions",
     "NatsCommand",
     "NatsGroup",
+    "close_client",
     "connect_from",
     "emit",
     "fail",
@@ -394,6 +395,14 @@ def connect_from(
     ctx.meta[_SESSION] = session
     root.call_on_close(session.close)
     return nc
+
+
+def close_client(ctx: click.Context | None = None) -> None:
+    """Close the command's client now (quietly), e.g. before its server stops."""
+    ctx = ctx or click.get_current_context()
+    session: _Session | None = ctx.meta.get(_SESSION)
+    if session is not None:
+        session.close()
 
 
 def gave_up(ctx: click.Context) -> bool:

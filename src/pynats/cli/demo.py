@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -56,6 +57,8 @@ def demo(jobs: int, requests: int, messages: int) -> None:
     with _server_url(c.server_url()) as url:
         nc = c.connect_from(servers=url, name="pynats-demo")
         _tour(nc, jobs, requests, messages)
+        _tour_jetstream(nc)
+        c.close_client()
     c.out("done")
 
 
@@ -129,6 +132,87 @@ def _tour(nc: nats_sync.Client, jobs: int, requests: int, messages: int) -> None
     c.out("\nstatistics:")
     stats = nc.stats.as_dict()
     c.table(["counter", "value"], sorted(stats.items()), right=["value"])
+
+
+def _tour_jetstream(nc: nats_sync.Client) -> None:
+    info = nc.server_info
+    if info is None or not info.jetstream:
+        c.out("\n(JetStream, Key-Value, Object Store: the server has no JetStream; skipped)")
+    else:
+        js = c.jetstream_from(nc)
+        _tour_streams(js)
+        _tour_kv(js)
+        _tour_objects(js)
+    _tour_service(nc)
+
+
+def _tour_streams(js: Any) -> None:
+    c.out("\n5. JetStream: a stream keeps messages, a consumer reads them with acks")
+    try:
+        js.delete_stream("DEMO_ORDERS")
+    except nats_sync.NatsError:
+        pass
+    js.create_stream(name="DEMO_ORDERS", subjects=["demo.js.>"])
+    for i in range(1, 4):
+        ack = js.publish(f"demo.js.order{i}", b"order %d" % i)
+        c.out(f"   published demo.js.order{i}: stored in {ack.stream} as sequence {ack.seq}")
+    consumer = js.create_consumer("DEMO_ORDERS", durable_name="demo", ack_policy="explicit")
+    for msg in consumer.fetch(3, max_wait=2):
+        msg.ack()
+        meta = msg.metadata
+        c.out(
+            f"   consumer {consumer.name} got {msg.data.decode()} "
+            f"(sequence {meta.sequence.stream}, {meta.num_pending} pending), acked"
+        )
+    js.delete_stream("DEMO_ORDERS")
+
+
+def _tour_kv(js: Any) -> None:
+    c.out("\n6. Key-Value: put, get, and watch the changes")
+    try:
+        js.delete_key_value("demo")
+    except nats_sync.NatsError:
+        pass
+    kv = js.create_key_value(bucket="demo", history=5)
+    rev = kv.put("color", b"blue")
+    c.out(f"   put color=blue (revision {rev})")
+    kv.put("color", b"green")
+    entry = kv.get("color")
+    c.out(f"   get color: {entry.value.decode()} (revision {entry.revision})")
+    with kv.watch("color", include_history=True) as watcher:
+        for entry in watcher:
+            if entry is None:  # the end of the values already there
+                break
+            c.out(f"   watch: color={entry.value.decode()} at revision {entry.revision}")
+    js.delete_key_value("demo")
+
+
+def _tour_objects(js: Any) -> None:
+    c.out("\n7. Object Store: a large object in chunks, checked by its SHA-256 digest")
+    try:
+        js.delete_object_store("demo")
+    except nats_sync.NatsError:
+        pass
+    store = js.create_object_store(bucket="demo")
+    data = bytes(range(256)) * 4096  # 1 MiB
+    info = store.put("blob.bin", data)
+    c.out(f"   put blob.bin: {info.size:,} bytes in {info.chunks} chunks, digest {info.digest}")
+    got = store.get("blob.bin").read()
+    c.out(f"   get blob.bin: {len(got):,} bytes, {'identical' if got == data else 'DIFFERENT'}")
+    js.delete_object_store("demo")
+
+
+def _tour_service(nc: nats_sync.Client) -> None:
+    from nats_sync import discover
+
+    c.out("\n8. a service: add it, discover it, call it")
+    svc = nats_sync.add_service(nc, "demo-greeter", "1.0.0", description="says hello")
+    svc.add_endpoint("greet", lambda req: req.respond(b"hello, " + req.data), subject="demo.greet")
+    nc.flush()
+    for ping in discover.ping(nc, "demo-greeter", timeout=1, stall=0.2):
+        c.out(f"   discovered {ping.name} {ping.version} (id {ping.id})")
+    c.out(f"   call demo.greet: {nc.request('demo.greet', b'you', timeout=2).data.decode()}")
+    svc.stop()
 
 
 def register(root: click.Group) -> None:

@@ -262,6 +262,13 @@ class AsyncioTransport(StreamTransport):
         new.set_write_buffer_limits(_HIGH_WATER)
         self.secure = True
 
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS object after :meth:`start_tls` (version, cipher, peer certificate)."""
+        tr = self._proto.transport
+        obj: ssl.SSLObject | None = None if tr is None else tr.get_extra_info("ssl_object")
+        return obj
+
     async def close(self) -> None:
         """Close at once, without a TLS closing handshake (safe to call twice)."""
         self._closed = True

@@ -29,7 +29,6 @@ from nats_core import (
     DRAINING,
     ENDING,
     ClientOptions,
-    ClientState,
     Connected,
     Connection,
     Event,
@@ -50,6 +49,7 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
+from ._callbacks import CallbackDispatch, _CallbackItem
 from ._msg import Msg
 from ._subscription import Subscription
 from ._transport import (
@@ -58,7 +58,7 @@ from ._transport import (
     TransportFactory,
     make_ssl_context,
 )
-from ._util import Deadlines, Waiter, call_maybe_async, new_lock
+from ._util import Deadlines, Waiter, new_lock
 from ._websocket import WebSocketTransport
 
 __all__ = ["BaseClient"]
@@ -73,13 +73,11 @@ _WAIT_AT = 1024 * 1024
 #: Seconds close() lets queued connection callbacks (closed_cb...) run.
 _CLOSE_GRACE = 5.0
 
-_CallbackItem = tuple[Callable[..., object], tuple[Any, ...]]
-
 #: The client whose background task is running (set by each of its tasks).
 _own_task: ContextVar[BaseClient | None] = ContextVar("nats_anyio_own_task", default=None)
 
 
-class BaseClient(ClientState):
+class BaseClient(CallbackDispatch):
     """The async NATS client's connection: publish, subscribe, request, flush,
     drain, reconnects and the client's tasks. :class:`~nats_anyio.Client` adds
     the entry to JetStream; everything below JetStream holds this class.
@@ -118,8 +116,10 @@ class BaseClient(ClientState):
         self._dispatch_done = anyio.Event()
         self._tasks_done = anyio.Event()  # the client's task group has exited
         self._dispatcher: int | None = None  # task id of the callback dispatcher
+        self._quiet = False  # no_callbacks_after_client_close, after close()
         #: The last error seen (a lost connection, a server -ERR...), or None.
         self.last_error: BaseException | None = None
+        self._init_state()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -241,6 +241,7 @@ class BaseClient(ClientState):
                 await self._closed_evt.wait()
             return
         self._closing = True
+        self._quiet = self._opts.no_callbacks_after_client_close
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self._opts.connect_timeout):
                 await self._write_out(shield=False)
@@ -249,7 +250,8 @@ class BaseClient(ClientState):
             if t is not None:
                 await t.close()
             self._finish_all()
-            self._callback(self._opts.closed_cb)
+            self._status_now("closed")
+            self._callback(self._cbs.closed_cb)
             self._cb_send.send_nowait(None)  # the dispatcher stops after the queue
             if self._tg is not None:
                 if anyio.get_current_task().id != self._dispatcher:
@@ -463,8 +465,11 @@ class BaseClient(ClientState):
             rest, self._rest = self._rest, None
             if t is None:
                 return
+            ft = self._opts.flusher_timeout
             try:
-                with anyio.CancelScope(shield=shield):
+                with anyio.CancelScope(shield=shield) as scope:
+                    if ft is not None:  # a write blocked that long fails the connection
+                        scope.deadline = anyio.current_time() + ft
                     if rest is not None and rest[0] is t:
                         await t.write(rest[1].tobytes())  # rare: the kernel was full
                     if t.must_drain:
@@ -474,6 +479,10 @@ class BaseClient(ClientState):
                         await t.write(data)
                     if not shield:  # close(): until a buffering transport sent it all
                         await t.drain(everything=True)
+                if scope.cancelled_caught and self._transport is t:
+                    err = NatsTimeoutError(f"flusher timeout: a write blocked for more than {ft} s")
+                    self._report_error(err)
+                    self._drop(err)
             except OSError as e:  # TransportError, or a raw one from a custom transport
                 if self._transport is t:
                     self._drop(e)
@@ -499,41 +508,6 @@ class BaseClient(ClientState):
                 self._drop(StaleConnectionError("stale connection: PINGs went unanswered"))
             else:
                 self._wake_flusher()
-
-    async def _dispatch_loop(self) -> None:
-        self._mark_own_task()
-        self._dispatcher = anyio.get_current_task().id
-        try:
-            while True:
-                item = await self._cb_receive.receive()
-                if item is None:
-                    return
-                fn, args = item
-                try:
-                    await call_maybe_async(fn, *args)
-                except Exception:
-                    log.exception("exception in a NATS client callback %r", fn)
-        finally:
-            self._dispatch_done.set()
-
-    def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
-        if fn is not None:
-            try:
-                self._cb_send.send_nowait((fn, args))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                pass
-
-    def _on_server_error(self, ev: ServerErrorEvent) -> None:
-        if ev.error.fatal:
-            self._server_error = ev.error
-        self._report_error(ev.error)
-
-    def _report_error(self, err: BaseException) -> None:
-        self.last_error = err
-        if self._opts.error_cb is not None:
-            self._callback(self._opts.error_cb, err)
-        else:
-            log.warning("nats: %s", err)
 
     # ------------------------------------------------------------------ API
 
@@ -725,6 +699,7 @@ class BaseClient(ClientState):
         try:
             with anyio.move_on_after(timeout):
                 draining = [self._subs[sid] for sid in conn.start_drain() if sid in self._subs]
+                self._status_now("draining")
                 self._send_soon()
                 for sub in draining:
                     await sub._wait_drained()

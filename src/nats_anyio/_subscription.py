@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import anyio
 import anyio.lowlevel
@@ -30,6 +30,12 @@ class SubscriptionOwner(Protocol):
     def _opts(self) -> ClientOptions: ...
 
     def _report_error(self, err: BaseException) -> None: ...
+
+    def _error_cb(self) -> Callable[..., Any] | None: ...
+
+    def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None: ...
+
+    def _barrier_progress(self, sub: Any, handled: int, everything: bool = False) -> None: ...
 
     def _mark_own_task(self) -> None: ...
 
@@ -69,6 +75,11 @@ class Subscription(PendingQueue[Msg]):
         self._cb_done = anyio.Event()  # the callback task ended
         self._cb_task: int | None = None  # its task id
         self._end_reason = ""
+        self._barriers: list[tuple[int, Any]] = []  # (handled target, CallbackBarrier)
+        self._max_msgs_seen = 0  # high-water marks of pending (max_pending)
+        self._max_bytes_seen = 0
+        self._closed_cb: Callable[[str], object] | None = None
+        self._draining = False
 
     def __repr__(self) -> str:
         return (
@@ -83,6 +94,12 @@ class Subscription(PendingQueue[Msg]):
         if self._closed:
             return
         err = self._enqueue(batch)
+        pm = len(self._msgs) + self._inflight
+        if pm > self._max_msgs_seen:
+            self._max_msgs_seen = pm
+        pb = self._pending_bytes + self._inflight_bytes
+        if pb > self._max_bytes_seen:
+            self._max_bytes_seen = pb
         self._wake()
         if err is not None:
             self._client._report_error(err)
@@ -93,6 +110,9 @@ class Subscription(PendingQueue[Msg]):
             self._closed = True
             self._end_reason = reason
             self._closed_evt.set()
+            if self._cb is None or not (self._msgs or self._inflight):
+                self._client._barrier_progress(self, self.delivered, everything=True)
+            self._client._callback(self._closed_cb, self.subject)
         self._wake()
 
     def _wake(self) -> None:
@@ -174,6 +194,8 @@ class Subscription(PendingQueue[Msg]):
                         self._callback_failed(e)
                     self._inflight -= 1  # handled: no longer pending (inline, once per message)
                     self._inflight_bytes -= len(msg.data)
+                if self._barriers:
+                    self._client._barrier_progress(self, self.delivered)
                 if msgs:  # more came meanwhile: let the other tasks run first
                     await anyio.lowlevel.checkpoint()
         finally:
@@ -182,7 +204,7 @@ class Subscription(PendingQueue[Msg]):
     def _callback_failed(self, err: Exception) -> None:
         """The callback raised: to ``error_cb``, else logged with its traceback."""
         client = self._client
-        if client._opts.error_cb is not None:
+        if client._error_cb() is not None:
             client._report_error(err)
             return
         client.last_error = err
@@ -192,6 +214,50 @@ class Subscription(PendingQueue[Msg]):
             self.sid,
             exc_info=err,
         )
+
+    # ---------------------------------------------------- nats.go's surface
+
+    def _barrier_watch(self, barrier: Any) -> None:
+        """Make ``barrier`` wait for the messages queued for the callback now."""
+        if self._cb is not None and (self._msgs or self._inflight):
+            barrier.watch(self, self.delivered + len(self._msgs))
+
+    @property
+    def max_pending(self) -> tuple[int, int]:
+        """The most messages and bytes that were pending at once since the
+        subscription began or :meth:`clear_max_pending` (nats.go's ``MaxPending``)."""
+        return self._max_msgs_seen, self._max_bytes_seen
+
+    def clear_max_pending(self) -> None:
+        """Start :attr:`max_pending` again from zero."""
+        self._max_msgs_seen = self._max_bytes_seen = 0
+
+    def set_closed_cb(self, cb: Callable[[str], object] | None) -> None:
+        """Call ``cb(subject)`` once the subscription ends (unsubscribed, drained,
+        auto-unsubscribed, refused or the connection closed; nats.go's
+        ``SetClosedHandler``), on the client's callback dispatcher."""
+        self._closed_cb = cb
+
+    @property
+    def is_valid(self) -> bool:
+        """True while the subscription is active (nats.go's ``IsValid``)."""
+        return not self._closed
+
+    @property
+    def type(self) -> str:
+        """``"async"`` for a callback subscription, ``"sync"`` for one read with
+        ``next_msg()`` or ``async for`` (nats.go's ``Type``)."""
+        return "sync" if self._cb is None else "async"
+
+    @property
+    def status(self) -> str:
+        """``"active"``, ``"slow_consumer"`` (dropping, until its queue empties),
+        ``"draining"`` or ``"closed"`` (nats.go's ``SubscriptionStatus``)."""
+        if self._closed:
+            return "closed"
+        if self._draining:
+            return "draining"
+        return "slow_consumer" if self._slow else "active"
 
     # ----------------------------------------------------------- control
 
@@ -209,6 +275,7 @@ class Subscription(PendingQueue[Msg]):
 
         Raises :class:`NatsTimeoutError` when that takes longer than ``timeout``.
         """
+        self._draining = True
         await self._client._drain_subscription(self, timeout)
 
     async def _wait_drained(self) -> None:

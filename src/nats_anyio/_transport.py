@@ -14,7 +14,7 @@ import os
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -23,7 +23,7 @@ import anyio.abc
 import anyio.lowlevel
 from anyio.abc import ByteStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from anyio.streams.tls import TLSStream
+from anyio.streams.tls import TLSAttribute, TLSStream
 
 from nats_core import ServerAddress
 from nats_core.errors import ConnectError, NatsError, TransportError
@@ -280,6 +280,14 @@ class TCPTransport(StreamTransport):
             )
         self.secure = True
 
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The TLS object after :meth:`start_tls` (version, cipher, peer certificate)."""
+        if self.stream is None:
+            return None
+        obj: ssl.SSLObject | None = self.stream.extra(TLSAttribute.ssl_object, None)
+        return obj
+
     async def close(self) -> None:
         """Close at once, without a TLS closing handshake (safe to call twice)."""
         sock, self._sock = self._sock, None
@@ -317,11 +325,16 @@ async def _dial(host: str, port: int) -> socket.socket:
 
 
 def make_ssl_context(
-    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+    ca_file: str | Sequence[str] | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> ssl.SSLContext:
-    """A verifying client context, optionally trusting ``ca_file`` and presenting a
-    client certificate (mutual TLS)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    """A verifying client context, optionally trusting ``ca_file`` (one CA file, or
+    several: nats.go's RootCAs) and presenting a client certificate (mutual TLS)."""
+    cas = [ca_file] if isinstance(ca_file, str) else list(ca_file or ())
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cas[0] if cas else None)
+    for ca in cas[1:]:
+        ctx.load_verify_locations(ca)
     if cert_file:
         ctx.load_cert_chain(cert_file, key_file)
     return ctx

@@ -59,7 +59,8 @@ class ClientOptions:
     tls: Any = None
     #: Name checked against the server's certificate (default: the URL's host).
     tls_hostname: str | None = None
-    tls_ca_file: str | None = None
+    #: CA file(s) trusted for the server's certificate: one path or several (RootCAs).
+    tls_ca_file: str | Sequence[str] | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     #: Path of a ``.creds`` file (JWT + NKey seed), or ``(jwt_path, seed_path)``.
@@ -75,6 +76,21 @@ class ClientOptions:
     discovered_servers_cb: Callable[..., Any] | None = None
     #: Called with the error of every failed reconnect attempt (nats.go's ReconnectErrCB).
     reconnect_error_cb: Callable[..., Any] | None = None
+    #: ``f() -> (user, password)``, asked at every CONNECT (nats.go's UserInfoHandler);
+    #: ``connect(user=f, password=g)`` with callables builds it.
+    user_info_cb: Callable[[], tuple[str, str]] | None = None
+    #: Seconds a write to the server may block before the connection is dropped
+    #: as failed (nats.go's FlusherTimeout); None: no limit.
+    flusher_timeout: float | None = None
+    #: After ``close()`` no callback runs any more, ``closed_cb`` included
+    #: (nats.go's NoCallbacksAfterClientClose).
+    no_callbacks_after_client_close: bool = False
+    #: Keep dialing a server that refused the credentials twice in a row with
+    #: the same error (nats.go's IgnoreAuthErrorAbort).
+    ignore_auth_error_abort: bool = False
+    #: Accepted for nats.go's SkipHostLookup: the clients never resolve and shuffle
+    #: a host's addresses themselves (the host name goes to the OS as given).
+    skip_host_lookup: bool = False
 
 
 _CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}
@@ -84,6 +100,7 @@ _ALIASES = {
     "no_randomize": "no_randomize",
 }
 _POSITIVE = {"connect_timeout", "ping_interval", "drain_timeout"}
+_POSITIVE_OR_NONE = {"flusher_timeout"}
 _NON_NEGATIVE = {"reconnect_time_wait", "reconnect_jitter", "reconnect_jitter_tls"}
 
 
@@ -115,10 +132,20 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
             raise ConfigError(f"option {name} must be a positive number, not {value!r}")
         if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):
             raise ConfigError(f"option {name} must be a number >= 0, not {value!r}")
+        if name in _POSITIVE_OR_NONE and not (
+            value is None or (isinstance(value, (int, float)) and value > 0)
+        ):
+            raise ConfigError(f"option {name} must be a positive number or None, not {value!r}")
         if name == "callback_threads" and not (
             isinstance(value, int) and not isinstance(value, bool) and value >= 1
         ):
             raise ConfigError(f"option callback_threads must be an int >= 1, not {value!r}")
+    _user_info(core_kw, client_kw)
+    cas = client_kw.get("tls_ca_file")
+    if cas is not None and not isinstance(cas, str):
+        cas = client_kw["tls_ca_file"] = tuple(cas)
+        if not cas or not all(isinstance(c, str) for c in cas):
+            raise ConfigError("tls_ca_file must be a path or a non-empty sequence of paths")
     if isinstance(core_kw.get("nkey_seed"), str):
         core_kw["nkey_seed"] = core_kw["nkey_seed"].encode()
     if client_kw.get("nkeys_seed_str"):
@@ -135,6 +162,24 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
     if not prefix or any(c in prefix for c in " \t\r\n*>") or prefix.endswith("."):
         raise ConfigError(f"invalid inbox_prefix {prefix!r}")
     return opts
+
+
+def _user_info(core_kw: dict[str, Any], client_kw: dict[str, Any]) -> None:
+    """``user`` and ``password`` given as callables become ``user_info_cb``."""
+    user, password = core_kw.get("user"), core_kw.get("password")
+    if not (callable(user) or callable(password)):
+        return
+    if client_kw.get("user_info_cb") is not None:
+        raise ConfigError("give user_info_cb, or user and password as callables, not both")
+    del core_kw["user"]
+    core_kw.pop("password", None)
+
+    def user_info() -> tuple[str, str]:
+        u = user() if callable(user) else user
+        p = password() if callable(password) else password
+        return str(u or ""), str(p or "")
+
+    client_kw["user_info_cb"] = user_info
 
 
 def _check_security(opts: ClientOptions) -> None:

@@ -8,6 +8,7 @@ the client is computed from them here, once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ._client_options import ClientOptions
@@ -28,7 +29,107 @@ from ._info import ServerInfo
 from ._state import DRAINING
 from .errors import ServerError
 
-__all__ = ["ClientState"]
+__all__ = [
+    "CALLBACK_NAMES",
+    "STATUSES",
+    "CallbackBarrier",
+    "Callbacks",
+    "ClientState",
+    "TLSConnectionState",
+]
+
+#: The connection callbacks a client keeps (and may change at run time).
+CALLBACK_NAMES = (
+    "error_cb",
+    "disconnected_cb",
+    "reconnected_cb",
+    "closed_cb",
+    "lame_duck_cb",
+    "discovered_servers_cb",
+    "reconnect_error_cb",
+)
+
+#: What :attr:`ClientState.status` can be, and what status listeners are told.
+STATUSES = ("connecting", "connected", "disconnected", "reconnecting", "draining", "closed")
+
+
+class Callbacks:
+    """The connection callbacks in use: initialised from the options, changed by
+    the ``set_*_cb`` methods (the options themselves never change)."""
+
+    __slots__ = CALLBACK_NAMES
+
+    def __init__(self, opts: ClientOptions) -> None:
+        for name in CALLBACK_NAMES:
+            setattr(self, name, getattr(opts, name))
+
+    def clear(self) -> None:
+        """Forget every callback (``no_callbacks_after_client_close``)."""
+        for name in CALLBACK_NAMES:
+            setattr(self, name, None)
+
+    error_cb: Callable[..., Any] | None
+    disconnected_cb: Callable[..., Any] | None
+    reconnected_cb: Callable[..., Any] | None
+    closed_cb: Callable[..., Any] | None
+    lame_duck_cb: Callable[..., Any] | None
+    discovered_servers_cb: Callable[..., Any] | None
+    reconnect_error_cb: Callable[..., Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConnectionState:
+    """What the TLS handshake of the current connection negotiated (nats.go's
+    ``TLSConnectionState``): the protocol ``version`` (``"TLSv1.3"``), the
+    ``cipher`` suite name, the server's certificate as :meth:`ssl.SSLSocket.getpeercert`
+    gives it (``peer_certificate``, empty when not verified) and in DER form."""
+
+    version: str | None
+    cipher: str | None
+    peer_certificate: dict[str, Any]
+    peer_certificate_der: bytes | None
+
+    @classmethod
+    def from_ssl_object(cls, obj: Any) -> TLSConnectionState:
+        """Read an ``ssl.SSLObject``/``ssl.SSLSocket`` (duck-typed: the core imports no ssl)."""
+        cipher = obj.cipher()
+        return cls(
+            version=obj.version(),
+            cipher=cipher[0] if cipher else None,
+            peer_certificate=obj.getpeercert() or {},
+            peer_certificate_der=obj.getpeercert(binary_form=True),
+        )
+
+
+class CallbackBarrier:
+    """``barrier(fn)``: ``fn`` runs once every callback subscription has handled the
+    messages it had received when the barrier was set (nats.go's ``Barrier``).
+
+    The subscriptions call :meth:`handled` with their count of handled messages
+    after each batch; the barrier hands ``fn`` to ``run`` when the last one is done.
+    """
+
+    __slots__ = ("_fn", "_left", "_run")
+
+    def __init__(self, fn: Callable[[], object], run: Callable[[Callable[[], object]], None]):
+        self._fn = fn
+        self._run = run
+        self._left = 1  # released by arm()
+
+    def watch(self, sub: Any, target: int) -> None:
+        """Wait for ``sub`` to have handled ``target`` messages in all."""
+        self._left += 1
+        sub._barriers.append((target, self))
+
+    def arm(self) -> None:
+        """Every subscription is watched: run ``fn`` now if none had work."""
+        self.done()
+
+    def done(self) -> None:
+        """One watched subscription got there."""
+        self._left -= 1
+        if self._left == 0:
+            self._run(self._fn)
 
 
 class ClientState:
@@ -48,6 +149,17 @@ class ClientState:
     _req_waiters: dict[str, Any]
     _pong_waiters: dict[int, Any]
     last_error: BaseException | None
+    _cbs: Callbacks
+    _status_listeners: list[tuple[Callable[[str], object], frozenset[str]]]
+    _last_status: str
+
+    def _init_state(self) -> None:
+        """Called by the adapter's ``__init__`` once ``_opts`` and ``_conn`` are set."""
+        self._cbs = Callbacks(self._opts)
+        self._status_listeners = []
+        self._last_status = "connecting"
+        self._conn.ignore_auth_error_abort = self._opts.ignore_auth_error_abort
+        self._conn.user_info_cb = self._opts.user_info_cb
 
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         """Run a connection callback on the adapter's callback runner."""
@@ -66,7 +178,7 @@ class ClientState:
         self.last_error = err
         if isinstance(err, ServerError):
             self._report_error(err)
-        self._callback(self._opts.reconnect_error_cb, err)
+        self._callback(self._cbs.reconnect_error_cb, err)
 
     def _handle(self, evs: list[Event]) -> None:
         """Act on the core's events (reader; never blocks). Consecutive messages of
@@ -101,19 +213,192 @@ class ClientState:
             elif isinstance(ev, ServerErrorEvent):
                 self._on_server_error(ev)
             elif isinstance(ev, Connected):
+                self._status_now("connected")
                 if ev.reconnected:
-                    self._callback(self._opts.reconnected_cb)
+                    self._callback(self._cbs.reconnected_cb)
             elif isinstance(ev, Disconnected):
-                self._callback(self._opts.disconnected_cb)
+                self._callback(self._cbs.disconnected_cb)
+                self._status_now("disconnected")
+                if self.is_reconnecting and self._opts.core.allow_reconnect:
+                    self._status_now("reconnecting")
             elif isinstance(ev, LameDuckMode):
-                self._callback(self._opts.lame_duck_cb)
+                self._callback(self._cbs.lame_duck_cb)
             elif isinstance(ev, InfoUpdated) and ev.added:
-                cb = self._opts.discovered_servers_cb
+                cb = self._cbs.discovered_servers_cb
                 if cb is not None:  # called with the URLs of the servers just added
                     added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
                     self._callback(cb, added)
         if cur is not None:
             cur._deliver(batch)
+
+    # ------------------------------------------------- status listeners
+
+    def _status_now(self, status: str) -> None:
+        """The status became ``status``: tell the listeners that asked for it (once
+        per change, in order, on the callback runner)."""
+        if status == self._last_status:
+            return
+        self._last_status = status
+        for cb, wanted in self._status_listeners:
+            if not wanted or status in wanted:
+                self._callback(cb, status)
+
+    def status_changed(self, cb: Callable[[str], object], *statuses: str) -> Callable[[], None]:
+        """Call ``cb(status)`` on every change of :attr:`status` to one of ``statuses``
+        (none given: every change), on the client's callback runner, in order
+        (nats.go's ``StatusChanged``; a callback where nats.go gives a channel).
+
+        Statuses: ``connected``, ``disconnected``, ``reconnecting``, ``draining``,
+        ``closed``. Returns a function that removes the listener (as does
+        :meth:`remove_status_listener`).
+        """
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise ValueError(f"unknown status {bad[0]!r}; statuses are {', '.join(STATUSES)}")
+        entry = (cb, frozenset(statuses))
+        self._status_listeners = [*self._status_listeners, entry]
+
+        def remove() -> None:
+            self._status_listeners = [e for e in self._status_listeners if e is not entry]
+
+        return remove
+
+    def remove_status_listener(self, cb: Callable[[str], object]) -> None:
+        """Stop calling ``cb`` on status changes (nats.go's ``RemoveStatusListener``)."""
+        self._status_listeners = [e for e in self._status_listeners if e[0] != cb]
+
+    # --------------------------------------------------- callback setters
+
+    def set_error_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``error_cb`` (nats.go's ``SetErrorHandler``); None removes it."""
+        self._cbs.error_cb = cb
+
+    def set_disconnected_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``disconnected_cb`` (nats.go's ``SetDisconnectErrHandler``)."""
+        self._cbs.disconnected_cb = cb
+
+    def set_reconnected_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``reconnected_cb`` (nats.go's ``SetReconnectHandler``)."""
+        self._cbs.reconnected_cb = cb
+
+    def set_closed_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``closed_cb`` (nats.go's ``SetClosedHandler``)."""
+        self._cbs.closed_cb = cb
+
+    def set_discovered_servers_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``discovered_servers_cb`` (nats.go's ``SetDiscoveredServersHandler``)."""
+        self._cbs.discovered_servers_cb = cb
+
+    def set_lame_duck_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``lame_duck_cb`` (nats.go's ``LameDuckModeHandler`` option)."""
+        self._cbs.lame_duck_cb = cb
+
+    def set_reconnect_error_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``reconnect_error_cb`` (nats.go's ``ReconnectErrHandler`` option)."""
+        self._cbs.reconnect_error_cb = cb
+
+    # -------------------------------------------------------------- barrier
+
+    def _run_barrier_fn(self, fn: Callable[[], object]) -> None:
+        self._callback(fn)
+
+    def barrier(self, fn: Callable[[], object]) -> None:
+        """Call ``fn()`` once every callback subscription has handled the messages it
+        had received when this was called (nats.go's ``Barrier``); at once (on the
+        callback runner) when none has any waiting. Plain subscriptions (read with
+        ``next_msg``/iteration) are not waited for."""
+        b = CallbackBarrier(fn, self._run_barrier_fn)
+        for sub in list(self._subs.values()):
+            sub._barrier_watch(b)  # b.watch(sub, target) when it has messages to handle
+        b.arm()
+
+    @staticmethod
+    def _barrier_progress(sub: Any, handled: int, everything: bool = False) -> None:
+        """``sub`` has handled ``handled`` messages in all (``everything``: it will
+        handle no more): release the barriers waiting for that."""
+        barriers: list[tuple[int, CallbackBarrier]] = sub._barriers
+        if not barriers:
+            return
+        keep = []
+        for target, barrier in barriers:
+            if everything or handled >= target:
+                barrier.done()
+            else:
+                keep.append((target, barrier))
+        sub._barriers[:] = keep
+
+    @property
+    def tls_connection_state(self) -> TLSConnectionState | None:
+        """What TLS negotiated with the server in use (version, cipher, the server's
+        certificate), None when the connection is not TLS or there is none
+        (nats.go's ``TLSConnectionState``)."""
+        t = self._transport
+        for _ in range(3):  # a WebSocket transport wraps the TCP one (tcp / inner)
+            if t is None:
+                return None
+            obj = getattr(t, "ssl_object", None)
+            if obj is not None:
+                return TLSConnectionState.from_ssl_object(obj)
+            t = getattr(t, "tcp", None) or getattr(t, "inner", None)
+        return None
+
+    # ------------------------------------------------------------- properties
+
+    @property
+    def connected_addr(self) -> str | None:
+        """``host:port`` of the server in use, None when not connected
+        (nats.go's ``ConnectedAddr``; the address dialed, not resolved)."""
+        s = self._conn.server
+        return f"{s.host}:{s.port}" if s is not None and self.is_connected else None
+
+    @property
+    def connected_server_id(self) -> str | None:
+        """The id of the server in use, None when not connected."""
+        info = self._conn.info
+        return info.server_id if info is not None and self.is_connected else None
+
+    @property
+    def connected_server_name(self) -> str | None:
+        """The name of the server in use, None when not connected."""
+        info = self._conn.info
+        return info.server_name if info is not None and self.is_connected else None
+
+    @property
+    def connected_server_version(self) -> str | None:
+        """The version of the server in use, None when not connected."""
+        info = self._conn.info
+        return info.version if info is not None and self.is_connected else None
+
+    @property
+    def connected_cluster_name(self) -> str | None:
+        """The cluster of the server in use (None when it is in none, or when not connected)."""
+        info = self._conn.info
+        return (info.cluster or None) if info is not None and self.is_connected else None
+
+    @property
+    def discovered_servers(self) -> list[str]:
+        """URLs of the servers learned from the cluster (not given to ``connect``)."""
+        return [s.url for s in self._conn.pool.servers if s.discovered]
+
+    @property
+    def num_subscriptions(self) -> int:
+        """Live subscriptions of this client (the request inbox not counted)."""
+        return len(self._subs)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes published and not yet written to the socket: queued for the writer,
+        or in the reconnect buffer while disconnected (nats.go's ``Buffered``)."""
+        return self._conn.outbound_size + self._conn.pending_bytes + self._unwritten()
+
+    def _unwritten(self) -> int:
+        """Bytes the adapter took from the core and has not written yet."""
+        return 0
+
+    def new_resp_inbox(self) -> str:
+        """A unique reply subject under the inbox prefix (nats.go's ``NewRespInbox``;
+        here the same as ``new_inbox()``: subscribe to it to get the replies)."""
+        return f"{self._opts.core.inbox_prefix}.{self._conn.next_nuid()}"
 
     @property
     def is_connected(self) -> bool:

@@ -163,6 +163,10 @@ class Connection:
         self._resp_prefix = ""
         self._requests: set[str] = set()
         self._next_token = 0
+        #: Keep dialing a server after the same authorization error twice in a row.
+        self.ignore_auth_error_abort = False
+        #: ``f() -> (user, password)`` asked at every CONNECT (overrides ``user``).
+        self.user_info_cb: Callable[[], tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -369,7 +373,10 @@ class Connection:
         )
 
     def _send_connect(self) -> None:
-        payload = json.dumps(self.connect_payload(), separators=(",", ":"))
+        fields = self.connect_payload()
+        if self.user_info_cb is not None:
+            fields["user"], fields["pass"] = self.user_info_cb()
+        payload = json.dumps(fields, separators=(",", ":"))
         self._emit(b"CONNECT " + payload.encode() + b"\r\n" + _PING)
         self._pings.append(_HANDSHAKE)
 
@@ -433,7 +440,11 @@ class Connection:
                 if sid == self._resp_sid:
                     self._resp_sid = 0
                 events.append(SubscriptionEnded(sid, "permissions"))
-        elif isinstance(err, AuthorizationError) and self.server is not None:
+        elif (
+            isinstance(err, AuthorizationError)
+            and self.server is not None
+            and not self.ignore_auth_error_abort
+        ):
             server = self.server
             server.auth_errors = server.auth_errors + 1 if server.last_auth_error == text else 1
             server.last_auth_error = text

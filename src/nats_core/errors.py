@@ -31,7 +31,10 @@ __all__ = [
     "ConnectionReconnectingError",
     "HeadersNotSupportedError",
     "LocalProtocolError",
+    "MaxAccountConnectionsExceededError",
+    "MaxConnectionsExceededError",
     "MaxPayloadError",
+    "MaxSubscriptionsExceededError",
     "NatsError",
     "NatsTimeoutError",
     "NoRespondersError",
@@ -168,6 +171,25 @@ class StaleConnectionError(ServerError):
     """The connection stopped answering PINGs."""
 
 
+class MaxConnectionsExceededError(ServerError):
+    """The server (or the account) has as many connections as its
+    ``max_connections`` allows and refused this one (nats.go's
+    ``ErrMaxConnectionsExceeded``); the server closes the connection."""
+
+
+class MaxAccountConnectionsExceededError(MaxConnectionsExceededError):
+    """The account's limit of active connections is reached
+    ("maximum account active connections exceeded")."""
+
+
+class MaxSubscriptionsExceededError(ServerError):
+    """The connection has as many subscriptions as the server's (or the
+    account's) ``max_subscriptions`` allows; the new one was refused and the
+    connection stays open (nats.go's ``ErrMaxSubscriptionsExceeded``)."""
+
+    fatal = False
+
+
 class PermissionsError(ServerError):
     """A publish or subscribe was denied; the connection stays open.
 
@@ -205,4 +227,13 @@ def classify_server_error(text: str) -> ServerError:
         return AuthenticationExpiredError(text)
     if "stale connection" in low:
         return StaleConnectionError(text)
+    # nats-server: "maximum account active connections exceeded" (account limit),
+    # "maximum connections exceeded" (server limit; both close the connection),
+    # "Maximum Subscriptions Exceeded" (the SUB is refused, the connection stays).
+    if "maximum account active connections exceeded" in low:
+        return MaxAccountConnectionsExceededError(text)
+    if "maximum connections exceeded" in low:
+        return MaxConnectionsExceededError(text)
+    if "maximum subscriptions exceeded" in low:
+        return MaxSubscriptionsExceededError(text)
     return ServerError(text, fatal=not any(low.startswith(p) for p in _NON_FATAL))

@@ -105,7 +105,10 @@ class BaseClient(ClientState):
         self._threads: list[threading.Thread] = []
         self._callbacks = CallbackPool(options.callback_threads)  # subscription callbacks
         self._stray: list[bytes] = []  # publishes that raced a loss (see _dial)
+        self._write_since = 0.0  # monotonic start of the write in progress (0: none)
+        self._quiet = False  # no_callbacks_after_client_close, after close()
         self.last_error: BaseException | None = None
+        self._init_state()
 
     # ----------------------------------------------------------- lifecycle
 
@@ -230,6 +233,8 @@ class BaseClient(ClientState):
         if self._closing:
             self._join()
             return
+        if self._opts.no_callbacks_after_client_close:
+            self._quiet = True
         self._closing = True
         try:
             self._write_out(_CLOSE_FLUSH_TIMEOUT)
@@ -252,7 +257,8 @@ class BaseClient(ClientState):
             t.close()
         self._finish_all()
         self._stray.clear()
-        self._callback(self._opts.closed_cb)
+        self._status_now("closed")
+        self._callback(self._cbs.closed_cb)
         self._cbq.stop()
         self._join()
         self._callbacks.close(timeout=5.0)  # after the callbacks already queued
@@ -438,12 +444,15 @@ class BaseClient(ClientState):
             with self._lock:
                 data = self._conn.data_to_send()
             if data:
+                self._write_since = time.monotonic()
                 try:
                     if timeout is not None:
                         t.settimeout(timeout)
                     t.write(data)
                 except OSError:
                     t.shutdown()  # the reader sees the loss and reconnects
+                finally:
+                    self._write_since = 0.0
         finally:
             self._wlock.release()
 
@@ -461,7 +470,17 @@ class BaseClient(ClientState):
         """Liveness PINGs on their own thread: a writer stuck on a server that
         stopped reading must not keep the stale connection from being noticed."""
         interval = self._opts.ping_interval
-        while not self._closed_evt.wait(interval):
+        ft = self._opts.flusher_timeout
+        tick = interval if ft is None else min(interval, ft / 4)
+        next_ping = time.monotonic() + interval
+        while not self._closed_evt.wait(tick):
+            now = time.monotonic()
+            since = self._write_since
+            if ft is not None and since and now - since > ft:
+                self._drop_stuck_writer(ft)
+            if now < next_ping:
+                continue
+            next_ping = now + interval
             with self._lock:
                 stale = self._conn.keepalive()
             if stale:
@@ -472,15 +491,29 @@ class BaseClient(ClientState):
             else:
                 self._wake_flusher()
 
+    def _drop_stuck_writer(self, ft: float) -> None:
+        """A write blocked longer than ``flusher_timeout``: drop the connection."""
+        t = self._transport
+        if t is not None:
+            self._write_since = 0.0
+            self._report_error(
+                NatsTimeoutError(f"flusher timeout: a write blocked for more than {ft} s")
+            )
+            t.shutdown()  # the writer fails, the reader sees the loss and reconnects
+
     def _report_error(self, err: BaseException) -> None:
         self.last_error = err
-        if self._opts.error_cb is not None:
-            self._cbq.put(self._opts.error_cb, (err,))
-        else:
+        cb = self._cbs.error_cb
+        if cb is not None:
+            self._callback(cb, err)
+        elif not self._quiet:
             log.warning("nats: %s", err)
 
+    def _error_cb(self) -> Callable[..., Any] | None:
+        return self._cbs.error_cb
+
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
-        if fn is not None:
+        if fn is not None and not self._quiet:
             self._cbq.put(fn, args)
 
     # ----------------------------------------------------------------- API
@@ -644,6 +677,8 @@ class BaseClient(ClientState):
             sids = self._conn.start_drain() if live else []
             # taken now: the reader forgets a subscription once its drain is confirmed
             subs = [sub for sub in map(self._subs.get, sids) if sub is not None]
+        if live:
+            self._status_now("draining")
         if not live:
             reconnecting = not self._closing and st not in ENDING
             self.close()

@@ -24,6 +24,7 @@ from nats_core.request_many import Sentinel
 
 from ._client import BaseClient
 from ._jetstream import JetStream
+from ._msg import Msg
 from ._request_many import Replies
 from ._transport import TCPTransport, TransportFactory
 
@@ -85,6 +86,17 @@ class Client(BaseClient):
             sentinel=sentinel,
         )
 
+    def publish_msg(self, msg: Msg) -> None:
+        """Publish ``msg``: its subject, reply, data and headers (nats.go's ``PublishMsg``),
+        as in ``nc.publish_msg(Msg("orders.new", data=b"1", headers=Headers({"A": "1"})))``."""
+        self.publish(msg.subject, msg.data, msg.reply, msg.headers)
+
+    def request_msg(self, msg: Msg, timeout: float = 1.0) -> Msg:
+        """Send ``msg`` as a request (its subject, data and headers; its reply is
+        ignored: the reply subject is the client's) and wait for the reply, as
+        :meth:`request` (nats.go's ``RequestMsg``)."""
+        return self.request(msg.subject, msg.data, timeout, msg.headers)
+
 
 def _read_text(path: str) -> str:
     return Path(path).expanduser().read_text()
@@ -145,8 +157,16 @@ def connect(
     the defaults of the options given here, and whose JetStream domain or API
     prefix is the default of :meth:`Client.jetstream`. ``servers`` defaults to
     ``nats://127.0.0.1:4222`` without a context.
+
+    ``server`` (a running :class:`pynats.server.NatsServer`, or any object with
+    a ``url``) connects to that server (nats.go's ``InProcessServer``).
     """
     factory: TransportFactory = options.pop("transport_factory", None) or TCPTransport.connect
+    server = options.pop("server", None)
+    if server is not None:  # an embedded pynats.server.NatsServer (anything with a url)
+        if servers is not None:
+            raise ConfigError("give servers or server=, not both")
+        servers = server.url
     js_defaults: dict[str, str] = {}
     if context is not None:
         ctx_opts, js_defaults = load_context(context)

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import repeat, starmap
-from typing import Protocol
+from typing import Any, Protocol
 
 from nats_core import ClientOptions, PendingQueue
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
@@ -34,6 +34,12 @@ class SubscriptionOwner(Protocol):
     def _callbacks(self) -> CallbackPool: ...
 
     def _report_error(self, err: BaseException) -> None: ...
+
+    def _error_cb(self) -> Callable[..., Any] | None: ...
+
+    def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None: ...
+
+    def _barrier_progress(self, sub: Any, handled: int, everything: bool = False) -> None: ...
 
     def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None: ...
 
@@ -69,6 +75,11 @@ class Subscription(PendingQueue[Msg]):
         self._busy = False  # the callback is running
         self._scheduled = False  # handed to the callback pool: queued there or running
         self._runner: threading.Thread | None = None  # the worker running the callback
+        self._barriers: list[tuple[int, Any]] = []  # (handled target, CallbackBarrier)
+        self._max_msgs_seen = 0  # high-water marks of pending (max_pending)
+        self._max_bytes_seen = 0
+        self._closed_cb: Callable[[str], object] | None = None
+        self._draining = False
 
     def __repr__(self) -> str:
         return (
@@ -85,6 +96,12 @@ class Subscription(PendingQueue[Msg]):
             if self._closed:
                 return
             err = self._enqueue(batch)
+            pm = len(self._msgs) + self._inflight
+            if pm > self._max_msgs_seen:
+                self._max_msgs_seen = pm
+            pb = self._pending_bytes + self._inflight_bytes
+            if pb > self._max_bytes_seen:
+                self._max_bytes_seen = pb
             if self._cb is None:
                 self._cond.notify()
             elif not self._scheduled and self._msgs:
@@ -97,10 +114,15 @@ class Subscription(PendingQueue[Msg]):
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
         with self._cond:
-            if not self._closed:
-                self._closed = True
-                self._end_reason = reason
+            if self._closed:
+                self._cond.notify_all()
+                return
+            self._closed = True
+            self._end_reason = reason
             self._cond.notify_all()
+            if self._cb is None or not (self._msgs or self._inflight):
+                self._client._barrier_progress(self, self.delivered, everything=True)
+        self._client._callback(self._closed_cb, self.subject)
 
     # ------------------------------------------------------- consumer side
 
@@ -172,6 +194,8 @@ class Subscription(PendingQueue[Msg]):
                 self._inflight = self._inflight_bytes = 0
                 self._busy = False
                 self._runner = None
+                if self._barriers:
+                    self._client._barrier_progress(self, self.delivered)
                 self._cond.notify_all()
 
     def _take_upto(self, limit: int) -> list[Msg]:
@@ -199,7 +223,7 @@ class Subscription(PendingQueue[Msg]):
     def _callback_failed(self, err: Exception) -> None:
         """The callback raised: to ``error_cb``, else logged with its traceback."""
         client = self._client
-        if client._opts.error_cb is not None:
+        if client._error_cb() is not None:
             client._report_error(err)
             return
         client.last_error = err
@@ -209,6 +233,52 @@ class Subscription(PendingQueue[Msg]):
             self.sid,
             exc_info=err,
         )
+
+    # ---------------------------------------------------- nats.go's surface
+
+    def _barrier_watch(self, barrier: Any) -> None:
+        """Make ``barrier`` wait for the messages queued for the callback now."""
+        with self._cond:
+            if self._cb is not None and (self._msgs or self._inflight):
+                barrier.watch(self, self.delivered + len(self._msgs))
+
+    @property
+    def max_pending(self) -> tuple[int, int]:
+        """The most messages and bytes that were pending at once since the
+        subscription began or :meth:`clear_max_pending` (nats.go's ``MaxPending``)."""
+        return self._max_msgs_seen, self._max_bytes_seen
+
+    def clear_max_pending(self) -> None:
+        """Start :attr:`max_pending` again from zero."""
+        with self._cond:
+            self._max_msgs_seen = self._max_bytes_seen = 0
+
+    def set_closed_cb(self, cb: Callable[[str], object] | None) -> None:
+        """Call ``cb(subject)`` once the subscription ends (unsubscribed, drained,
+        auto-unsubscribed, refused or the connection closed; nats.go's
+        ``SetClosedHandler``), on the client's callback thread."""
+        self._closed_cb = cb
+
+    @property
+    def is_valid(self) -> bool:
+        """True while the subscription is active (nats.go's ``IsValid``)."""
+        return not self._closed
+
+    @property
+    def type(self) -> str:
+        """``"async"`` for a callback subscription, ``"sync"`` for one read with
+        ``next_msg()`` or iteration (nats.go's ``Type``)."""
+        return "sync" if self._cb is None else "async"
+
+    @property
+    def status(self) -> str:
+        """``"active"``, ``"slow_consumer"`` (dropping, until its queue empties),
+        ``"draining"`` or ``"closed"`` (nats.go's ``SubscriptionStatus``)."""
+        if self._closed:
+            return "closed"
+        if self._draining:
+            return "draining"
+        return "slow_consumer" if self._slow else "active"
 
     # --------------------------------------------------------------- control
 
@@ -223,6 +293,7 @@ class Subscription(PendingQueue[Msg]):
     def drain(self, timeout: float = 30.0) -> None:
         """Stop interest, then deliver what already arrived; returns once the
         server confirmed and (for callbacks) every queued message was handled."""
+        self._draining = True
         self._client._drain_subscription(self, timeout)
 
     def _wait_done(self, deadline: float) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from nats_core import ServerAddress
@@ -123,6 +123,12 @@ class TCPTransport:
         """Bound the next reads and writes (None: block)."""
         self.sock.settimeout(timeout)
 
+    @property
+    def ssl_object(self) -> ssl.SSLSocket | None:
+        """The TLS socket after :meth:`start_tls` (its version, cipher, peer
+        certificate), else None."""
+        return self.sock if isinstance(self.sock, ssl.SSLSocket) else None
+
     def shutdown(self) -> None:
         """Wake a reader blocked in ``read`` (it sees end of stream)."""
         try:
@@ -139,11 +145,16 @@ class TCPTransport:
 
 
 def make_ssl_context(
-    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+    ca_file: str | Sequence[str] | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> ssl.SSLContext:
-    """A verifying client context, optionally trusting ``ca_file`` and presenting a
-    client certificate (mutual TLS)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    """A verifying client context, optionally trusting ``ca_file`` (one CA file, or
+    several: nats.go's RootCAs) and presenting a client certificate (mutual TLS)."""
+    cas = [ca_file] if isinstance(ca_file, str) else list(ca_file or ())
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cas[0] if cas else None)
+    for ca in cas[1:]:
+        ctx.load_verify_locations(ca)
     if cert_file:
         ctx.load_cert_chain(cert_file, key_file)
     return ctx

@@ -406,3 +406,27 @@ def test_bench_tiny(srv: NatsServer, capsys: pytest.CaptureFixture[str]) -> None
         figures = line.split()[2:4]
         assert all(float(f.replace(",", "")) > 0 for f in figures), line
     assert "parser MSG" in out and "parser HMSG" in out
+
+
+def test_framework_json_table_and_duration() -> None:
+    import datetime as dt
+
+    import click
+    from click.testing import CliRunner
+
+    from pynats.cli import _common as c
+
+    @click.command(cls=c.NatsCommand)
+    @c.json_option
+    @click.option("--wait", type=c.Duration(), default=0.0)
+    def show(wait: float) -> None:
+        data = {"b": dt.timedelta(seconds=wait), "a": [b"x", dt.datetime(2024, 1, 2)]}
+        c.emit(data, lambda: c.table(["name", "n"], [["one", 1]], right=["n"]))
+
+    runner = CliRunner()
+    r = runner.invoke(show, ["--json", "--wait", "250ms"])
+    assert r.exit_code == 0, r.output
+    assert r.output == '{\n  "a": [\n    "x",\n    "2024-01-02T00:00:00"\n  ],\n  "b": 0.25\n}\n'
+    r = runner.invoke(show, ["--wait", "1m", "-s", "nats://x:1"])  # global options accepted
+    assert r.exit_code == 0 and r.output.split() == ["name", "n", "one", "1"]
+    assert runner.invoke(show, ["--wait", "-1"]).exit_code == 2

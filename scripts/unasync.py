@@ -35,7 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (async source, generated sync file), relative to the repository root.
 FILES = [
     ("src/nats_anyio/_jetstream.py", "src/nats_sync/_jetstream.py"),
+    ("src/nats_anyio/_js_batch.py", "src/nats_sync/_js_batch.py"),
+    ("src/nats_anyio/_js_counters.py", "src/nats_sync/_js_counters.py"),
     ("src/nats_anyio/_js_manage.py", "src/nats_sync/_js_manage.py"),
+    ("src/nats_anyio/_js_newer.py", "src/nats_sync/_js_newer.py"),
     ("src/nats_anyio/_js_ordered.py", "src/nats_sync/_js_ordered.py"),
     ("src/nats_anyio/_js_publish.py", "src/nats_sync/_js_publish.py"),
     ("src/nats_anyio/_js_pull.py", "src/nats_sync/_js_pull.py"),
@@ -56,6 +59,7 @@ TEST_FILES = [
     ("tests/test_js_handles_anyio.py", "tests/test_js_handles_sync.py"),
     ("tests/test_js_push_anyio.py", "tests/test_js_push_sync.py"),
     ("tests/test_js_kv_anyio.py", "tests/test_js_kv_sync.py"),
+    ("tests/test_js_new_anyio.py", "tests/test_js_new_sync.py"),
     ("tests/test_js_objectstore_anyio.py", "tests/test_js_objectstore_sync.py"),
     ("tests/test_micro_anyio.py", "tests/test_micro_sync.py"),
 ]

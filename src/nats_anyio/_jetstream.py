@@ -41,6 +41,7 @@ from nats_core.jetstream.ordered import DEFAULT_INACTIVE_THRESHOLD, OrderedConsu
 
 from ._compat import Lister
 from ._js_manage import with_fields
+from ._js_newer import NewerJetStream
 from ._js_ordered import OrderedConsumer
 from ._js_publish import JetStreamPublisher
 from ._js_pull import Consumer
@@ -52,7 +53,7 @@ from ._objectstore import ObjectStore
 __all__ = ["JetStream"]
 
 
-class JetStream(JetStreamPublisher, PushSubscriber):
+class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     """A JetStream context: management API, publish, and consumer handles.
 
     Get one with ``nc.jetstream(domain=None, api_prefix=None, timeout=5.0)``.

@@ -500,3 +500,172 @@ class ConsumerSequenceMismatchError(JetStreamError):
             consumer_sequence,
         )
         self.last_consumer_sequence = last_consumer_sequence
+
+
+# ------------------------------------- counters, atomic batches, schedules (2.12+)
+
+
+class MsgCounterDisabledError(APIError):
+    """10168: ``Nats-Incr`` on a stream that is not a counter stream
+    (``allow_msg_counter``); also raised locally by ``js.counter()``."""
+
+
+class MsgCounterIncrMissingError(APIError):
+    """10169: a publish to a counter stream without ``Nats-Incr``."""
+
+
+class MsgCounterPayloadError(APIError):
+    """10170: a counter increment carried a body."""
+
+
+class InvalidMsgCounterIncrError(APIError):
+    """10171: the increment is not an integer, or is combined with a header
+    counters refuse (``Nats-Rollup``, ``Nats-Expected-*``)."""
+
+
+class MsgCounterBrokenError(APIError):
+    """10172: the subject's stored value is not a counter value."""
+
+
+class AtomicPublishDisabledError(APIError):
+    """10174: the stream does not allow atomic batches (``allow_atomic``)."""
+
+
+class BatchMissingSequenceError(APIError):
+    """10175: a batch message lacks ``Nats-Batch-Sequence``."""
+
+
+class BatchIncompleteError(APIError):
+    """10176: the batch has a gap, an unknown id, or was abandoned (10 s without
+    a message); nothing of it was stored."""
+
+
+class BatchUnsupportedHeaderError(APIError):
+    """10177: a header a batch may not carry (``Nats-Expected-Last-Msg-Id``)."""
+
+
+class InvalidBatchIdError(APIError):
+    """10179: the batch id is empty or longer than 64 characters."""
+
+
+class BatchTooLargeError(APIError):
+    """10199: the batch has more messages than the server allows (1000 by default)."""
+
+
+class InvalidBatchCommitError(APIError):
+    """10200: a ``Nats-Batch-Commit`` value other than ``1`` or ``eob``."""
+
+
+class BatchDuplicateMsgIdError(APIError):
+    """10201: two messages of the batch have the same ``Nats-Msg-Id``."""
+
+
+class TooManyInflightBatchesError(APIError):
+    """10210 (code 429): too many open atomic batches on the stream or server."""
+
+
+class MsgSchedulesDisabledError(APIError):
+    """10188: the stream does not allow message schedules (``allow_msg_schedules``)."""
+
+
+class InvalidSchedulePatternError(APIError):
+    """10189: the ``Nats-Schedule`` pattern is not valid (or not on this server version)."""
+
+
+class InvalidScheduleTargetError(APIError):
+    """10190: the target is missing, not literal, outside the stream, or the
+    schedule's own subject."""
+
+
+class InvalidScheduleTTLError(APIError):
+    """10191: the ``Nats-Schedule-TTL`` is not valid (or the stream lacks ``allow_msg_ttl``)."""
+
+
+class InvalidScheduleRollupError(APIError):
+    """10192: ``Nats-Schedule-Rollup`` is not ``sub``."""
+
+
+class InvalidScheduleSourceError(APIError):
+    """10203: ``Nats-Schedule-Source`` is not a valid literal subject."""
+
+
+class InvalidSchedulerError(APIError):
+    """10212: a ``Nats-Scheduler`` / ``Nats-Schedule-Next`` publish the server refuses."""
+
+
+class InvalidScheduleTimeZoneError(APIError):
+    """10223: the schedule's time zone is empty, unknown, or not on a cron schedule."""
+
+
+class BatchGetIncompleteError(JetStreamError):
+    """A batch direct get ended without its end-of-batch marker (the connection
+    closed, or the server stopped answering): the messages read so far are not
+    the whole answer. ``received`` says how many there were."""
+
+    def __init__(self, message: str, received: int = 0) -> None:
+        super().__init__(message)
+        self.received = received
+
+
+class BatchGetTimeoutError(BatchGetIncompleteError, TimeoutError):
+    """A batch direct get waited too long for its next message or end marker."""
+
+
+class BatchGetUnsupportedError(JetStreamError):
+    """The server answered a batch direct get as a single get (older than 2.11)."""
+
+
+_BY_ERR_CODE.update(
+    {
+        10168: MsgCounterDisabledError,
+        10169: MsgCounterIncrMissingError,
+        10170: MsgCounterPayloadError,
+        10171: InvalidMsgCounterIncrError,
+        10172: MsgCounterBrokenError,
+        10174: AtomicPublishDisabledError,
+        10175: BatchMissingSequenceError,
+        10176: BatchIncompleteError,
+        10177: BatchUnsupportedHeaderError,
+        10179: InvalidBatchIdError,
+        10188: MsgSchedulesDisabledError,
+        10189: InvalidSchedulePatternError,
+        10190: InvalidScheduleTargetError,
+        10191: InvalidScheduleTTLError,
+        10192: InvalidScheduleRollupError,
+        10199: BatchTooLargeError,
+        10200: InvalidBatchCommitError,
+        10201: BatchDuplicateMsgIdError,
+        10203: InvalidScheduleSourceError,
+        10210: TooManyInflightBatchesError,
+        10212: InvalidSchedulerError,
+        10223: InvalidScheduleTimeZoneError,
+    }
+)
+
+__all__ += [
+    "AtomicPublishDisabledError",
+    "BatchDuplicateMsgIdError",
+    "BatchGetIncompleteError",
+    "BatchGetTimeoutError",
+    "BatchGetUnsupportedError",
+    "BatchIncompleteError",
+    "BatchMissingSequenceError",
+    "BatchTooLargeError",
+    "BatchUnsupportedHeaderError",
+    "InvalidBatchCommitError",
+    "InvalidBatchIdError",
+    "InvalidMsgCounterIncrError",
+    "InvalidSchedulePatternError",
+    "InvalidScheduleRollupError",
+    "InvalidScheduleSourceError",
+    "InvalidScheduleTTLError",
+    "InvalidScheduleTargetError",
+    "InvalidScheduleTimeZoneError",
+    "InvalidSchedulerError",
+    "MsgCounterBrokenError",
+    "MsgCounterDisabledError",
+    "MsgCounterIncrMissingError",
+    "MsgCounterPayloadError",
+    "MsgSchedulesDisabledError",
+    "TooManyInflightBatchesError",
+]

@@ -265,6 +265,7 @@ class StreamConfig(Model):
     allow_msg_counter: bool | None = fld(BOOL)
     allow_atomic: bool | None = fld(BOOL)
     allow_msg_schedules: bool | None = fld(BOOL)
+    allow_batched: bool | None = fld(BOOL)
     extra: dict[str, Any] = extra_field()
 
 

@@ -23,6 +23,8 @@ from . import discover
 from ._asyncio_transport import AsyncioTransport
 from ._connect import Client, connect
 from ._jetstream import JetStream
+from ._js_batch import AtomicBatchPublisher, BatchGet
+from ._js_counters import Counter
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._js_push import PushSubscription
@@ -50,12 +52,15 @@ from ._websocket import WebSocketTransport
 
 __all__ = [
     "AsyncioTransport",
+    "AtomicBatchPublisher",
+    "BatchGet",
     "Client",
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
+    "Counter",
     "Group",
     "Headers",
     "JetStream",

@@ -14,6 +14,8 @@ from nats_core.errors import (
 from . import discover
 from ._connect import Client, connect
 from ._jetstream import JetStream
+from ._js_batch import AtomicBatchPublisher, BatchGet
+from ._js_counters import Counter
 from ._js_ordered import OrderedConsumer
 from ._js_pull import ConsumeContext, Consumer, MessageBatch, MessagesContext
 from ._js_push import PushSubscription
@@ -37,12 +39,15 @@ from ._transport import (
 from ._websocket import WebSocketTransport
 
 __all__ = [
+    "AtomicBatchPublisher",
+    "BatchGet",
     "Client",
     "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
+    "Counter",
     "Group",
     "Headers",
     "JetStream",

@@ -265,3 +265,91 @@ def test_tracker_fail_all_and_forget() -> None:
 def test_tracker_validates_options(kwargs: dict[str, float]) -> None:
     with pytest.raises(InvalidOptionError):
         AsyncPublishTracker("_R", **kwargs)  # type: ignore[arg-type]
+
+
+# ------------------------------------------- the tracker's fast paths (issue #17)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"stream":"S","seq":3}',
+        b'{"stream":"S","seq":3,"duplicate":true}',
+        b'{"stream":"S","seq":3,"domain":"hub","type":"io.nats.jetstream.api.v1.pub_ack"}',
+        b'{"stream":"S","seq":3,"duplicate":"yes"}',  # odd types: the generic decoder
+        b'{"stream":"S","seq":3,"batch":"b1","count":2}',  # unknown keys kept in extra
+        b'{"stream":"S","seq":true}',
+        b'{"stream":"S","seq":3,"domain":null}',
+    ],
+)
+def test_plain_pub_ack_reads_as_the_decoder(body: bytes) -> None:
+    import json
+
+    obj = json.loads(body)
+    expected = PubAck.from_json({k: v for k, v in obj.items() if k != "type"})
+    got = parse_pub_ack(Msg("_R.1", "", body, None, 1))
+    assert got == expected and got.extra == expected.extra
+
+
+def test_tracker_slot_comes_back_with_every_outcome() -> None:
+    t = AsyncPublishTracker("_R", max_retries=0, ack_timeout=1.0)
+    a = t.track("a", now=0.0, slot="A")
+    b = t.track("b", now=0.0, slot="B")
+    c = t.track("c", now=0.5, slot="C")
+    d = t.track("d", now=0.9, slot="D")
+    assert a.slot == "A"
+    out = t.on_reply(ack_for(t, a.token, 1), now=0.1)
+    assert out is not None and out.ack is not None and out.slot == "A"
+    no_resp = Msg(b.reply, "", b"", Headers(status=503), 1)
+    out = t.on_reply(no_resp, now=0.1)
+    assert out is not None and isinstance(out.error, NoStreamResponseError) and out.slot == "B"
+    (late,) = t.expire(1.5)
+    assert late.token == c.token and late.slot == "C"
+    (gone,) = t.fail_all(JetStreamError("closed"))
+    assert gone.slot == "D" and gone.msg == d.to_msg()
+
+
+def test_tracker_on_replies_in_a_batch() -> None:
+    t = AsyncPublishTracker("_R")
+    ps = [t.track("s", now=0.0) for _ in range(3)]
+    msgs = [ack_for(t, p.token, i) for i, p in enumerate(ps)]
+    msgs.insert(1, Msg("_OTHER.1", "", b"{}", None, 1))
+    outs = t.on_replies(msgs, now=0.0)
+    assert [o.token for o in outs] == [p.token for p in ps]
+    assert [o.ack.seq for o in outs if o.ack is not None] == [0, 1, 2]
+    assert t.all_done
+
+
+def test_tracker_retry_moves_to_the_end_of_the_deadlines() -> None:
+    t = AsyncPublishTracker("_R", max_retries=1, ack_timeout=2.0)
+    a = t.track("a", now=0.0)
+    b = t.track("b", now=1.0)
+    out = t.on_reply(Msg(a.reply, "", b"", Headers(status=503), 1), now=1.5)
+    assert out is not None and out.retry is a and a.deadline == 3.5
+    assert t.next_deadline() == 3.0  # b's
+    assert [o.token for o in t.expire(3.0)] == [b.token]
+    assert t.next_deadline() == 3.5
+    assert [o.token for o in t.expire(3.5)] == [a.token]
+    assert t.all_done and t.failed_count == 2
+
+
+def test_tracker_expire_when_now_goes_back() -> None:
+    t = AsyncPublishTracker("_R", ack_timeout=2.0)
+    a = t.track("a", now=5.0)
+    b = t.track("b", now=1.0)  # an earlier deadline after a later one: scan them all
+    assert t.next_deadline() == 3.0
+    assert [o.token for o in t.expire(3.0)] == [b.token]
+    assert [o.token for o in t.expire(7.0)] == [a.token]
+    # once empty, the order holds again
+    c = t.track("c", now=10.0)
+    assert t.next_deadline() == 12.0 and [o.token for o in t.expire(12.0)] == [c.token]
+
+
+def test_tracker_set_ack_timeout_later() -> None:
+    t = AsyncPublishTracker("_R")
+    a = t.track("a", now=0.0)
+    t.ack_timeout = 1.0
+    b = t.track("b", now=0.0)
+    assert t.next_deadline() == 1.0
+    assert [o.token for o in t.expire(5.0)] == [b.token]
+    assert t.pending(a.token) is a and t.next_deadline() is None

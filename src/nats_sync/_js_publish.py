@@ -91,7 +91,6 @@ class JetStreamPublisher(JetStreamManager):
         if publish_async_timeout is not None and publish_async_timeout <= 0:
             raise ValueError("publish_async_timeout must be positive (or None)")
         self._pa: AsyncPublishTracker | None = None
-        self._pa_futs: dict[str, _Slot] = {}
         self._pa_event: Event | None = None
         self._pa_waiting = False  # someone waits on _pa_event
         self._pa_sub: Subscription | None = None
@@ -180,27 +179,29 @@ class JetStreamPublisher(JetStreamManager):
             out = tracker.on_reply(msg, now())
             if out is None:
                 return
-            if out.retry is None:
-                done = self._pa_take([out])
+            if out.retry is None and self._pa_waiting:
+                self._pa_changed()
         if out.retry is not None:
             spawn(self._nc, self._pa_republish, out.retry, name="nats-js-publish-retry")
+        elif out.error is None:  # stored: resolve the future, nothing else to tell
+            slot: _Slot | None = out.slot
+            if slot is not None:
+                resolve(slot[0], out.ack, None)
         else:
-            self._pa_settle(tracker, done)
+            self._pa_settle(tracker, [out])
 
-    def _pa_take(self, outs: list[PublishOutcome]) -> list[tuple[PublishOutcome, _Slot | None]]:
-        """The futures and handlers of ``outs`` (call with the lock held)."""
-        done = [(out, self._pa_futs.pop(out.token, None)) for out in outs]
+    def _pa_take(self, outs: list[PublishOutcome]) -> list[PublishOutcome]:
+        """``outs``, once whoever waits was woken (call with the lock held)."""
         if outs:
             self._pa_changed()
-        return done
+        return outs
 
-    def _pa_settle(
-        self, tracker: AsyncPublishTracker, done: list[tuple[PublishOutcome, _Slot | None]]
-    ) -> None:
+    def _pa_settle(self, tracker: AsyncPublishTracker, done: list[PublishOutcome]) -> None:
         """Resolve the futures, call the error handlers, then tell the tracker: a
         waiter of :meth:`publish_async_complete` returns after the handlers."""
         try:
-            for out, slot in done:
+            for out in done:
+                slot: _Slot | None = out.slot
                 fut, error_cb = (None, None) if slot is None else slot
                 if fut is not None:
                     resolve(fut, out.ack, out.error)
@@ -213,7 +214,7 @@ class JetStreamPublisher(JetStreamManager):
                     except Exception as exc:
                         self._nc._report_error(exc)
         finally:
-            failed = sum(1 for out, _ in done if out.error is not None)
+            failed = sum(1 for out in done if out.error is not None)
             if failed:
                 with self._lock:
                     tracker.reported(failed)
@@ -274,26 +275,41 @@ class JetStreamPublisher(JetStreamManager):
         context's ``publish_async_error_cb`` when this call has none; the
         future raises the same error.
         """
-        hdrs = publish_headers(
-            headers,
-            msg_id=msg_id,
-            expected_stream=expected_stream,
-            expected_last_seq=expected_last_seq,
-            expected_last_subject_seq=expected_last_subject_seq,
-            expected_last_msg_id=expected_last_msg_id,
-            ttl=ttl,
-        )
-        tracker = self._pa_tracker()
-        deadline = None if stall_timeout is None else now() + stall_timeout
+        if (
+            headers is None
+            and msg_id is None
+            and expected_stream is None
+            and expected_last_seq is None
+            and expected_last_subject_seq is None
+            and expected_last_msg_id is None
+            and ttl is None
+        ):
+            hdrs = None
+        else:
+            hdrs = publish_headers(
+                headers,
+                msg_id=msg_id,
+                expected_stream=expected_stream,
+                expected_last_seq=expected_last_seq,
+                expected_last_subject_seq=expected_last_subject_seq,
+                expected_last_msg_id=expected_last_msg_id,
+                ttl=ttl,
+            )
+        tracker = self._pa
+        if tracker is None:
+            tracker = self._pa_tracker()
+        fut: Future[PubAck] = Future()
+        slot: _Slot = (fut, error_cb)
+        deadline = None
         while True:
             with self._lock:
                 if not tracker.is_full:
-                    pending = tracker.track(subject, data, hdrs, now=now())
-                    fut: Future[PubAck] = Future()
-                    self._pa_futs[pending.token] = (fut, error_cb)
+                    pending = tracker.track(subject, data, hdrs, now=now(), slot=slot)
                     break
                 self._pa_waiting = True
                 event = self._pa_event
+            if deadline is None and stall_timeout is not None:
+                deadline = now() + stall_timeout
             left = None if deadline is None else deadline - now()
             if left is not None and left <= 0:
                 raise TooManyPendingError(
@@ -307,7 +323,6 @@ class JetStreamPublisher(JetStreamManager):
         except BaseException:
             with self._lock:
                 tracker.forget(pending.token)
-                self._pa_futs.pop(pending.token, None)
                 self._pa_changed()
             raise
         return fut

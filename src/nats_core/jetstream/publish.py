@@ -17,7 +17,7 @@ means every outcome was delivered.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -175,10 +175,31 @@ def parse_pub_ack(reply: Msg | bytes, *, subject: str = "") -> PubAck:
         raise InvalidResponseError(f"invalid jetstream publish ack: {obj!r:.64}")
     if obj.get("error") is not None:
         raise api_error_from_json(obj["error"])
-    ack = PubAck.from_json({k: v for k, v in obj.items() if k != "type"})
+    ack = _plain_pub_ack(obj)
+    if ack is None:
+        ack = PubAck.from_json({k: v for k, v in obj.items() if k != "type"})
     if not ack.stream:
         raise InvalidResponseError(f"invalid jetstream publish ack (no stream): {obj!r:.64}")
     return ack
+
+
+_PLAIN_ACK_KEYS = frozenset(("stream", "seq", "duplicate", "domain", "type"))
+
+
+def _plain_pub_ack(obj: Mapping[str, Any]) -> PubAck | None:
+    """The usual ack (``stream``, ``seq``, maybe ``duplicate``/``domain``) without the
+    generic decoder; ``None`` for anything else (the decoder then reads it, the same way)."""
+    stream = obj.get("stream")
+    seq = obj.get("seq")
+    if type(stream) is not str or type(seq) is not int or not _PLAIN_ACK_KEYS.issuperset(obj):
+        return None
+    dup = obj.get("duplicate")
+    domain = obj.get("domain")
+    if (dup is not None and type(dup) is not bool) or (
+        domain is not None and type(domain) is not str
+    ):
+        return None
+    return PubAck(stream=stream, seq=seq, duplicate=dup, domain=domain)
 
 
 # ----------------------------------------------------------- async publish
@@ -195,6 +216,9 @@ class PendingPublish:
     headers: Headers | None
     deadline: float | None
     retries: int = 0
+    slot: Any = None
+    """The adapter's own object for this publish (its future...), from
+    :meth:`AsyncPublishTracker.track`."""
 
     def to_msg(self) -> Msg:
         """The publish as a message (``subject``, ``data``, ``headers``; no reply),
@@ -218,6 +242,8 @@ class PublishOutcome:
     retry: PendingPublish | None = None
     msg: Msg | None = None
     """With ``error``: the publish that failed (see :meth:`PendingPublish.to_msg`)."""
+    slot: Any = None
+    """The ``slot`` given to :meth:`AsyncPublishTracker.track` (with ``ack`` or ``error``)."""
 
 
 class AsyncPublishTracker:
@@ -241,7 +267,9 @@ class AsyncPublishTracker:
     __slots__ = (
         "_failed",
         "_failed_taken",
+        "_last_deadline",
         "_next",
+        "_ordered",
         "_pending",
         "_reporting",
         "ack_timeout",
@@ -278,6 +306,8 @@ class AsyncPublishTracker:
         self._failed = 0
         self._failed_taken = 0
         self._reporting = 0
+        self._ordered = True  # the deadlines in _pending are in order (see track)
+        self._last_deadline: float | None = None
 
     @property
     def subscription_subject(self) -> str:
@@ -332,7 +362,7 @@ class AsyncPublishTracker:
     def _fail(self, p: PendingPublish, error: JetStreamError) -> PublishOutcome:
         self._failed += 1
         self._reporting += 1
-        return PublishOutcome(p.token, error=error, msg=p.to_msg())
+        return PublishOutcome(p.token, error=error, msg=p.to_msg(), slot=p.slot)
 
     def pending(self, token: str) -> PendingPublish | None:
         """The publish in flight under ``token``, if any."""
@@ -345,18 +375,34 @@ class AsyncPublishTracker:
         headers: Headers | None = None,
         *,
         now: float,
+        slot: Any = None,
     ) -> PendingPublish:
-        """Register a publish; send it to ``subject`` with the returned ``reply``."""
-        if self.is_full:
+        """Register a publish; send it to ``subject`` with the returned ``reply``.
+
+        ``slot`` is the adapter's object for it (its future), handed back in
+        the publish's :class:`PublishOutcome`. One dict insertion; no timer:
+        the deadlines are in the order of the publishes (a retry moves to the
+        end), so :meth:`expire` reads only the overdue ones.
+        """
+        pending = self._pending
+        if len(pending) >= self.max_pending:
             raise TooManyPendingError(
-                f"{len(self._pending)} async publishes await their acks (max_pending="
+                f"{len(pending)} async publishes await their acks (max_pending="
                 f"{self.max_pending}): wait for some to complete"
             )
-        self._next += 1
-        token = format(self._next, "x")
-        deadline = None if self.ack_timeout is None else now + self.ack_timeout
+        n = self._next = self._next + 1
+        token = f"{n:x}"
+        timeout = self.ack_timeout
+        if timeout is None:
+            deadline = None
+        else:
+            deadline = now + timeout
+            if self._last_deadline is not None and deadline < self._last_deadline:
+                self._ordered = False  # ``now`` went back: expire scans everything
+            self._last_deadline = deadline
         p = PendingPublish(token, self.reply_prefix + token, subject, payload, headers, deadline)
-        self._pending[token] = p
+        p.slot = slot
+        pending[token] = p
         return p
 
     def token_of(self, reply_subject: str) -> str | None:
@@ -373,26 +419,51 @@ class AsyncPublishTracker:
             return None
         return self.on_token_reply(token, msg, now)
 
+    def on_replies(self, msgs: Iterable[Msg], now: float) -> list[PublishOutcome]:
+        """:meth:`on_reply` for several replies at once (unknown ones left out)."""
+        out = []
+        for msg in msgs:
+            o = self.on_reply(msg, now)
+            if o is not None:
+                out.append(o)
+        return out
+
     def on_token_reply(self, token: str, msg: Msg, now: float) -> PublishOutcome | None:
         """Handle the reply ``msg`` to the publish ``token`` (``None`` if unknown or late)."""
-        p = self._pending.get(token)
+        p = self._pending.pop(token, None)  # the one dict operation of an ack
         if p is None:
             return None
-        if msg.is_no_responders and p.retries < self.max_retries:
+        if msg._headers is not None and msg.is_no_responders and p.retries < self.max_retries:
             p.retries += 1
             if self.ack_timeout is not None:
                 p.deadline = now + self.ack_timeout
+                if self._last_deadline is not None and p.deadline < self._last_deadline:
+                    self._ordered = False
+                self._last_deadline = p.deadline
+            self._pending[token] = p  # at the end: the deadlines stay in order
             return PublishOutcome(token, retry=p)
-        del self._pending[token]
         try:
             ack = parse_pub_ack(msg, subject=p.subject)
         except (APIError, JetStreamError) as exc:
             return self._fail(p, exc)
-        return PublishOutcome(token, ack=ack)
+        return PublishOutcome(token, ack=ack, slot=p.slot)
 
     def expire(self, now: float) -> list[PublishOutcome]:
         """Fail the publishes whose ack is overdue at ``now``."""
-        late = [t for t, p in self._pending.items() if p.deadline is not None and now >= p.deadline]
+        if self.ack_timeout is None or not self._pending:
+            return []
+        if self._ordered:
+            late = []
+            for t, p in self._pending.items():
+                if p.deadline is None:
+                    continue  # tracked before ack_timeout was set: never late
+                if now < p.deadline:
+                    break
+                late.append(t)
+        else:
+            late = [
+                t for t, p in self._pending.items() if p.deadline is not None and now >= p.deadline
+            ]
         out = []
         for t in late:
             p = self._pending.pop(t)
@@ -401,10 +472,20 @@ class AsyncPublishTracker:
                     p, AsyncPublishTimeoutError(f"no ack for the publish to {p.subject!r} in time")
                 )
             )
+        if not self._pending:
+            self._ordered = True
+            self._last_deadline = None
         return out
 
     def next_deadline(self) -> float | None:
         """When :meth:`expire` next has work, or ``None`` (no ack timeout, nothing pending)."""
+        if self.ack_timeout is None or not self._pending:
+            return None
+        if self._ordered:
+            for p in self._pending.values():
+                if p.deadline is not None:
+                    return p.deadline
+            return None
         deadlines = [p.deadline for p in self._pending.values() if p.deadline is not None]
         return min(deadlines) if deadlines else None
 
@@ -412,6 +493,8 @@ class AsyncPublishTracker:
         """End every pending publish with ``error`` (disconnected, closed...)."""
         out = [self._fail(p, error) for p in self._pending.values()]
         self._pending.clear()
+        self._ordered = True
+        self._last_deadline = None
         return out
 
     def forget(self, token: str) -> None:

@@ -26,6 +26,8 @@ GROUPS: tuple[str, ...] = (
     "server",  # pynats server: run an embedded nats-server
     "demo",
     "bench",
+    "stream",  # stream add/ls/info/edit/rm/purge/get/view
+    "consumer",  # consumer add/ls/info/rm/next/pause/resume
 )
 
 HINT = "pynats: the pynats command needs its extra: pip install 'pynats[cli]'"

@@ -79,10 +79,15 @@ __all__ = [
     "GlobalOptions",
     "NatsCommand",
     "NatsGroup",
+    "Size",
+    "check_name",
     "close_client",
+    "confirm",
     "connect_from",
     "emit",
     "fail",
+    "human_bytes",
+    "human_duration",
     "info",
     "jetstream_from",
     "json_option",
@@ -121,8 +126,10 @@ def fail(message: str) -> CliError:
 
 if TYPE_CHECKING:
     _FloatType = click.ParamType[float]  # generic in click's stubs from 8.2
+    _IntType = click.ParamType[int]
 else:
     _FloatType = click.ParamType
+    _IntType = click.ParamType
 
 
 class Duration(_FloatType):
@@ -143,6 +150,77 @@ class Duration(_FloatType):
         if seconds < 0:
             self.fail(f"{value!r} is negative", param, ctx)
         return seconds
+
+
+class Size(_IntType):
+    """A byte count: ``1024``, ``512K``, ``10MB``, ``1.5GiB`` (K/M/G/T, powers of 1024);
+    ``-1`` means unlimited."""
+
+    name = "size"
+    _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Bytes as an int (``-1``: unlimited)."""
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if text == "-1":
+            return -1
+        m = re.fullmatch(r"(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?", text, re.IGNORECASE)
+        if m is None:
+            self.fail(f"{value!r} is not a size (e.g. 1024, 512K, 10MB, 1GiB, -1)", param, ctx)
+        return int(float(m.group(1)) * self._UNITS[m.group(2).lower()])
+
+
+def human_bytes(n: int | None) -> str:
+    """``1536`` as ``1.5 KiB`` (``-1``/``None``: ``unlimited``)."""
+    if n is None or n < 0:
+        return "unlimited"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def human_duration(value: _dt.timedelta | float | None, zero: str = "forever") -> str:
+    """A duration as ``1h2m3s`` / ``250ms`` (``0``/``None``: ``zero``)."""
+    seconds = value.total_seconds() if isinstance(value, _dt.timedelta) else (value or 0.0)
+    if seconds <= 0:
+        return zero
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v]
+    if secs or not parts:
+        frac = seconds - whole
+        parts.append(f"{secs + frac:.3g}s" if frac and not parts else f"{secs}s")
+    return "".join(parts)
+
+
+def check_name(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback: a stream, consumer or bucket name (no spaces, ``.``,
+    ``*``, ``>``, ``/`` or ``\\``), else a usage error (exit 2)."""
+    if value is None:
+        return value
+    if not value or re.search(r"[\s.*>/\\]", value):
+        raise click.BadParameter(f"{value!r} is not a valid name (no spaces, '.', '*', '>', '/')")
+    return value
+
+
+def confirm(question: str, force: bool) -> None:
+    """Go on when ``force`` or the user says yes on a terminal; else a one-line
+    error (exit 1) saying to pass ``--force``."""
+    if force:
+        return
+    if not sys.stdin or not sys.stdin.isatty():
+        raise fail(f"{question} Not confirmed: pass --force (-f) to do it without asking")
+    if not click.confirm(question, default=False, err=True):
+        raise fail("not confirmed")
 
 
 # ---------------------------------------------------------------- global options
@@ -531,7 +609,7 @@ def want_json(ctx: click.Context | None = None) -> bool:
     return bool(ctx.meta.get("pynats.json"))
 
 
-def emit(data: Any, render: Callable[[], None]) -> None:
+def emit(data: Any, render: Callable[[], object]) -> None:
     """``data`` as JSON if ``--json`` was given, else call ``render()``."""
     if want_json():
         print_json(data)

@@ -179,7 +179,9 @@ class BaseClient(CallbackDispatch):
                 if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
                     o = self._opts
                     ctx = self._tls_context() if server.tls else None
-                    t = await WebSocketTransport.upgrade(t, server, ctx, o.tls_hostname)
+                    t = await WebSocketTransport.upgrade(
+                        t, server, ctx, o.tls_hostname, compression=o.compression
+                    )
                 return await self._handshake(t, server)
             raise NatsTimeoutError(f"connecting to {server.url} timed out after {timeout} s")
         except BaseException as e:

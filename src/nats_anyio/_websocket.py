@@ -30,6 +30,8 @@ class WebSocketTransport(StreamTransport):
         self._framer = framer
         #: True when the stream is TLS (``wss://``): the NATS handshake needs no upgrade.
         self.secure = secure
+        #: True when the server accepted permessage-deflate: messages go compressed.
+        self.compressed = framer.compressed
         self._send_lock = anyio.Lock()  # frames go out whole and in order
         self._rest = b""  # NATS bytes read but not returned yet
 
@@ -40,8 +42,11 @@ class WebSocketTransport(StreamTransport):
         server: ServerAddress,
         ctx: ssl.SSLContext | None = None,
         hostname: str | None = None,
+        *,
+        compression: bool = False,
     ) -> WebSocketTransport:
-        """Run TLS on ``inner`` when ``ctx`` is given, then the WebSocket upgrade.
+        """Run TLS on ``inner`` when ``ctx`` is given, then the WebSocket upgrade
+        (offering permessage-deflate with ``compression``).
 
         The caller bounds the time and closes ``inner`` if this fails.
         """
@@ -49,7 +54,11 @@ class WebSocketTransport(StreamTransport):
             await inner.start_tls(ctx, hostname or server.host)
         try:
             framer = WebSocketFramer(
-                server.host, server.port, secure=ctx is not None, path=server.path or "/"
+                server.host,
+                server.port,
+                secure=ctx is not None,
+                path=server.path or "/",
+                compression=compression,
             )
             await inner.write(framer.handshake())
             early = b""

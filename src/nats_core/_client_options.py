@@ -91,6 +91,9 @@ class ClientOptions:
     #: Accepted for nats.go's SkipHostLookup: the clients never resolve and shuffle
     #: a host's addresses themselves (the host name goes to the OS as given).
     skip_host_lookup: bool = False
+    #: Offer permessage-deflate in the WebSocket upgrade (``ws://``/``wss://``
+    #: servers only; nats.go's Compression): the server may decline.
+    compression: bool = False
 
 
 _CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}

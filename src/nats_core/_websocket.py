@@ -8,6 +8,12 @@ frames. The adapters' WebSocket transports own the socket and call it.
 
 wsproto is an optional dependency (``pip install 'pynats[websocket]'``),
 imported when the first framer is made.
+
+With ``compression=True`` the upgrade offers permessage-deflate (RFC 7692) as
+nats.go does, with no context takeover either way, so every message is
+compressed on its own (zlib, through wsproto's extension: computation, not
+I/O). The server may decline; :attr:`WebSocketFramer.compressed` says whether
+it accepted.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ def _wsproto() -> Any:
             import wsproto
             import wsproto.connection
             import wsproto.events
+            import wsproto.extensions
             import wsproto.utilities
         except ImportError:  # pragma: no cover - depends on the environment
             raise LocalProtocolError(
@@ -40,6 +47,7 @@ def _wsproto() -> Any:
             WSConnection=wsproto.WSConnection,
             ConnectionState=wsproto.connection.ConnectionState,
             ConnectionType=wsproto.connection.ConnectionType,
+            PerMessageDeflate=wsproto.extensions.PerMessageDeflate,
             ProtocolError=wsproto.utilities.ProtocolError,
             AcceptConnection=ev.AcceptConnection,
             BytesMessage=ev.BytesMessage,
@@ -62,12 +70,19 @@ class WebSocketFramer:
     close) whenever it is not empty.
     """
 
-    def __init__(self, host: str, port: int, *, secure: bool, path: str = "/") -> None:
+    def __init__(
+        self, host: str, port: int, *, secure: bool, path: str = "/", compression: bool = False
+    ) -> None:
         self._w = w = _wsproto()
         self._ws = w.WSConnection(w.ConnectionType.CLIENT)
         shown = f"[{host}]" if ":" in host else host
         self.host = shown if port == _DEFAULT_PORTS[secure] else f"{shown}:{port}"
         self.path = path or "/"
+        #: True when the upgrade offers permessage-deflate (``compression=True``).
+        self.compression = compression
+        #: True once the server accepted permessage-deflate: messages are
+        #: compressed both ways.
+        self.compressed = False
         self._out = bytearray()
         self._head = b""  # the first bytes of the upgrade answer
         #: True once the server answered the upgrade with 101 Switching Protocols.
@@ -80,7 +95,19 @@ class WebSocketFramer:
 
     def handshake(self) -> bytes:
         """The HTTP request that upgrades the connection to WebSocket."""
-        data: bytes = self._ws.send(self._w.Request(host=self.host, target=self.path))
+        w = self._w
+        extensions = []
+        if self.compression:
+            # As nats.go asks (and nats-server answers): no context takeover on
+            # either side, each message is a deflate stream of its own.
+            extensions.append(
+                w.PerMessageDeflate(
+                    client_no_context_takeover=True, server_no_context_takeover=True
+                )
+            )
+        data: bytes = self._ws.send(
+            w.Request(host=self.host, target=self.path, extensions=extensions)
+        )
         return data
 
     def receive_data(self, data: bytes) -> bytes:
@@ -119,6 +146,7 @@ class WebSocketFramer:
                     self._out += self._ws.send(ev.response())
                 elif isinstance(ev, w.AcceptConnection):
                     self.accepted = True
+                    self.compressed = any(isinstance(x, w.PerMessageDeflate) for x in ev.extensions)
                 elif isinstance(ev, w.CloseConnection):
                     self.closed = True
                     self.close_code = ev.code
@@ -136,7 +164,8 @@ class WebSocketFramer:
         return bytes(out)
 
     def send(self, data: bytes) -> bytes:
-        """``data`` framed as one binary message (masked, as a client must)."""
+        """``data`` framed as one binary message (masked, as a client must;
+        compressed when :attr:`compressed`)."""
         if self.closed or not self.accepted:
             raise LocalProtocolError("the WebSocket connection is not open")
         frame: bytes = self._ws.send(self._w.BytesMessage(data=data))

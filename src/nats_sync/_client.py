@@ -161,7 +161,9 @@ class BaseClient(ClientState):
         t: Transport = self._factory(server, timeout)
         if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
             ctx = self._tls_context() if server.tls else None
-            t = WebSocketTransport.upgrade(t, server, timeout, ctx, o.tls_hostname)
+            t = WebSocketTransport.upgrade(
+                t, server, timeout, ctx, o.tls_hostname, compression=o.compression
+            )
         self._dialing = t  # close() shuts it down: a handshake never delays close
         conn = self._conn
         try:

@@ -29,6 +29,8 @@ class WebSocketTransport:
         self._framer = framer
         #: True when the socket is TLS (``wss://``): the NATS handshake needs no upgrade.
         self.secure = secure
+        #: True when the server accepted permessage-deflate: messages go compressed.
+        self.compressed = framer.compressed
         self._flock = threading.Lock()  # the framer, shared by the reader and the writer
         self._slock = threading.Lock()  # the socket's send side
         self._control = b""  # control frames the reader could not send yet
@@ -41,9 +43,19 @@ class WebSocketTransport:
         timeout: float,
         ctx: ssl.SSLContext | None = None,
         hostname: str | None = None,
+        *,
+        compression: bool = False,
     ) -> WebSocketTransport:
-        """Dial ``server``, run TLS when ``ctx`` is given, then the WebSocket upgrade."""
-        return cls.upgrade(TCPTransport.connect(server, timeout), server, timeout, ctx, hostname)
+        """Dial ``server``, run TLS when ``ctx`` is given, then the WebSocket upgrade
+        (offering permessage-deflate with ``compression``)."""
+        return cls.upgrade(
+            TCPTransport.connect(server, timeout),
+            server,
+            timeout,
+            ctx,
+            hostname,
+            compression=compression,
+        )
 
     @classmethod
     def upgrade(
@@ -53,14 +65,21 @@ class WebSocketTransport:
         timeout: float,
         ctx: ssl.SSLContext | None = None,
         hostname: str | None = None,
+        *,
+        compression: bool = False,
     ) -> WebSocketTransport:
-        """Run TLS on ``tcp`` when ``ctx`` is given, then the WebSocket upgrade;
-        ``tcp`` is closed if that fails."""
+        """Run TLS on ``tcp`` when ``ctx`` is given, then the WebSocket upgrade
+        (offering permessage-deflate with ``compression``); ``tcp`` is closed if
+        that fails."""
         try:
             if ctx is not None:
                 tcp.start_tls(ctx, hostname or server.host, timeout)
             framer = WebSocketFramer(
-                server.host, server.port, secure=ctx is not None, path=server.path or "/"
+                server.host,
+                server.port,
+                secure=ctx is not None,
+                path=server.path or "/",
+                compression=compression,
             )
             tcp.settimeout(timeout)
             tcp.write(framer.handshake())

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = [
     ("src/nats_anyio/_jetstream.py", "src/nats_sync/_jetstream.py"),
     ("src/nats_anyio/_js_batch.py", "src/nats_sync/_js_batch.py"),
+    ("src/nats_anyio/_js_consume.py", "src/nats_sync/_js_consume.py"),
     ("src/nats_anyio/_js_counters.py", "src/nats_sync/_js_counters.py"),
     ("src/nats_anyio/_js_manage.py", "src/nats_sync/_js_manage.py"),
     ("src/nats_anyio/_js_newer.py", "src/nats_sync/_js_newer.py"),
@@ -56,6 +57,7 @@ FILES = [
 #: (async test module, generated blocking test module): the tests of the modules above.
 TEST_FILES = [
     ("tests/test_js_anyio.py", "tests/test_js_sync.py"),
+    ("tests/test_js_consume_anyio.py", "tests/test_js_consume_sync.py"),
     ("tests/test_js_handles_anyio.py", "tests/test_js_handles_sync.py"),
     ("tests/test_js_push_anyio.py", "tests/test_js_push_sync.py"),
     ("tests/test_js_kv_anyio.py", "tests/test_js_kv_sync.py"),

@@ -14,6 +14,7 @@ from nats_core import Headers, Msg
 from nats_core._headers import decode_headers, encode_headers
 from nats_core.jetstream import (
     ConsumerDeletedError,
+    ConsumerNotFoundError,
     FetchState,
     InvalidOptionError,
     JSApi,
@@ -644,3 +645,155 @@ def test_fetch_flow_control_and_stop() -> None:
     f.stop()
     assert f.done and f.deadline is None and f.check(100) is None
     assert f.on_reconnect(now=2) is None
+
+
+# ------------------------------------------------------------------- drain
+
+
+def test_drain_pulls_no_more_and_ends_with_the_last_pending_message() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    for i in range(1, 4):
+        c.on_msg(user(i), now=0.1)
+    assert c.drain() == PullOutcome() and c.draining and not c.done
+    for i in range(4, 10):  # below the threshold: no refill while draining
+        out = c.on_msg(user(i), now=0.2)
+        assert out == PullOutcome(deliver=True)
+    out = c.on_msg(user(10), now=0.3)
+    assert out == PullOutcome(deliver=True, done=True)  # delivered, and the end
+    assert c.done and c.drained and c.error is None and c.deadline is None
+    assert c.on_msg(user(11), now=0.4) == PullOutcome(done=True)  # nothing after the end
+    assert c.on_reconnect(now=1) is None
+
+
+def test_drain_with_nothing_pending_ends_at_once() -> None:
+    c = PullConsumeState(max_messages=2)  # not started: nothing in flight
+    assert c.drain() == PullOutcome(done=True) and c.drained
+    assert c.drain() == PullOutcome(done=True)  # idempotent
+    with pytest.raises(InvalidOptionError):
+        c.start(now=2)
+
+
+def test_drain_ends_with_the_status_that_ends_the_last_pull() -> None:
+    c = PullConsumeState(max_messages=10, expires=5)
+    c.start(now=0)
+    c.on_msg(user(1), now=0.1)
+    c.drain()
+    c.on_msg(heartbeat(), now=2)
+    out = c.on_msg(user(2), now=2.5)
+    assert out == PullOutcome(deliver=True)
+    out = c.on_msg(timeout(8), now=5)
+    assert out.done and out.error is None and out.pull is None and out.status is not None
+    assert c.drained
+
+
+def test_drain_by_bytes_ends_when_the_byte_budget_is_spent() -> None:
+    c = PullConsumeState(max_bytes=1000)
+    c.start(now=0)
+    c.drain()
+    assert not c.on_msg(user(1), now=0, size=600).done
+    out = c.on_msg(user(2), now=0, size=400)
+    assert out == PullOutcome(deliver=True, done=True)
+
+
+@pytest.mark.parametrize(
+    "lose",
+    [
+        lambda c: c.on_msg(no_responders(), now=1),
+        lambda c: c.on_msg(status(409, "Server Shutdown"), now=1),
+        lambda c: c.on_msg(status(409, "Leadership Change"), now=1),
+        lambda c: c.check(c.deadline),  # two missed heartbeats
+    ],
+)
+def test_drain_ends_quietly_when_the_pulls_are_lost(lose: Any) -> None:
+    c = PullConsumeState(max_messages=10, expires=4)
+    c.start(now=0)
+    c.drain()
+    out = lose(c)
+    assert out is not None and out.done and out.error is None and out.pull is None
+    assert not out.check_consumer and c.drained and c.deadline is None
+
+
+def test_drain_after_a_disconnect_or_while_waiting_to_pull_again() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    c.drain()
+    c.on_disconnect()  # the pulls in flight are gone with the connection
+    assert c.drained and c.on_reconnect(now=1) is None
+
+    down = PullConsumeState(max_messages=10)
+    down.start(now=0)
+    down.on_disconnect()
+    assert down.drain() == PullOutcome(done=True)
+
+    retrying = PullConsumeState(max_messages=10)
+    retrying.start(now=0)
+    retrying.on_msg(no_responders(), now=0.5)
+    assert retrying.retrying
+    assert retrying.drain() == PullOutcome(done=True) and not retrying.retrying
+
+
+def test_drain_after_a_terminal_error_keeps_the_error() -> None:
+    c = PullConsumeState()
+    c.start(now=0)
+    out = c.on_msg(status(409, "Consumer Deleted"), now=1)
+    assert isinstance(out.error, ConsumerDeletedError)
+    again = c.drain()
+    assert again.done and again.error is out.error and not c.drained
+
+
+# ------------------------------------------------------ a consumer gone
+
+
+def test_consume_asks_to_check_the_consumer_on_503_and_missed_heartbeats() -> None:
+    c = PullConsumeState(max_messages=10, expires=4)  # heartbeat 2 s
+    c.start(now=0)
+    out = c.on_msg(no_responders(), now=0.1)
+    assert out.check_consumer and out.error is not None and not out.done
+    assert "does not exist" in str(out.error)
+    again = c.check(c.deadline or 0)
+    assert again is not None and again.pull is not None
+    later = c.on_msg(no_responders(), now=0.3)  # the same series: no new check
+    assert not later.check_consumer and later.error is None
+    assert not c.on_msg(status(409, "Server Shutdown"), now=5).check_consumer
+
+    hb = PullConsumeState(max_messages=10, expires=4)
+    hb.start(now=0)
+    out = hb.check(4.0)
+    assert out is not None and isinstance(out.error, MissedHeartbeatError)
+    assert out.check_consumer and out.pull is not None
+    assert not hb.on_msg(timeout(10), now=4.1).check_consumer
+
+
+def test_consumer_gone_ends_the_consume_with_the_error() -> None:
+    c = PullConsumeState(max_messages=10)
+    c.start(now=0)
+    c.on_msg(no_responders(), now=0.1)
+    error = ConsumerNotFoundError(404, 10014, "consumer not found")
+    out = c.consumer_gone(error)
+    assert out == PullOutcome(done=True, error=error)
+    assert c.done and c.error is error and c.deadline is None and not c.retrying
+    assert c.on_msg(user(1), now=1) == PullOutcome(done=True, error=error)
+    assert c.check(100) is None and c.on_reconnect(now=100) is None
+
+
+def test_fetch_asks_to_check_the_consumer_on_503() -> None:
+    f = FetchState(5, expires=10, now=0)
+    out = f.on_msg(no_responders(), now=0.1)
+    assert out.done and out.check_consumer and isinstance(out.error, PullStatusError)
+    error = ConsumerNotFoundError(404, 10014, "consumer not found")
+    assert f.consumer_gone(error) == PullOutcome(done=True, error=error)
+    assert f.error is error
+
+    other = FetchState(5, expires=10, now=0)
+    assert not other.on_msg(status(409, "Consumer Deleted"), now=0.1).check_consumer
+    assert not other.on_msg(timeout(5), now=0.2).check_consumer
+
+    quiet = FetchState(5, expires=10, now=0)  # heartbeat 5 s
+    out = quiet.check(10.0)
+    assert out is not None and out.done and out.check_consumer
+    assert isinstance(out.error, MissedHeartbeatError)
+    assert quiet.consumer_gone(error).error is error
+    expired = FetchState(5, expires=1, now=0)
+    out = expired.check(2.0)
+    assert out is not None and out.done and not out.check_consumer and out.error is None

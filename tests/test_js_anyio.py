@@ -1172,7 +1172,7 @@ async def test_ordered_consumer(js: nats_anyio.JetStream) -> None:
 async def test_ordered_consumer_recreates_after_a_gap(
     js: nats_anyio.JetStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nats_anyio._js_pull as mod
+    import nats_anyio._js_consume as mod  # the iterator reads through it
 
     name, subj = await make_stream(js)
     for i in range(10):

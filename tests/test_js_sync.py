@@ -1171,7 +1171,7 @@ def test_ordered_consumer(js: nats_sync.JetStream) -> None:
 def test_ordered_consumer_recreates_after_a_gap(
     js: nats_sync.JetStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nats_sync._js_pull as mod
+    import nats_sync._js_consume as mod  # the iterator reads through it
 
     name, subj = make_stream(js)
     for i in range(10):

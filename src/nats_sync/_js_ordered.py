@@ -7,7 +7,8 @@ order, on ephemeral consumers it recreates after a gap, missed heartbeats, a
 deleted consumer or a reconnect (the plans come from the core's
 :class:`~nats_core.jetstream.ordered.OrderedConsumerState`).
 
-It runs on the pull machinery of ``_js_pull``.
+It runs on the pull machinery of ``_js_pull`` and ``_js_consume`` (its
+``messages()`` and ``consume()`` contexts drain as a plain consumer's do).
 Generated from ``nats_anyio/_js_ordered.py`` by ``scripts/unasync.py``: do not edit.
 """
 
@@ -24,15 +25,9 @@ from nats_core.jetstream.ordered import OrderedConsumerState, ResetPlan
 from nats_core.jetstream.pull import DEFAULT_EXPIRES, FetchState
 
 from ._compat import now, sleep, spawn
+from ._js_consume import ConsumeContext, MessagesContext
 from ._js_manage import ErrorCallback, JetStreamManager
-from ._js_pull import (
-    ConsumeContext,
-    MessageBatch,
-    MessagesContext,
-    consume_options,
-    fetch_batch,
-    first_msg,
-)
+from ._js_pull import MessageBatch, consume_options, fetch_batch, first_msg
 from ._msg import Msg
 
 __all__ = ["OrderedConsumer"]

@@ -9,7 +9,8 @@ the :class:`MessageBatch` a fetch returns.
 The core's state machines (:class:`~nats_core.jetstream.pull.FetchState`,
 :class:`~nats_core.jetstream.pull.PullConsumeState`) say what to send and
 when; this module waits for messages, watches the connection and does it. The
-ordered consumer (``_js_ordered``) runs on the same iterator.
+iterator and the callback runner live in ``_js_consume`` (the ordered
+consumer, ``_js_ordered``, runs on them too).
 
 It waits, sleeps, locks and runs background work only through ``._compat``.
 Generated from ``nats_anyio/_js_pull.py`` by ``scripts/unasync.py``: do not edit.
@@ -19,30 +20,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
+from nats_core.errors import NatsTimeoutError
 from nats_core.jetstream.errors import JetStreamError
 from nats_core.jetstream.models import ConsumerInfo
-from nats_core.jetstream.ordered import OrderedConsumerState, ResetPlan
+from nats_core.jetstream.ordered import OrderedConsumerState
 from nats_core.jetstream.pull import (
     DEFAULT_EXPIRES,
     FetchState,
     PinState,
     PullConsumeState,
-    PullOutcome,
-    PullRequest,
     check_priority_pull,
-    next_request,
 )
 
-from ._compat import Event, call_maybe_async, now, spawn
+from ._compat import now
+
+# (the push consumer, ``_js_push``, takes the connection plumbing from here too)
+from ._js_consume import _DOWN as _DOWN
+from ._js_consume import _POLL as _POLL
+from ._js_consume import _UP as _UP
+from ._js_consume import (
+    ConsumeContext,
+    MessagesContext,
+    Reordering,
+    _consumer_gone,
+    _send_pull,
+)
+from ._js_consume import _ConnWatch as _ConnWatch
+from ._js_consume import _next_or_none as _next_or_none
+from ._js_consume import _unsubscribe_quietly as _unsubscribe_quietly
 from ._js_manage import ErrorCallback, JetStreamManager
 from ._msg import Msg
-
-if TYPE_CHECKING:
-    from ._client import BaseClient
-    from ._subscription import Subscription
 
 __all__ = [
     "ConsumeContext",
@@ -54,65 +63,6 @@ __all__ = [
     "fetch_batch",
     "first_msg",
 ]
-
-#: Longest wait between looks at the connection (a reconnect means pulling again).
-_POLL = 0.25
-
-_SAME, _DOWN, _UP = 0, 1, 2
-
-
-class Reordering(Protocol):
-    """What :class:`MessagesContext` asks of an ordered consumer
-    (``_js_ordered.OrderedConsumer``): its state, the plan of its next consumer,
-    and the creation of that consumer."""
-
-    @property
-    def _state(self) -> OrderedConsumerState: ...
-
-    def _plan(self, reason: str) -> ResetPlan: ...
-
-    def _create(self, plan: ResetPlan, error_cb: ErrorCallback | None) -> None: ...
-
-
-class _ConnWatch:
-    """Notices that the connection dropped or came back (a pull must then be renewed)."""
-
-    __slots__ = ("_down", "_nc", "_reconnects")
-
-    def __init__(self, nc: BaseClient) -> None:
-        self._nc = nc
-        self._reconnects = nc.stats.reconnects
-        self._down = not nc.is_connected
-
-    def poll(self) -> int:
-        """``_DOWN`` once after a disconnect, ``_UP`` once after a reconnect, else ``_SAME``."""
-        nc = self._nc
-        if not nc.is_connected:
-            if self._down:
-                return _SAME
-            self._down = True
-            return _DOWN
-        count = nc.stats.reconnects
-        if count != self._reconnects or self._down:
-            self._reconnects = count
-            self._down = False
-            return _UP
-        return _SAME
-
-
-def _next_or_none(sub: Subscription, timeout: float) -> Msg | None:
-    try:
-        return sub.next_msg(timeout=max(timeout, 0.0))
-    except NatsTimeoutError:
-        return None
-
-
-def _unsubscribe_quietly(sub: Subscription | None) -> None:
-    if sub is not None and not sub.is_closed:
-        try:
-            sub.unsubscribe()
-        except Exception:  # the connection may be closed already
-            pass
 
 
 class MessageBatch(list[Msg]):
@@ -129,24 +79,12 @@ class MessageBatch(list[Msg]):
         self.error = error
 
 
-def _send_pull(
-    js: JetStreamManager, stream: str, consumer: str, req: PullRequest, inbox: str
-) -> None:
-    jr = next_request(stream, consumer, req, api=js._api)
-    js._nc.publish(jr.subject, jr.payload, reply=inbox)
-
-
-def _act(
-    js: JetStreamManager,
-    out: PullOutcome,
-    stream: str,
-    consumer: str,
-    inbox: str,
-) -> None:
-    if out.respond_to:
-        js._nc.publish(out.respond_to, b"")
-    if out.pull is not None:
-        _send_pull(js, stream, consumer, out.pull, inbox)
+def _check_fetch(js: JetStreamManager, stream: str, consumer: str, state: FetchState) -> None:
+    """A fetch that failed as a missing consumer would: fail with what the server
+    says of the consumer, if it does not exist."""
+    gone = _consumer_gone(js, stream, consumer)
+    if gone is not None:
+        state.consumer_gone(gone)
 
 
 def fetch_batch(
@@ -170,9 +108,13 @@ def fetch_batch(
             wait = _POLL if deadline is None else min(_POLL, deadline - t)
             msg = _next_or_none(sub, wait)
             if msg is None:
-                state.check(now())
+                out = state.check(now())
+                if out is not None and out.check_consumer and ordered is None:
+                    _check_fetch(js, stream, consumer, state)  # heartbeats stopped
             else:
                 out = state.on_msg(msg, now())
+                if out.check_consumer and ordered is None:  # a 503: is there a consumer?
+                    _check_fetch(js, stream, consumer, state)
                 if out.respond_to:
                     nc.publish(out.respond_to, b"")
                 if out.pull is not None:  # a 423: pulled again without the stale pin
@@ -314,7 +256,8 @@ class Consumer:
         for them; returns what came (maybe nothing) once the batch is full or
         the wait is over. A fetch that fails before any message arrives raises
         (:class:`~nats_core.jetstream.ConsumerDeletedError`,
-        :class:`~nats_core.jetstream.MissedHeartbeatError`...).
+        :class:`~nats_core.jetstream.ConsumerNotFoundError` when the consumer
+        does not exist, :class:`~nats_core.jetstream.MissedHeartbeatError`...).
 
         For a consumer with priority groups (ADR-42) give its ``group``, and
         for policy ``overflow`` optionally ``min_pending`` / ``min_ack_pending``
@@ -408,10 +351,14 @@ class Consumer:
         heartbeats (default half of it, at most 30 s). Two missed heartbeats
         raise :class:`~nats_core.jetstream.MissedHeartbeatError` from the
         iterator (it pulls again; keep iterating); a deleted consumer ends it
-        with :class:`~nats_core.jetstream.ConsumerDeletedError`. Other
+        with :class:`~nats_core.jetstream.ConsumerDeletedError`, a missing one
+        (no answer to a pull and no such consumer, from the first pull on, or
+        after missed heartbeats) with
+        :class:`~nats_core.jetstream.ConsumerNotFoundError`. Other
         warnings go to ``error_cb`` (default: the client's error callback).
-        After a reconnect it pulls again. Stop it with :meth:`MessagesContext.stop`,
-        or use it as ``with c.messages() as it:``. Priority groups
+        After a reconnect it pulls again. Stop it with :meth:`MessagesContext.stop`
+        (at once) or :meth:`MessagesContext.drain` (after the messages already
+        pulled), or use it as ``with c.messages() as it:``. Priority groups
         (``group``, ``min_pending``, ``min_ack_pending``, ``priority``): see
         :meth:`fetch`; every pull carries them, and a stale pin id is dropped
         without an error.
@@ -444,13 +391,20 @@ class Consumer:
         min_ack_pending: int | None = None,
         priority: int | None = None,
     ) -> ConsumeContext:
-        """Hand every message to ``cb`` in the background until :meth:`ConsumeContext.stop`.
+        """Hand every message to ``cb`` in the background until
+        :meth:`ConsumeContext.stop` or :meth:`ConsumeContext.drain`.
 
+        Raises :class:`~nats_core.jetstream.ConsumerNotFoundError` at once
+        when the consumer does not exist (it asks for its info first).
         Options as for :meth:`messages` (priority groups too); every error
         (missed heartbeats included, and what ``cb`` raises) goes to
         ``error_cb`` (default: the client's error callback). A terminal error
-        ends the consume.
+        (the consumer deleted, or gone) ends the consume, and stays in
+        :attr:`ConsumeContext.error`.
         """
+        gone = _consumer_gone(self._js, self._stream, self._name)
+        if gone is not None:
+            raise gone
         it = self.messages(
             max_messages=max_messages,
             max_bytes=max_bytes,
@@ -464,272 +418,8 @@ class Consumer:
             min_ack_pending=min_ack_pending,
             priority=priority,
         )
+        it._verified = True  # checked above
         return ConsumeContext._start(self._js, it, cb, error_cb)
-
-
-class MessagesContext:
-    """The iterator :meth:`Consumer.messages` returns: ``for msg in it``
-    or ``it.next(timeout)``; :meth:`stop` ends it, and so does the end of
-    ``with c.messages() as it:``.
-
-    Nothing is sent before the first message is asked for.
-    """
-
-    def __init__(
-        self,
-        js: JetStreamManager,
-        stream: str,
-        name: str | None,
-        opts: dict[str, Any],
-        error_cb: ErrorCallback | None,
-        ordered: Reordering | None,
-    ) -> None:
-        self._js = js
-        self._stream = stream
-        self._name = name or ""
-        self._opts = opts
-        self._error_cb = error_cb
-        self._ordered = ordered
-        self._sub: Subscription | None = None
-        self._inbox = ""
-        self._pull: PullConsumeState | None = None
-        self._watch: _ConnWatch | None = None
-        self._stopped = False
-        self._error: Exception | None = None
-
-    def __repr__(self) -> str:
-        state = "stopped" if self._stopped else "running"
-        return f"<MessagesContext {self._stream}/{self._name or '-'} {state}>"
-
-    @property
-    def is_stopped(self) -> bool:
-        """True once stopped, or ended by a terminal error."""
-        return self._stopped
-
-    def _open(self, plan: ResetPlan | None) -> None:
-        """(Re)start pulling: a new subscription, a new pull state, a new pull
-        (and for an ordered consumer, the new consumer of ``plan`` first)."""
-        nc = self._js._nc
-        _unsubscribe_quietly(self._sub)
-        self._sub = None
-        oc = self._ordered
-        if oc is not None:
-            if plan is None:
-                plan = oc._plan("start")
-            try:
-                oc._create(plan, self._error_cb)
-            except Exception as exc:
-                self._fail(exc)
-                raise
-            self._name = plan.name
-        pull = self._pull = PullConsumeState(**self._opts)
-        self._inbox = nc.new_inbox()
-        self._sub = nc.subscribe(self._inbox)
-        self._watch = _ConnWatch(nc)
-        _send_pull(self._js, self._stream, self._name, pull.start(now()), self._inbox)
-        if self._stopped:  # stopped from elsewhere meanwhile
-            self.stop()
-
-    def _fail(self, error: Exception) -> None:
-        self._error = error
-        self._stopped = True
-        if self._pull is not None:
-            self._pull.stop()
-
-    def _recover(self, error: JetStreamError) -> bool:
-        """For an ordered consumer, recreate it if ``error`` calls for it."""
-        oc = self._ordered
-        if oc is None:
-            return False
-        plan = oc._state.on_error(error)
-        if plan is None:
-            return False
-        self._js._report(self._error_cb, error)
-        self._open(plan)
-        return True
-
-    def _step(self, deadline: float | None) -> Msg | None:
-        """Wait once (briefly) and act on what came; a message to deliver, or ``None``."""
-        js, pull, sub, watch = self._js, self._pull, self._sub, self._watch
-        assert pull is not None and sub is not None and watch is not None
-        change = watch.poll()
-        if change == _DOWN:
-            pull.on_disconnect()
-        elif change == _UP:
-            if self._ordered is not None:
-                self._open(self._ordered._state.on_reconnect())
-                return None
-            pull.on_disconnect()
-            again = pull.on_reconnect(now())
-            if again is not None:
-                _send_pull(js, self._stream, self._name, again, self._inbox)
-        t = now()
-        wait = _POLL
-        due = pull.deadline  # missed heartbeats, or the time to pull again after a lost pull
-        if due is not None:
-            wait = min(wait, due - t)
-        if deadline is not None:
-            wait = min(wait, deadline - t)
-        msg = None if due is not None and due <= t else _next_or_none(sub, wait)
-        if msg is None:
-            out = pull.check(now())
-            if out is None:
-                return None
-            if out.error is not None and self._recover(out.error):
-                return None
-            _act(js, out, self._stream, self._name, self._inbox)
-            if out.error is not None:
-                raise out.error  # missed heartbeats: pulled again, the caller may go on
-            return None
-        out = pull.on_msg(msg, now())
-        if out.done:
-            error = out.error or JetStreamError("the consume ended")
-            if self._recover(error):
-                return None
-            self._fail(error)
-            _unsubscribe_quietly(sub)
-            raise error
-        if out.error is not None and self._recover(out.error):
-            return None
-        _act(js, out, self._stream, self._name, self._inbox)
-        if out.error is not None:
-            js._report(self._error_cb, out.error)
-        if not out.deliver:
-            return None
-        if self._ordered is not None:
-            verdict = self._ordered._state.on_msg(msg)
-            if verdict.reset is not None:
-                self._open(verdict.reset)
-                return None
-            if not verdict.deliver:
-                return None
-        return msg
-
-    def next(self, timeout: float | None = None) -> Msg:
-        """The next message, waiting up to ``timeout`` seconds (None: as long as it takes).
-
-        Raises :class:`~nats_core.errors.NatsTimeoutError` when none came,
-        :class:`~nats_core.jetstream.MissedHeartbeatError` after two missed
-        heartbeats (not terminal), the terminal error that ended the consume,
-        or :class:`~nats_core.errors.SubscriptionClosedError` once stopped
-        (or the connection closed).
-        """
-        deadline = None if timeout is None else now() + timeout
-        while True:
-            if self._error is not None:
-                raise self._error
-            if self._stopped:
-                raise SubscriptionClosedError("the message iterator was stopped")
-            try:
-                if self._sub is None:
-                    self._open(None)
-                msg = self._step(deadline)
-            except SubscriptionClosedError:
-                if self._error is None and not self._stopped:
-                    self._stopped = True
-                    raise
-                continue
-            if msg is not None:
-                return msg
-            if deadline is not None and now() >= deadline:
-                raise NatsTimeoutError(f"no message from {self._stream!r} within {timeout} s")
-
-    def stop(self) -> None:
-        """Stop pulling; messages already pulled and not read are dropped
-        (an explicit-ack consumer redelivers them after its ack wait)."""
-        self._stopped = True
-        if self._pull is not None:
-            self._pull.stop()
-        sub, self._sub = self._sub, None
-        _unsubscribe_quietly(sub)
-
-    def __iter__(self) -> MessagesContext:
-        return self
-
-    def __next__(self) -> Msg:
-        try:
-            return self.next()
-        except SubscriptionClosedError:
-            raise StopIteration from None
-
-    def __enter__(self) -> MessagesContext:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-class ConsumeContext:
-    """A running :meth:`Consumer.consume`: :meth:`stop` it, :meth:`wait_closed` for its end."""
-
-    def __init__(
-        self,
-        js: JetStreamManager,
-        it: MessagesContext,
-        cb: Callable[[Msg], object],
-        error_cb: ErrorCallback | None,
-    ) -> None:
-        self._js = js
-        self._it = it
-        self._cb = cb
-        self._error_cb = error_cb
-        self._closed = Event()
-        #: The error that ended the consume, if one did.
-        self.error: BaseException | None = None
-
-    @classmethod
-    def _start(
-        cls,
-        js: JetStreamManager,
-        it: MessagesContext,
-        cb: Callable[[Msg], object],
-        error_cb: ErrorCallback | None,
-    ) -> ConsumeContext:
-        ctx = cls(js, it, cb, error_cb)
-        spawn(js._nc, ctx._run, name="nats-js-consume")
-        return ctx
-
-    def _run(self) -> None:
-        it = self._it
-        try:
-            while True:
-                try:
-                    msg = it.next()
-                except SubscriptionClosedError:
-                    return
-                except Exception as exc:
-                    self._js._report(self._error_cb, exc)
-                    if it.is_stopped or not isinstance(exc, JetStreamError):
-                        self.error = exc
-                        it.stop()
-                        return
-                    continue  # missed heartbeats: it pulled again
-                try:
-                    call_maybe_async(self._cb, msg)
-                except Exception as exc:
-                    self._js._report(self._error_cb, exc)
-        finally:
-            self._closed.set()
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the consume ended (stopped, or a terminal error)."""
-        return self._closed.is_set()
-
-    def stop(self) -> None:
-        """Stop consuming; returns at once (see :meth:`wait_closed`)."""
-        self._it.stop()
-
-    def wait_closed(self, timeout: float | None = None) -> bool:
-        """Wait until the consume ended; ``False`` if it still runs after ``timeout`` seconds."""
-        return self._closed.wait(timeout)
-
-    def __enter__(self) -> ConsumeContext:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self.wait_closed(5.0)
 
 
 def first_msg(batch: MessageBatch, source: str, timeout: float) -> Msg:

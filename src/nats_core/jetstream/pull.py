@@ -43,6 +43,20 @@ in every later pull; a 423 status (``Nats-Pin-Id mismatch``, ``Nats-Wrong-Pin-Id
 another client is pinned now) clears it, and the state pulls again without it,
 waiting as a standby. No error is reported for that; the outcome carries the
 status.
+
+Draining (:meth:`PullConsumeState.drain`): the consume sends no new pull and
+ends (``done`` with no error) once nothing is pending any more: every message
+of the pulls in flight was handed out, or their end came (a status that ends
+them: expiry, max bytes, ...), or they were lost (a 503, a 409 Server
+Shutdown or Leadership Change, a disconnect, two missed heartbeats). A
+:class:`PullOutcome` can then both deliver its message and be ``done``.
+
+A consumer that may be gone: a 503 (no responders: no consumer, or no leader
+for it) and missed heartbeats set ``check_consumer`` in the outcome; the
+adapter then asks the server for the consumer's info, and if the consumer (or
+its stream) does not exist any more it calls ``consumer_gone(error)``, which
+ends the consume or the fetch with that error. Any other answer, or none, and
+things go on as before (the consumer lacks a leader for a while).
 """
 
 from __future__ import annotations
@@ -127,10 +141,13 @@ def msg_size(msg: Msg) -> int:
 class PullOutcome:
     """What the adapter does after a step of a pull state machine.
 
-    ``deliver``: hand the message to the user. ``error``: report it (a
-    warning unless ``done``). ``done``: consume terminated / fetch finished;
-    stop. ``pull``: publish this pull request now. ``respond_to``: publish an
-    empty message there (flow control). ``status`` is the status received, if any.
+    ``deliver``: hand the message to the user (also when ``done``: the last
+    message of a drain). ``error``: report it (a warning unless ``done``).
+    ``done``: consume terminated (with ``error``) or drained (without) /
+    fetch finished; stop. ``pull``: publish this pull request now.
+    ``respond_to``: publish an empty message there (flow control). ``status``
+    is the status received, if any. ``check_consumer``: the consumer may be
+    gone; ask for its info, and call ``consumer_gone()`` if it does not exist.
     """
 
     deliver: bool = False
@@ -139,6 +156,7 @@ class PullOutcome:
     pull: PullRequest | None = None
     respond_to: str = ""
     status: JSStatus | None = None
+    check_consumer: bool = False
 
 
 _NOTHING = PullOutcome()
@@ -166,6 +184,9 @@ class PullConsumeState:
     are for priority groups (see the module's documentation): every pull
     carries them, with the pin id ``pin`` holds at the time; a 423 clears the
     pin and pulls again for the whole buffer, reporting nothing.
+
+    :meth:`drain` stops pulling and ends the consume once the pulls in flight
+    are over (see the module's documentation); :meth:`stop` ends it at once.
     """
 
     __slots__ = (
@@ -175,6 +196,7 @@ class PullConsumeState:
         "_retry_at",
         "delivered",
         "done",
+        "draining",
         "error",
         "expires",
         "group",
@@ -252,6 +274,7 @@ class PullConsumeState:
         self.pending_bytes = 0
         self.delivered = 0
         self.done = False
+        self.draining = False
         self.error: JetStreamError | None = None
         self._connected = True
         self._hb_deadline: float | None = None
@@ -292,7 +315,7 @@ class PullConsumeState:
         return self._request(self.max_messages, self.max_bytes or None)
 
     def _refill(self) -> PullRequest | None:
-        if self.done or not self._connected or self._retry_at is not None:
+        if self.done or self.draining or not self._connected or self._retry_at is not None:
             return None
         low_msgs = self.pending_msgs < self.threshold_messages
         low_bytes = bool(self.max_bytes) and self.pending_bytes < self.threshold_bytes
@@ -337,6 +360,9 @@ class PullConsumeState:
                 self.pending_bytes = max(
                     0, self.pending_bytes - (msg_size(msg) if size is None else size)
                 )
+            if self.draining and self._nothing_pending():
+                self._finish_drain()
+                return PullOutcome(deliver=True, done=True)
             return PullOutcome(deliver=True, pull=self._refill())
         kind = status.kind
         if kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
@@ -355,6 +381,9 @@ class PullConsumeState:
             self.pending_bytes = 0
             if kind is StatusKind.PIN_ID_MISMATCH and self.pin is not None:
                 self.pin.clear()  # another client is pinned: pull again as a standby
+        if self.draining and self._nothing_pending():
+            self._finish_drain()  # the last pull in flight ended: the drain is over
+            return PullOutcome(done=True, status=status)
         report = None if kind in _ENDS_PULL_QUIETLY else error
         return PullOutcome(error=report, pull=self._refill(), status=status)
 
@@ -374,19 +403,26 @@ class PullConsumeState:
         :class:`MissedHeartbeatError` from :meth:`check`."""
         self.pending_msgs = 0
         self.pending_bytes = 0
+        if self.draining:
+            self._finish_drain()  # nothing is in flight any more
+            return PullOutcome(done=True, status=status)
         if not self._connected or self._retry_at is not None:
             return PullOutcome(status=status)  # the reconnect / the retry pulls again
         self._lost += 1
         self._retry_at = now + self.retry_delay(self._lost)
         error: PullStatusError | None = None
+        check = False
         if self._lost == 1:  # report the first of a series, not every retry
             if status.kind is StatusKind.NO_RESPONDERS:
                 error = PullStatusError(
-                    status.code, "No Responders: the consumer has no leader now; pulling again"
+                    status.code,
+                    "No Responders: the consumer has no leader now (or does not exist); "
+                    "pulling again",
                 )
+                check = True  # no consumer at all answers the same: ask
             else:
                 error = status_error(status)
-        return PullOutcome(error=error, status=status)
+        return PullOutcome(error=error, status=status, check_consumer=check)
 
     @property
     def deadline(self) -> float | None:
@@ -417,19 +453,25 @@ class PullConsumeState:
         deadline = self.deadline
         if deadline is None or now < deadline:
             return None
+        if self.draining:
+            self._finish_drain()  # the pulls in flight are lost: nothing more will come
+            return PullOutcome(done=True)
         if self._hb_deadline is None or now < self._hb_deadline:
             return PullOutcome(pull=self._full(None))
         error = MissedHeartbeatError(
             f"no heartbeat for {2 * self.idle_heartbeat:g}s: the consumer may be gone "
             "or the connection stalled; pulling again"
         )
-        return PullOutcome(error=error, pull=self._full(now))
+        return PullOutcome(error=error, pull=self._full(now), check_consumer=True)
 
     def on_disconnect(self) -> None:
-        """The connection dropped: pause the heartbeat watch and stop pulling."""
+        """The connection dropped: pause the heartbeat watch and stop pulling (a
+        drain is over then: its pulls are lost)."""
         self._connected = False
         self._hb_deadline = None
         self._retry_at = None
+        if self.draining and not self.done:
+            self._finish_drain()
 
     def on_reconnect(self, now: float) -> PullRequest | None:
         """The connection is back: the pull to publish (``None`` once consume has ended)."""
@@ -443,6 +485,47 @@ class PullConsumeState:
         self.done = True
         self._hb_deadline = None
         self._retry_at = None
+
+    # -------------------------------------------------------------- drain
+    def _nothing_pending(self) -> bool:
+        return self.pending_msgs == 0 or (bool(self.max_bytes) and self.pending_bytes == 0)
+
+    def _finish_drain(self) -> None:
+        self.done = True
+        self._hb_deadline = None
+        self._retry_at = None
+
+    def drain(self) -> PullOutcome:
+        """Stop pulling, but go on delivering what the pulls in flight bring.
+
+        No new pull is asked for from now on (no refill, no pull again after
+        a lost pull, missed heartbeats or a reconnect). The consume ends,
+        ``done`` with no error, with the outcome that finds nothing pending:
+        the last message of the pulls in flight (delivered too), the status
+        that ends the last of them, their loss, or a disconnect. Returns
+        ``done`` at once when nothing is pending now (or the connection is
+        down); an ended consume stays as it ended.
+        """
+        if self.done:
+            return PullOutcome(done=True, error=self.error)
+        self.draining = True
+        self._retry_at = None
+        if not self._connected or self._nothing_pending():
+            self._finish_drain()
+            return PullOutcome(done=True)
+        return _NOTHING
+
+    @property
+    def drained(self) -> bool:
+        """True once a drain ended (every pull in flight at :meth:`drain` is over)."""
+        return self.draining and self.done and self.error is None
+
+    def consumer_gone(self, error: JetStreamError) -> PullOutcome:
+        """The consumer (or its stream) does not exist any more (the adapter's
+        answer to ``check_consumer``): end the consume with ``error``."""
+        self.stop()
+        self.error = error
+        return PullOutcome(done=True, error=error)
 
 
 class FetchState:
@@ -561,7 +644,8 @@ class FetchState:
             error = status_error(status)
         self.done = True
         self.error = error
-        return PullOutcome(done=True, error=error, status=status)
+        check = status.kind is StatusKind.NO_RESPONDERS  # no consumer, or no leader for it
+        return PullOutcome(done=True, error=error, status=status, check_consumer=check)
 
     @property
     def deadline(self) -> float | None:
@@ -574,14 +658,16 @@ class FetchState:
 
     def check(self, now: float) -> PullOutcome | None:
         """End the fetch if its client deadline passed (no error: fewer messages than
-        asked) or heartbeats stopped (:class:`MissedHeartbeatError`)."""
+        asked) or heartbeats stopped (:class:`MissedHeartbeatError`, and
+        ``check_consumer``)."""
         if self.done:
             return None
         if now >= self._expiry:
             return self._finish()
         if self._hb_deadline is not None and now >= self._hb_deadline:
             hb = self.request.idle_heartbeat or 0.0
-            return self._finish(MissedHeartbeatError(f"no heartbeat for {2 * hb:g}s during fetch"))
+            out = self._finish(MissedHeartbeatError(f"no heartbeat for {2 * hb:g}s during fetch"))
+            return PullOutcome(done=True, error=out.error, check_consumer=True)
         return None
 
     def on_reconnect(self, now: float) -> PullRequest | None:
@@ -621,3 +707,8 @@ class FetchState:
     def stop(self) -> None:
         """Abandon the fetch (cancelled by the user)."""
         self.done = True
+
+    def consumer_gone(self, error: JetStreamError) -> PullOutcome:
+        """The consumer (or its stream) does not exist (the adapter's answer to
+        ``check_consumer``): the fetch ends with ``error`` instead."""
+        return self._finish(error)

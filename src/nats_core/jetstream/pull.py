@@ -44,19 +44,11 @@ another client is pinned now) clears it, and the state pulls again without it,
 waiting as a standby. No error is reported for that; the outcome carries the
 status.
 
-Draining (:meth:`PullConsumeState.drain`): the consume sends no new pull and
-ends (``done`` with no error) once nothing is pending any more: every message
-of the pulls in flight was handed out, or their end came (a status that ends
-them: expiry, max bytes, ...), or they were lost (a 503, a 409 Server
-Shutdown or Leadership Change, a disconnect, two missed heartbeats). A
-:class:`PullOutcome` can then both deliver its message and be ``done``.
-
-A consumer that may be gone: a 503 (no responders: no consumer, or no leader
-for it) and missed heartbeats set ``check_consumer`` in the outcome; the
-adapter then asks the server for the consumer's info, and if the consumer (or
-its stream) does not exist any more it calls ``consumer_gone(error)``, which
-ends the consume or the fetch with that error. Any other answer, or none, and
-things go on as before (the consumer lacks a leader for a while).
+Draining (:meth:`PullConsumeState.drain`): no new pull; ``done`` (no error)
+once nothing is pending: the pulls in flight were filled, ended by a status,
+or lost (503, 409, a disconnect, missed heartbeats). A 503 (no consumer, or
+no leader for it) and missed heartbeats set ``check_consumer``: the adapter
+asks for the consumer's info and, if it is gone, calls ``consumer_gone()``.
 """
 
 from __future__ import annotations

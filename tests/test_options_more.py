@@ -1,0 +1,173 @@
+"""More of nats.go's connection options in both clients, against real servers:
+``flusher_timeout`` (FlusherTimeout)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+import nats_anyio
+import nats_sync
+from fault_proxy import FaultProxy
+from nats_core import build_options
+from nats_core.errors import NatsTimeoutError
+from pynats.server import NatsServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[NatsServer]:
+    with NatsServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def proxy(server: NatsServer) -> Iterator[FaultProxy]:
+    with FaultProxy((server.host, server.port)) as p:
+        yield p
+
+
+class Recorder:
+    """What the connection callbacks saw, thread-safe enough for the tests."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self.events: list[str] = []
+        self.disconnected = threading.Event()
+        self.reconnected = threading.Event()
+
+    def opts(self) -> dict[str, Any]:
+        def error_cb(e: BaseException) -> None:
+            self.errors.append(e)
+
+        def disconnected_cb() -> None:
+            self.events.append("disconnected")
+            self.disconnected.set()
+
+        def reconnected_cb() -> None:
+            self.events.append("reconnected")
+            self.reconnected.set()
+
+        return {
+            "error_cb": error_cb,
+            "disconnected_cb": disconnected_cb,
+            "reconnected_cb": reconnected_cb,
+        }
+
+
+#: Quick reconnects; no liveness PING during the test (the flusher timeout alone acts).
+FAST = {"reconnect_time_wait": 0.1, "connect_timeout": 1.0, "ping_interval": 60.0}
+CHUNK = b"x" * (256 * 1024)
+
+
+def _flusher_error(rec: Recorder) -> BaseException:
+    found = [e for e in rec.errors if isinstance(e, NatsTimeoutError)]
+    assert found, rec.errors
+    assert "flusher timeout" in str(found[0])
+    return found[0]
+
+
+# ------------------------------------------------------------ flusher_timeout
+
+
+def test_sync_flusher_timeout_fails_a_blocked_write(server: NatsServer, proxy: FaultProxy) -> None:
+    rec = Recorder()
+    with (
+        nats_sync.connect(server.url) as peer,
+        nats_sync.connect(proxy.url, flusher_timeout=0.5, **FAST, **rec.opts()) as nc,
+    ):
+        watch = peer.subscribe("ft.after")
+        peer.flush()
+        nc.flush()
+        proxy.up.stall()  # the server stops reading: the socket buffers fill up
+        start = time.monotonic()
+
+        def flood() -> None:
+            while not rec.disconnected.is_set() and time.monotonic() - start < 20:
+                try:
+                    nc.publish("ft.flood", CHUNK)  # past 1 MiB queued, publish writes
+                except Exception:  # the reconnect buffer may fill: not the point here
+                    time.sleep(0.01)
+
+        t = threading.Thread(target=flood)
+        t.start()
+        assert rec.disconnected.wait(20), "the blocked write never failed the connection"
+        took = time.monotonic() - start
+        t.join(10)
+        _flusher_error(rec)
+        assert took < 10, took
+        proxy.up.resume()
+        assert rec.reconnected.wait(10), "no reconnect"
+        nc.publish("ft.after", b"back")
+        nc.flush(timeout=5)
+        assert watch.next_msg(timeout=5).data == b"back"
+        assert rec.events[:2] == ["disconnected", "reconnected"]
+
+
+def test_sync_without_flusher_timeout_the_write_waits(proxy: FaultProxy) -> None:
+    """The control: the same stall without the option keeps the connection."""
+    assert build_options().flusher_timeout is None  # no limit by default
+    rec = Recorder()
+    with nats_sync.connect(proxy.url, **FAST, **rec.opts()) as nc:
+        nc.flush()
+        proxy.up.stall()
+        stop = threading.Event()
+
+        def flood() -> None:
+            while not stop.is_set():
+                try:
+                    nc.publish("ft.flood", CHUNK)
+                except Exception:
+                    return
+
+        t = threading.Thread(target=flood)
+        t.start()
+        time.sleep(2.0)
+        assert nc.is_connected and not rec.disconnected.is_set()
+        stop.set()
+        proxy.up.resume()
+        t.join(10)
+        nc.flush(timeout=10)
+    with pytest.raises(Exception, match="flusher_timeout"):
+        build_options(flusher_timeout=0)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.anyio
+async def test_anyio_flusher_timeout_fails_a_blocked_write(
+    server: NatsServer, proxy: FaultProxy
+) -> None:
+    rec = Recorder()
+    with anyio.fail_after(40):
+        async with (
+            nats_anyio.connect(server.url) as peer,
+            nats_anyio.connect(proxy.url, flusher_timeout=0.5, **FAST, **rec.opts()) as nc,
+        ):
+            watch = await peer.subscribe("ft.after")
+            await peer.flush()
+            await nc.flush()
+            proxy.up.stall()
+            start = anyio.current_time()
+            while not rec.disconnected.is_set() and anyio.current_time() - start < 20:
+                try:
+                    await nc.publish("ft.flood", CHUNK)
+                except Exception:
+                    await anyio.sleep(0.01)
+            assert rec.disconnected.is_set(), "the blocked write never failed the connection"
+            assert anyio.current_time() - start < 10
+            _flusher_error(rec)
+            proxy.up.resume()
+            while not rec.reconnected.is_set():
+                await anyio.sleep(0.02)
+            await nc.publish("ft.after", b"back")
+            await nc.flush(timeout=5)
+            assert (await watch.next_msg(timeout=5)).data == b"back"
+            assert rec.events[:2] == ["disconnected", "reconnected"]

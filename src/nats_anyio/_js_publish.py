@@ -172,7 +172,8 @@ class JetStreamPublisher(JetStreamManager):
         if tracker is None:
             return
         with self._lock:
-            out = tracker.on_reply(msg, now())
+            # the clock only matters for an ack timeout (anyio's costs a backend lookup)
+            out = tracker.on_reply(msg, 0.0 if tracker.ack_timeout is None else now())
             if out is None:
                 return
             if out.retry is None and self._pa_waiting:
@@ -300,7 +301,8 @@ class JetStreamPublisher(JetStreamManager):
         while True:
             with self._lock:
                 if not tracker.is_full:
-                    pending = tracker.track(subject, data, hdrs, now=now(), slot=slot)
+                    t = 0.0 if tracker.ack_timeout is None else now()
+                    pending = tracker.track(subject, data, hdrs, now=t, slot=slot)
                     break
                 self._pa_waiting = True
                 event = self._pa_event

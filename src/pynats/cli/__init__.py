@@ -28,6 +28,8 @@ GROUPS: tuple[str, ...] = (
     "bench",
     "stream",  # stream add/ls/info/edit/rm/purge/get/view
     "consumer",  # consumer add/ls/info/rm/next/pause/resume
+    "kv",  # kv add/ls/status/put/get/create/update/del/purge/history/keys/watch/rm
+    "object",  # object add/ls/status/put/get/info/rm/watch/seal
 )
 
 HINT = "pynats: the pynats command needs its extra: pip install 'pynats[cli]'"

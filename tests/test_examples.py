@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +31,33 @@ EXPECTED: dict[str, list[str]] = {
         "reply: b'echo: ping'",
         "rtt: ",
     ],
+    "worker_pool.py": ["20 jobs answered by 4 workers", "each job was handled once"],
+    "service_discovery.py": [
+        "found 2 instances of calc",
+        "endpoints: add on calc.add, div on calc.div",
+        "7 / 0: division by zero",
+        "requests across instances: add=6 div=1",
+    ],
+    "kv_config_watcher.py": [
+        "initial config: {'app.log_level': 'info', 'app.workers': '4'}",
+        "removed app.workers",
+        "final config: {'app.log_level': 'debug', 'app.stop': '1'}",
+    ],
+    "objectstore_upload.py": [
+        "up: [####################] 100% 1048576/1048576 bytes",
+        "stored random.bin: 1048576 bytes in 16 chunks, SHA-256=",
+        "down: [####################] 100%",
+        "downloaded copy is identical",
+    ],
+    "trio_subscribers.py": ["sensors.temp.*       30", "sensors.*.kitchen    20", "sensors.>   "],
+    "scatter_gather.py": ["4 quotes, ended by STALL", "best: globex at 9"],
+    "ordered_replay.py": [
+        "#4: alice -> carol 7",
+        "balances: {'alice': 68, 'bob': 120, 'carol': 112}",
+    ],
+    "push_consumer.py": ["#6 events.click: event 5", "consumer auditor: 0 unacked, 0 pending"],
 }
-JETSTREAM: set[str] = set()
+SIGTERM_EXAMPLE = "js_consumer_sigterm.py"
 
 
 def _env() -> dict[str, str]:
@@ -51,7 +78,8 @@ def _run(script: str, url: str, timeout: float = 20) -> str:
 
 def test_every_example_is_tested() -> None:
     scripts = {p.name for p in EXAMPLES.glob("*.py")}
-    tested = set(EXPECTED) | {"asyncio_example.py", "trio_service.py"}  # test_anyio_examples
+    # asyncio_example.py and trio_service.py: tests/test_anyio_examples.py
+    tested = set(EXPECTED) | {SIGTERM_EXAMPLE, "asyncio_example.py", "trio_service.py"}
     assert scripts == tested
 
 
@@ -66,6 +94,35 @@ def test_example(script: str, server: NatsServer) -> None:
     out = _run(script, server.url)
     for line in EXPECTED[script]:
         assert line in out, f"{script}: {line!r} not in output:\n{out}"
+
+
+def test_consumer_stops_cleanly_on_sigterm(server: NatsServer) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / SIGTERM_EXAMPLE), server.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the five orders handled: now stop it
+            line = proc.stdout.readline()
+            seen.append(line)
+            if not line or "(5)" in line:
+                break
+        assert "handled orders.new order-4 (5)\n" in seen, seen
+        proc.send_signal(signal.SIGTERM)  # our own child, by its pid
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "SIGTERM: draining" in out
+    assert "stopped cleanly after 5 orders, 0 unacknowledged" in out
 
 
 _BLOCK = re.compile(r"^ *```python\n(.*?)^ *```", re.S | re.M)

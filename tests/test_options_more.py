@@ -15,7 +15,7 @@ import nats_anyio
 import nats_sync
 from fault_proxy import FaultProxy
 from nats_core import build_options
-from nats_core.errors import NatsTimeoutError
+from nats_core.errors import NatsTimeoutError, NoRespondersError
 from pynats.server import NatsServer
 
 
@@ -171,3 +171,90 @@ async def test_anyio_flusher_timeout_fails_a_blocked_write(
             await nc.flush(timeout=5)
             assert (await watch.next_msg(timeout=5)).data == b"back"
             assert rec.events[:2] == ["disconnected", "reconnected"]
+
+
+# ----------------------------------------------------- use_old_request_style
+
+
+def _table(nc: Any) -> list[str]:
+    """Subjects of the core's subscription table (the request inbox included)."""
+    return sorted(s.subject for s in nc._conn.subscriptions.values())
+
+
+def test_sync_old_request_style(server: NatsServer) -> None:
+    seen: list[tuple[str, list[str]]] = []
+    with (
+        nats_sync.connect(server.url) as svc,
+        nats_sync.connect(server.url, use_old_request_style=True) as nc,
+    ):
+
+        def echo(m: nats_sync.Msg) -> None:
+            seen.append((m.reply, _table(nc)))  # while nc's request waits
+            m.respond(m.data.upper(), headers=m.headers)
+
+        svc.subscribe("old.echo", cb=echo)
+        svc.subscribe("old.mute", cb=lambda m: None)
+        svc.flush()
+        base = nc.num_subscriptions
+        for i in range(3):
+            msg = nc.request("old.echo", b"hi %d" % i, timeout=2, headers={"K": "v"})
+            assert (msg.data, msg.headers["K"]) == (b"HI %d" % i, "v")
+        replies = [r for r, _ in seen]
+        assert len(set(replies)) == 3  # a unique inbox each time
+        for reply, table in seen:
+            assert table == [reply]  # its own subscription, no wildcard one
+            assert reply.startswith("_INBOX.") and "*" not in reply
+        with pytest.raises(NoRespondersError):
+            nc.request("old.nobody", b"", timeout=2)
+        with pytest.raises(NatsTimeoutError):
+            nc.request("old.mute", b"", timeout=0.3)
+        nc.flush()
+        assert _table(nc) == [] and nc.num_subscriptions == base  # none outlives its request
+        assert not any(s.endswith(".*") for s in _table(nc))
+
+
+def test_sync_new_request_style_uses_one_wildcard_inbox(server: NatsServer) -> None:
+    with nats_sync.connect(server.url) as svc, nats_sync.connect(server.url) as nc:
+        svc.subscribe("new.echo", cb=lambda m: m.respond(m.data))
+        svc.flush()
+        for _ in range(3):
+            assert nc.request("new.echo", b"x", timeout=2).data == b"x"
+        (only,) = _table(nc)
+        assert only.startswith("_INBOX.") and only.endswith(".*")
+
+
+@pytest.mark.anyio
+async def test_anyio_old_request_style(server: NatsServer) -> None:
+    seen: list[tuple[str, list[str]]] = []
+    async with (
+        nats_anyio.connect(server.url) as svc,
+        nats_anyio.connect(server.url, use_old_request_style=True) as nc,
+    ):
+
+        async def echo(m: nats_anyio.Msg) -> None:
+            seen.append((m.reply, _table(nc)))
+            await m.respond(m.data.upper(), headers=m.headers)
+
+        async def mute(m: nats_anyio.Msg) -> None:
+            pass
+
+        await svc.subscribe("old.echo", cb=echo)
+        await svc.subscribe("old.mute", cb=mute)
+        await svc.flush()
+        for i in range(3):
+            msg = await nc.request("old.echo", b"hi %d" % i, timeout=2, headers={"K": "v"})
+            assert (msg.data, msg.headers["K"]) == (b"HI %d" % i, "v")
+        assert len({r for r, _ in seen}) == 3
+        for reply, table in seen:
+            assert table == [reply]
+        with pytest.raises(NoRespondersError):
+            await nc.request("old.nobody", b"", timeout=2)
+        with pytest.raises(NatsTimeoutError):
+            await nc.request("old.mute", b"", timeout=0.3)
+        with anyio.move_on_after(0.2):  # a cancelled request leaves nothing behind either
+            await nc.request("old.mute", b"", timeout=5)
+        await nc.flush()
+        assert _table(nc) == [] and nc.num_subscriptions == 0
+        # and without the option: one wildcard inbox for all requests
+        assert (await svc.request("old.echo", b"x", timeout=2)).data == b"X"
+        assert [s for s in _table(svc) if s.endswith(".*")]

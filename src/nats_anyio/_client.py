@@ -51,6 +51,7 @@ from nats_core.errors import (
 
 from ._callbacks import CallbackDispatch, _CallbackItem
 from ._msg import Msg
+from ._old_request import old_style_request
 from ._subscription import Subscription
 from ._transport import (
     ConnectError,
@@ -620,6 +621,8 @@ class BaseClient(CallbackDispatch):
         :class:`NatsTimeoutError` (a ``TimeoutError``) when no reply came.
         Cancelling the call cancels only this request.
         """
+        if self._opts.use_old_request_style:  # a subscription of its own
+            return await old_style_request(self, subject, payload, timeout, headers)
         w = Waiter()
         token = self._conn.request(subject, payload, headers)
         self._req_waiters[token] = w

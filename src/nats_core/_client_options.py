@@ -94,6 +94,10 @@ class ClientOptions:
     #: Offer permessage-deflate in the WebSocket upgrade (``ws://``/``wss://``
     #: servers only; nats.go's Compression): the server may decline.
     compression: bool = False
+    #: Each request subscribes a unique inbox of its own (auto-unsubscribed
+    #: after one reply) instead of sharing one wildcard response subscription
+    #: (nats.go's UseOldRequestStyle).
+    use_old_request_style: bool = False
 
 
 _CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}

@@ -45,6 +45,7 @@ from nats_core.errors import (
 
 from ._dispatch import CallbackPool, CallbackQueue, Waiter
 from ._msg import Msg
+from ._old_request import old_style_request
 from ._subscription import Subscription
 from ._transport import (
     ConnectError,
@@ -616,6 +617,8 @@ class BaseClient(ClientState):
         Raises :class:`NoRespondersError` when nobody listens on ``subject`` and
         :class:`NatsTimeoutError` (a ``TimeoutError``) when no reply came.
         """
+        if self._opts.use_old_request_style:  # a subscription of its own
+            return old_style_request(self, subject, payload, timeout, headers)
         w = Waiter()
         with self._lock:
             token = self._conn.request(subject, payload, headers)

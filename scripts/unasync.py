@@ -38,6 +38,7 @@ FILES = [
     ("src/nats_anyio/_js_batch.py", "src/nats_sync/_js_batch.py"),
     ("src/nats_anyio/_js_consume.py", "src/nats_sync/_js_consume.py"),
     ("src/nats_anyio/_js_counters.py", "src/nats_sync/_js_counters.py"),
+    ("src/nats_anyio/_js_fast.py", "src/nats_sync/_js_fast.py"),
     ("src/nats_anyio/_js_manage.py", "src/nats_sync/_js_manage.py"),
     ("src/nats_anyio/_js_newer.py", "src/nats_sync/_js_newer.py"),
     ("src/nats_anyio/_js_ordered.py", "src/nats_sync/_js_ordered.py"),
@@ -62,6 +63,7 @@ TEST_FILES = [
     ("tests/test_js_push_anyio.py", "tests/test_js_push_sync.py"),
     ("tests/test_js_kv_anyio.py", "tests/test_js_kv_sync.py"),
     ("tests/test_js_new_anyio.py", "tests/test_js_new_sync.py"),
+    ("tests/test_js_fast_anyio.py", "tests/test_js_fast_sync.py"),
     ("tests/test_js_objectstore_anyio.py", "tests/test_js_objectstore_sync.py"),
     ("tests/test_micro_anyio.py", "tests/test_micro_sync.py"),
 ]

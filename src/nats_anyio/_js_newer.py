@@ -1,29 +1,32 @@
 """Newer-server JetStream for the async client: the :class:`NewerJetStream`
 mixin of :class:`~nats_anyio.JetStream` with batch direct get (nats-server
-2.11+), atomic batch publish, counters and message schedules (2.12+).
+2.11+), atomic batch publish, counters and message schedules (2.12+), fast-ingest
+batch publish (2.14+).
 
 The handles are in ``_js_batch`` (:class:`BatchGet`,
-:class:`AtomicBatchPublisher`) and ``_js_counters`` (:class:`Counter`); the
-rules in :mod:`nats_core.jetstream.batch`, ``.counters`` and ``.schedules``.
+:class:`AtomicBatchPublisher`), ``_js_counters`` (:class:`Counter`) and
+``_js_fast`` (:class:`FastPublisher`); the rules in
+:mod:`nats_core.jetstream.batch`, ``.counters``, ``.schedules`` and ``.fast_batch``.
 Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from nats_core import HeadersInput
 from nats_core.errors import NoRespondersError
 from nats_core.jetstream.batch import batch_get_request, last_msgs_for_request
-from nats_core.jetstream.errors import NoStreamResponseError
+from nats_core.jetstream.errors import JetStreamError, NoStreamResponseError
 from nats_core.jetstream.models import PubAck
 from nats_core.jetstream.publish import parse_pub_ack
 from nats_core.jetstream.schedules import schedule_headers, schedule_pattern
 
 from ._js_batch import AtomicBatchPublisher, BatchGet
 from ._js_counters import Counter
+from ._js_fast import FastPublisher
 from ._js_manage import JetStreamManager
 
 if TYPE_CHECKING:
@@ -108,6 +111,32 @@ class NewerJetStream(JetStreamManager):
             ack_first=ack_first,
             ack_every=ack_every,
             batch_id=batch_id,
+        )
+
+    # ------------------------------------------- fast-ingest batch publish
+
+    def fast_publisher(
+        self,
+        *,
+        flow: int = 100,
+        max_outstanding_acks: int = 2,
+        ack_timeout: float | None = None,
+        continue_on_gap: bool = False,
+        error_cb: Callable[[JetStreamError], object] | None = None,
+    ) -> FastPublisher:
+        """A new fast-ingest batch (:class:`FastPublisher`, orbit.go's
+        ``NewFastPublisher``; the stream needs ``allow_batched``, nats-server
+        2.14+): each message is persisted as it is added, the server
+        acknowledges every ``flow`` messages at most and the publisher waits
+        past ``flow * max_outstanding_acks`` unacknowledged ones.
+        ``ack_timeout`` defaults to the JetStream timeout."""
+        return FastPublisher(
+            self._nc,
+            flow=flow,
+            max_outstanding_acks=max_outstanding_acks,
+            ack_timeout=self._timeout if ack_timeout is None else ack_timeout,
+            continue_on_gap=continue_on_gap,
+            error_cb=error_cb,
         )
 
     # -------------------------------------------------------------- counters

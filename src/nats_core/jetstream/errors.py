@@ -669,3 +669,111 @@ __all__ += [
     "MsgSchedulesDisabledError",
     "TooManyInflightBatchesError",
 ]
+
+
+# ------------------------------------------------- fast-ingest batch publish (2.14)
+
+
+class BatchPublishDisabledError(APIError):
+    """10205: the stream does not allow fast-ingest batches (``allow_batched``)."""
+
+
+class InvalidBatchPatternError(APIError):
+    """10206: the fast batch's reply subject is malformed (an unknown operation,
+    a start that is not sequence 1, an append at sequence 1)."""
+
+
+class InvalidFastBatchIdError(APIError):
+    """10207: the fast batch id (the token before the flow value) is longer
+    than 64 characters."""
+
+
+class UnknownBatchIdError(APIError):
+    """10208: the server knows no open fast batch by that id (it committed,
+    ended, or dropped it after 10 s without a message)."""
+
+
+class MirrorWithBatchPublishError(APIError):
+    """10209: a mirror cannot allow fast-ingest batches."""
+
+
+class TooManyInflightFastBatchesError(TooManyInflightBatchesError):
+    """10211 (code 429): too many open fast batches on the stream (1000) or the
+    server (50 000)."""
+
+
+class FastBatchError(JetStreamError):
+    """A fast-ingest batch failed on the client's side of the protocol;
+    ``seq`` is the last batch sequence sent, ``ack_seq`` the last acknowledged."""
+
+    def __init__(self, message: str, *, seq: int = 0, ack_seq: int = 0) -> None:
+        super().__init__(message)
+        self.seq, self.ack_seq = seq, ack_seq
+
+
+class FastBatchAckTimeoutError(FastBatchError, TimeoutError):
+    """No flow acknowledgement (or final ack) came within the ack timeout,
+    pings included: the publisher is closed. Messages up to ``ack_seq`` are
+    persisted (with ``continue_on_gap``: some of them)."""
+
+
+class FastBatchEndedError(FastBatchError):
+    """The server ended the batch before the commit (a lost message with gap
+    mode ``fail``, or a message that failed a check): ``ack`` is the final
+    acknowledgement (``seq``/``count`` of what was stored, or ``None``) and
+    ``cause`` the per-message error that ended it, if the server said."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        seq: int = 0,
+        ack_seq: int = 0,
+        ack: Any = None,
+        cause: APIError | None = None,
+    ) -> None:
+        super().__init__(message, seq=seq, ack_seq=ack_seq)
+        self.ack, self.cause = ack, cause
+
+
+class FastBatchGapError(FastBatchError):
+    """Batch messages ``first`` to ``last`` never reached the stream (reported
+    to a fast publisher's ``error_cb``; with gap mode ``fail`` the batch ends)."""
+
+    def __init__(
+        self, message: str, *, seq: int = 0, ack_seq: int = 0, first: int = 0, last: int = 0
+    ) -> None:
+        super().__init__(message, seq=seq, ack_seq=ack_seq)
+        self.first, self.last = first, last
+
+
+class FastBatchCommitLostError(FastBatchError):
+    """The commit's final acknowledgement was lost and the server no longer
+    knows the batch (10208 to a ping): it committed it (most likely) or dropped
+    it. Read the stream to find out; ``ack_seq`` was acknowledged for sure."""
+
+
+_BY_ERR_CODE.update(
+    {
+        10205: BatchPublishDisabledError,
+        10206: InvalidBatchPatternError,
+        10207: InvalidFastBatchIdError,
+        10208: UnknownBatchIdError,
+        10209: MirrorWithBatchPublishError,
+        10211: TooManyInflightFastBatchesError,
+    }
+)
+
+__all__ += [
+    "BatchPublishDisabledError",
+    "FastBatchAckTimeoutError",
+    "FastBatchCommitLostError",
+    "FastBatchEndedError",
+    "FastBatchError",
+    "FastBatchGapError",
+    "InvalidBatchPatternError",
+    "InvalidFastBatchIdError",
+    "MirrorWithBatchPublishError",
+    "TooManyInflightFastBatchesError",
+    "UnknownBatchIdError",
+]

@@ -30,6 +30,9 @@ GROUPS: tuple[str, ...] = (
     "consumer",  # consumer add/ls/info/rm/next/pause/resume
     "kv",  # kv add/ls/status/put/get/create/update/del/purge/history/keys/watch/rm
     "object",  # object add/ls/status/put/get/info/rm/watch/seal
+    "micro",  # micro ls/info/stats/ping
+    "server_checks",  # server ping/info/check (after "server")
+    "misc",  # rtt, events
 )
 
 HINT = "pynats: the pynats command needs its extra: pip install 'pynats[cli]'"

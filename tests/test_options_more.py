@@ -1,11 +1,13 @@
 """More of nats.go's connection options in both clients, against real servers:
-``flusher_timeout`` (FlusherTimeout)."""
+``flusher_timeout`` (FlusherTimeout), ``use_old_request_style``
+(UseOldRequestStyle) and ``tls`` as a callable (ClientTLSConfig)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -15,8 +17,9 @@ import nats_anyio
 import nats_sync
 from fault_proxy import FaultProxy
 from nats_core import build_options
-from nats_core.errors import NatsTimeoutError, NoRespondersError
+from nats_core.errors import ConfigError, NatsTimeoutError, NoRespondersError
 from pynats.server import NatsServer
+from security_helpers import Certs, make_certs, tls_block
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +261,112 @@ async def test_anyio_old_request_style(server: NatsServer) -> None:
         # and without the option: one wildcard inbox for all requests
         assert (await svc.request("old.echo", b"x", timeout=2)).data == b"X"
         assert [s for s in _table(svc) if s.endswith(".*")]
+
+
+# ------------------------------------------------------- tls as a callable
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    pytest.importorskip("trustme")
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def mtls_server(certs: Certs) -> Iterator[NatsServer]:
+    """A server that wants a client certificate signed by the test CA."""
+    config = tls_block(certs.server_cert, certs.server_key, ca=certs.ca, verify=True)
+    with NatsServer(config=config) as srv:
+        yield srv
+
+
+class Rotating:
+    """A ``tls=`` callable whose client certificate the test changes (None: none)."""
+
+    def __init__(self, certs: Certs, make: Callable[..., ssl.SSLContext]) -> None:
+        self.certs = certs
+        self.make = make
+        self.cert: tuple[str, str] | None = (certs.client_cert, certs.client_key)
+        self.calls: list[tuple[str, str] | None] = []
+
+    def __call__(self) -> ssl.SSLContext:
+        self.calls.append(self.cert)
+        if self.cert is None:
+            return self.make(self.certs.ca)
+        return self.make(self.certs.ca, *self.cert)
+
+
+#: Reconnect attempts in quick succession.
+QUICK = {
+    "reconnect_time_wait": 0.05,
+    "reconnect_jitter_tls": 0.0,
+    "connect_timeout": 1.0,
+    "max_reconnect_attempts": -1,
+}
+
+
+def test_tls_must_be_a_context_or_a_callable() -> None:
+    with pytest.raises(ConfigError, match="tls must be"):
+        build_options(tls="/etc/ssl/cert.pem")
+    assert build_options(tls=lambda: None).core.tls_required  # a callable: TLS required
+
+
+def test_sync_tls_callable_is_asked_at_every_dial(mtls_server: NatsServer, certs: Certs) -> None:
+    tls = Rotating(certs, nats_sync.make_ssl_context)
+    rec = Recorder()
+    with nats_sync.connect(mtls_server.url, tls=tls, **QUICK, **rec.opts()) as nc:
+        assert tls.calls == [(certs.client_cert, certs.client_key)]
+        assert nc.tls_connection_state is not None
+        tls.cert = None  # "rotated" to no certificate: the server refuses it
+        nc.force_reconnect()
+        deadline = time.monotonic() + 10
+        while len(tls.calls) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(tls.calls) >= 4 and not nc.is_connected  # asked again at each attempt
+        tls.cert = (certs.other_cert, certs.other_key)  # rotated to a new valid one
+        assert rec.reconnected.wait(10)
+        assert tls.calls[-1] == (certs.other_cert, certs.other_key)
+        nc.flush(timeout=5)
+        assert nc.is_connected and rec.events[-1] == "reconnected"
+
+
+@pytest.mark.anyio
+async def test_anyio_tls_callable_is_asked_at_every_dial(
+    mtls_server: NatsServer, certs: Certs
+) -> None:
+    tls = Rotating(certs, nats_anyio.make_ssl_context)
+    rec = Recorder()
+    with anyio.fail_after(30):
+        async with nats_anyio.connect(mtls_server.url, tls=tls, **QUICK, **rec.opts()) as nc:
+            assert tls.calls == [(certs.client_cert, certs.client_key)]
+            tls.cert = None
+            await nc.force_reconnect()
+            while len(tls.calls) < 4:
+                await anyio.sleep(0.02)
+            assert not nc.is_connected
+            tls.cert = (certs.other_cert, certs.other_key)
+            while not rec.reconnected.is_set():
+                await anyio.sleep(0.02)
+            assert tls.calls[-1] == (certs.other_cert, certs.other_key)
+            await nc.flush(timeout=5)
+            assert nc.tls_connection_state is not None
+
+
+def test_sync_tls_callable_that_fails(mtls_server: NatsServer, certs: Certs) -> None:
+    def broken() -> ssl.SSLContext:
+        raise ValueError("no certificate today")
+
+    with pytest.raises(nats_sync.ConnectError, match="no certificate today"):
+        nats_sync.connect(mtls_server.url, tls=broken, connect_timeout=1.0)
+    tls = Rotating(certs, nats_sync.make_ssl_context)
+    rec = Recorder()
+    with nats_sync.connect(mtls_server.url, tls=tls, **QUICK, **rec.opts()) as nc:
+        tls.make = lambda *a: broken()  # failing while reconnecting: it keeps trying
+        nc.force_reconnect()
+        deadline = time.monotonic() + 10
+        while len(tls.calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(tls.calls) >= 3 and not nc.is_closed
+        tls.make = nats_sync.make_ssl_context
+        assert rec.reconnected.wait(10)
+        nc.flush(timeout=5)

@@ -165,6 +165,11 @@ class BaseClient(CallbackDispatch):
 
     def _tls_context(self) -> Any:
         o = self._opts
+        if callable(o.tls):  # asked again at every dial: certificates may rotate
+            try:
+                return o.tls()
+            except Exception as e:  # fails this dial only, as a TLS error would
+                raise ConnectError(f"the tls callable failed: {e!r}") from e
         if o.tls is not None:
             return o.tls
         return make_ssl_context(o.tls_ca_file, o.tls_cert_file, o.tls_key_file)

@@ -54,8 +54,11 @@ class ClientOptions:
     #: Worker threads that run subscription callbacks (``nats_sync``; started
     #: as needed). ``nats_anyio`` runs each callback subscription in a task.
     callback_threads: int = 4
-    #: An ``ssl.SSLContext`` used as given, or None for a verifying default one.
-    #: Giving one (or a CA file, or a client certificate) makes TLS required.
+    #: An ``ssl.SSLContext`` used as given, or None for a verifying default one;
+    #: or a callable returning an ``ssl.SSLContext``, called at every dial (a
+    #: rotated client certificate or CA is picked up at the next reconnect, as
+    #: nats.go's ClientTLSConfig with certificate callbacks). Giving one (or a
+    #: CA file, or a client certificate) makes TLS required.
     tls: Any = None
     #: Name checked against the server's certificate (default: the URL's host).
     tls_hostname: str | None = None
@@ -148,6 +151,9 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
         ):
             raise ConfigError(f"option callback_threads must be an int >= 1, not {value!r}")
     _user_info(core_kw, client_kw)
+    tls = client_kw.get("tls")
+    if tls is not None and not (callable(tls) or hasattr(tls, "wrap_socket")):
+        raise ConfigError(f"tls must be an ssl.SSLContext or a callable returning one, not {tls!r}")
     cas = client_kw.get("tls_ca_file")
     if cas is not None and not isinstance(cas, str):
         cas = client_kw["tls_ca_file"] = tuple(cas)

@@ -33,6 +33,7 @@ GROUPS: tuple[str, ...] = (
     "micro",  # micro ls/info/stats/ping
     "server_checks",  # server ping/info/check (after "server")
     "misc",  # rtt, events
+    "context",  # context add/ls/select/show/rm
 )
 
 HINT = "pynats: the pynats command needs its extra: pip install 'pynats[cli]'"

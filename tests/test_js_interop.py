@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -275,3 +276,183 @@ async def test_we_publish_nats_py_consumes(anc: nats_anyio.Client, peer: Any) ->
         await m.ack_sync()
     info = await consumer.info()
     assert info.ack_floor.stream_seq == 3 and info.num_ack_pending == 0
+
+
+# ============================================================ nats.go, push consumers
+
+
+@pytest.fixture(scope="module")
+def go_push(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """nats.go's push consumer side (tests/interop_go/push), compiled once per module."""
+    go = shutil.which("go")
+    if go is None or not NATS_GO.is_dir():
+        pytest.skip(f"needs `go` and the nats.go sources in {NATS_GO}")
+    out = tmp_path_factory.mktemp("go") / "push"
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": GOPATH, "CGO_ENABLED": "0"}
+    if not os.access(Path.home(), os.W_OK):
+        env.setdefault("GOCACHE", str(tmp_path_factory.mktemp("gocache")))
+    proc = subprocess.run(
+        [go, "build", "-o", str(out), "."],
+        cwd=HERE / "interop_go" / "push",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"go build failed:\n{proc.stderr}"
+    return out
+
+
+def wait_unbound(js: nats_sync.JetStream, stream: str, name: str, timeout: float = 5) -> None:
+    """Wait until nobody listens on the push consumer's deliver subject (the
+    server notices a client that left a moment after it closed)."""
+    deadline = time.monotonic() + timeout
+    while js.consumer_info(stream, name).push_bound:
+        assert time.monotonic() < deadline, f"{stream}/{name} is still bound"
+        time.sleep(0.05)
+
+
+def test_nats_go_push_consumer_we_bind(
+    go_push: Path, server: NatsServer, nc: nats_sync.Client
+) -> None:
+    """A durable push consumer made by nats.go's js.AddConsumer, bound here by
+    stream + consumer, read with next_msg and acked (ack_sync)."""
+    js = nc.jetstream()
+    stream, subj = uniq("GP"), uniq("gp")
+    js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="memory")
+    for i in range(4):
+        js.publish(f"{subj}.a" if i % 2 else f"{subj}.b", b"m %d" % i)
+    (made,) = run_go(
+        go_push, "add", "-url", server.url, "-stream", stream, "-durable", "goadd",
+        "-subject", f"{subj}.a",
+    )  # fmt: skip
+    assert made["name"] == "goadd" and made["ack_policy"] == "AckExplicit"
+    assert made["deliver_subject"] and made["filter_subject"] == f"{subj}.a"
+    sub = js.subscribe(f"{subj}.a", stream=stream, consumer="goadd")
+    assert sub.deliver_subject == made["deliver_subject"]
+    for i in range(2):
+        msg = sub.next_msg(timeout=5)
+        assert (msg.subject, msg.data) == (f"{subj}.a", b"m %d" % (2 * i + 1))
+        meta = msg.metadata
+        assert (meta.stream, meta.consumer) == (stream, "goadd")
+        assert (meta.sequence.stream, meta.sequence.consumer) == (2 * i + 2, i + 1)
+        assert meta.num_delivered == 1 and meta.num_pending == 1 - i
+        msg.ack_sync()
+    info = sub.consumer_info()
+    assert info.ack_floor.stream_seq == 4 and info.num_ack_pending == 0
+    assert info.push_bound
+    sub.unsubscribe()  # bound, not created: the consumer stays
+    wait_unbound(js, stream, "goadd")
+    assert js.consumer_info(stream, "goadd").delivered.consumer_seq == 2
+
+
+def test_nats_go_durable_push_subscription_we_continue(
+    go_push: Path, server: NatsServer, nc: nats_sync.Client
+) -> None:
+    """nats.go's js.Subscribe(nats.Durable) makes a durable, reads and acks two
+    messages and leaves; here ``durable=`` binds to it and reads on from the
+    third, acked by the callback."""
+    js = nc.jetstream()
+    stream, subj = uniq("GP"), uniq("gp")
+    js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="memory")
+    for i in range(2):
+        js.publish(f"{subj}.in", b"first %d" % i, headers={"Lang": "python"})
+    got = run_go(
+        go_push, "sub", "-url", server.url, "-subject", f"{subj}.>", "-durable", "godur",
+        "-n", "2",
+    )  # fmt: skip
+    *msgs, info = got
+    assert [m["data"] for m in msgs] == ["first 0", "first 1"]
+    assert [(m["stream_seq"], m["consumer_seq"]) for m in msgs] == [(1, 1), (2, 2)]
+    assert all(m["headers"]["Lang"] == ["python"] and m["consumer"] == "godur" for m in msgs)
+    assert (info["name"], info["ack_floor"], info["num_ack_pending"]) == ("godur", 2, 0)
+    wait_unbound(js, stream, "godur")  # nats.go left without unsubscribing: it stays
+    for i in range(3):
+        js.publish(f"{subj}.in", b"then %d" % i)
+    seen: list[tuple[bytes, int, int, int]] = []
+
+    def handle(msg: nats_sync.Msg) -> None:
+        meta = msg.metadata
+        seen.append((msg.data, meta.sequence.stream, meta.sequence.consumer, meta.num_delivered))
+
+    sub = js.subscribe(f"{subj}.>", handle, durable="godur")  # auto-acked after handle
+    deadline = time.monotonic() + 5
+    while js.consumer_info(stream, "godur").ack_floor.stream_seq < 5:
+        assert time.monotonic() < deadline, f"acked: {seen}"
+        time.sleep(0.05)
+    assert seen == [(b"then %d" % i, i + 3, i + 3, 1) for i in range(3)]
+    assert sub.cached_info is not None and sub.cached_info.config.deliver_subject
+    assert js.consumer_info(stream, "godur").num_ack_pending == 0
+    sub.unsubscribe()  # bound, not created: nats.go's durable stays
+    assert js.consumer_info(stream, "godur").name == "godur"
+
+
+def test_our_durable_push_subscription_nats_go_binds(
+    go_push: Path, server: NatsServer, nc: nats_sync.Client
+) -> None:
+    """A durable made here by js.subscribe(durable=) reads two messages and
+    goes away with its connection (so the consumer stays); nats.go binds to it
+    with nats.Bind(stream, consumer), reads on and acks."""
+    js = nc.jetstream()
+    stream, subj = uniq("GP"), uniq("gp")
+    js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="file")
+    for i in range(2):
+        js.publish(f"{subj}.in", b"py %d" % i)
+    with nats_sync.connect(server.url) as other:
+        sub = other.jetstream().subscribe(f"{subj}.>", durable="pydur", manual_ack=True)
+        for i in range(2):
+            msg = sub.next_msg(timeout=5)
+            assert msg.data == b"py %d" % i
+            msg.ack_sync()
+        deliver = sub.deliver_subject
+    wait_unbound(js, stream, "pydur")  # closed, not unsubscribed: the durable stays
+    for i in range(2, 5):
+        js.publish(f"{subj}.in", b"py %d" % i, headers={"Multi": ["x", "y"]})
+    got = run_go(
+        go_push, "sub", "-url", server.url, "-subject", f"{subj}.>", "-stream", stream,
+        "-durable", "pydur", "-n", "3",
+    )  # fmt: skip
+    *msgs, info = got
+    assert [m["data"] for m in msgs] == [f"py {i}" for i in range(2, 5)]
+    for i, m in enumerate(msgs):
+        assert (m["stream"], m["consumer"], m["subject"]) == (stream, "pydur", f"{subj}.in")
+        assert (m["stream_seq"], m["consumer_seq"], m["delivered"]) == (i + 3, i + 3, 1)
+        assert m["pending"] == 2 - i and m["headers"]["Multi"] == ["x", "y"]
+    assert info["deliver_subject"] == deliver and info["ack_policy"] == "AckExplicit"
+    assert (info["ack_floor"], info["num_ack_pending"]) == (5, 0)
+    ours = js.consumer_info(stream, "pydur")
+    assert ours.ack_floor.stream_seq == 5 and ours.num_ack_pending == 0
+
+
+def test_our_push_consumer_nats_go_durable(
+    go_push: Path, server: NatsServer, nc: nats_sync.Client
+) -> None:
+    """A durable push consumer made here with create_consumer(deliver_subject=),
+    read and acked by nats.go's js.Subscribe(nats.Durable), which unsubscribes
+    and leaves it (nats.go deletes only a consumer it made)."""
+    js = nc.jetstream()
+    stream, subj = uniq("GP"), uniq("gp")
+    js.create_stream(name=stream, subjects=[f"{subj}.>"], storage="memory")
+    js.create_consumer(
+        stream,
+        durable_name="pycc",
+        deliver_subject=nc.new_inbox(),
+        filter_subject=f"{subj}.a",
+        ack_policy="explicit",
+    )
+    for i in range(6):  # the filter skips the first three
+        js.publish(f"{subj}.b" if i < 3 else f"{subj}.a", b"%d" % i)
+    got = run_go(
+        go_push, "sub", "-url", server.url, "-subject", f"{subj}.a", "-durable", "pycc",
+        "-n", "3", "-unsubscribe",
+    )  # fmt: skip
+    *msgs, info = got
+    assert [(m["data"], m["stream_seq"], m["consumer_seq"]) for m in msgs] == [
+        ("3", 4, 1),
+        ("4", 5, 2),
+        ("5", 6, 3),
+    ]
+    assert (info["name"], info["ack_floor"], info["num_ack_pending"]) == ("pycc", 6, 0)
+    wait_unbound(js, stream, "pycc")
+    ours = js.consumer_info(stream, "pycc")
+    assert ours.ack_floor.stream_seq == 6 and ours.num_pending == 0

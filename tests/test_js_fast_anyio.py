@@ -1,7 +1,8 @@
 """Fast-ingest batch publish (nats-server 2.14+, ``allow_batched``) against a real
 nats-server, on the async client, on asyncio and on Trio: messages stored in
 order as they are added, the server's flow acknowledgements, a lost
-acknowledgement requested again by a ping, the commit's final acknowledgement.
+acknowledgement requested again by a ping, the commit's final acknowledgement;
+and listing the schedules of a stream.
 
 Hand-written, the source of truth: run ``python scripts/unasync.py`` after editing.
 """
@@ -9,6 +10,7 @@ Hand-written, the source of truth: run ``python scripts/unasync.py`` after editi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -166,3 +168,33 @@ async def test_options_are_checked_before_anything_is_sent(js: nats_anyio.JetStr
         js.fast_publisher(flow=0)
     with pytest.raises(InvalidOptionError):
         await js.fast_publisher().close()
+
+
+# ------------------------------------------------- listing schedules (2.12+)
+# (kept here, with the other 2.14 additions of issue #19's second part)
+
+
+@needs_server(2, 14)
+async def test_list_schedules(js: nats_anyio.JetStream) -> None:
+    name, subj = uniq("SC"), uniq("sc")
+    await js.create_stream(
+        name=name,
+        subjects=[f"{subj}.>"],
+        storage="memory",
+        allow_msg_schedules=True,
+        allow_msg_ttl=True,
+        allow_direct=True,
+    )
+    at = datetime.now(UTC) + timedelta(hours=1)
+    await js.publish_schedule(f"{subj}.sched.a", b"A", target=f"{subj}.run.a", at=at)
+    await js.publish_schedule(f"{subj}.sched.b", b"B", target=f"{subj}.run.b", every=3600, ttl=60)
+    await js.publish(f"{subj}.other", b"not a schedule")
+    got = {s.subject: s for s in await js.list_schedules(name)}
+    assert set(got) == {f"{subj}.sched.a", f"{subj}.sched.b"}
+    a, b = got[f"{subj}.sched.a"], got[f"{subj}.sched.b"]
+    assert a.pattern.startswith("@at ") and a.target == f"{subj}.run.a" and a.data == b"A"
+    assert b.pattern == "@every 1h0m0s" and b.ttl == "1m0s" and b.seq == 2
+    only = await js.list_schedules(name, f"{subj}.sched.b")
+    assert [s.subject for s in only] == [f"{subj}.sched.b"]
+    assert await js.cancel_schedule(name, f"{subj}.sched.a")
+    assert [s.subject for s in await js.list_schedules(name)] == [f"{subj}.sched.b"]

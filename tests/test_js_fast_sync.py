@@ -3,7 +3,8 @@
 """Fast-ingest batch publish (nats-server 2.14+, ``allow_batched``) against a real
 nats-server, on the blocking client: messages stored in
 order as they are added, the server's flow acknowledgements, a lost
-acknowledgement requested again by a ping, the commit's final acknowledgement.
+acknowledgement requested again by a ping, the commit's final acknowledgement;
+and listing the schedules of a stream.
 
 Generated from ``tests/test_js_fast_anyio.py`` by ``scripts/unasync.py``: do not edit.
 """
@@ -11,6 +12,7 @@ Generated from ``tests/test_js_fast_anyio.py`` by ``scripts/unasync.py``: do not
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -166,3 +168,33 @@ def test_options_are_checked_before_anything_is_sent(js: nats_sync.JetStream) ->
         js.fast_publisher(flow=0)
     with pytest.raises(InvalidOptionError):
         js.fast_publisher().close()
+
+
+# ------------------------------------------------- listing schedules (2.12+)
+# (kept here, with the other 2.14 additions of issue #19's second part)
+
+
+@needs_server(2, 14)
+def test_list_schedules(js: nats_sync.JetStream) -> None:
+    name, subj = uniq("SC"), uniq("sc")
+    js.create_stream(
+        name=name,
+        subjects=[f"{subj}.>"],
+        storage="memory",
+        allow_msg_schedules=True,
+        allow_msg_ttl=True,
+        allow_direct=True,
+    )
+    at = datetime.now(UTC) + timedelta(hours=1)
+    js.publish_schedule(f"{subj}.sched.a", b"A", target=f"{subj}.run.a", at=at)
+    js.publish_schedule(f"{subj}.sched.b", b"B", target=f"{subj}.run.b", every=3600, ttl=60)
+    js.publish(f"{subj}.other", b"not a schedule")
+    got = {s.subject: s for s in js.list_schedules(name)}
+    assert set(got) == {f"{subj}.sched.a", f"{subj}.sched.b"}
+    a, b = got[f"{subj}.sched.a"], got[f"{subj}.sched.b"]
+    assert a.pattern.startswith("@at ") and a.target == f"{subj}.run.a" and a.data == b"A"
+    assert b.pattern == "@every 1h0m0s" and b.ttl == "1m0s" and b.seq == 2
+    only = js.list_schedules(name, f"{subj}.sched.b")
+    assert [s.subject for s in only] == [f"{subj}.sched.b"]
+    assert js.cancel_schedule(name, f"{subj}.sched.a")
+    assert [s.subject for s in js.list_schedules(name)] == [f"{subj}.sched.b"]

@@ -26,7 +26,12 @@ from nats_core.jetstream.batch import batch_get_request, last_msgs_for_request
 from nats_core.jetstream.errors import JetStreamError, NoStreamResponseError
 from nats_core.jetstream.models import PubAck
 from nats_core.jetstream.publish import parse_pub_ack
-from nats_core.jetstream.schedules import schedule_headers, schedule_pattern
+from nats_core.jetstream.schedules import (
+    Schedule,
+    schedule_from_msg,
+    schedule_headers,
+    schedule_pattern,
+)
 
 from ._js_batch import AtomicBatchPublisher, BatchGet
 from ._js_counters import Counter
@@ -191,6 +196,21 @@ class NewerJetStream(JetStreamManager):
         )
         reply = self._publish_request(subject, data, hdrs, timeout)
         return parse_pub_ack(reply, subject=subject)
+
+    def list_schedules(
+        self,
+        stream: str,
+        subjects: str | Sequence[str] = ">",
+        *,
+        timeout: float | None = None,
+    ) -> list[Schedule]:
+        """The schedules stored in ``stream`` on ``subjects`` (wildcards allowed;
+        default: all), one per subject, read with a multi-subject direct get of
+        the last message of every matching subject (needs ``allow_direct`` and
+        nats-server 2.11+; at most 1024 subjects may match, else status 413:
+        narrow ``subjects``). Messages without ``Nats-Schedule`` are skipped."""
+        msgs = self.get_last_msgs_for(stream, subjects, timeout=timeout).collect()
+        return [s for s in map(schedule_from_msg, msgs) if s is not None]
 
     def cancel_schedule(self, stream: str, subject: str) -> bool:
         """Cancel the schedule stored on ``subject`` (purge the subject): true if

@@ -17,11 +17,13 @@ Patterns (nats-server ``server/scheduler.go``):
 
 2.14 also has ``Nats-Schedule-Source`` (publish the last message of that
 subject instead of the schedule's body) and ``Nats-Schedule-Rollup: sub``.
-:func:`schedule_headers` checks what can be checked before sending.
+:func:`schedule_headers` checks what can be checked before sending;
+:func:`schedule_from_msg` reads a stored schedule back (listing).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .._headers import Headers, HeadersInput
@@ -36,12 +38,15 @@ from .headers import (
     SCHEDULE_TIME_ZONE,
     SCHEDULE_TTL,
 )
+from .models import StoredMsg
 from .publish import format_ttl
 
 __all__ = [
     "PREDEFINED_SCHEDULES",
+    "Schedule",
     "schedule_at",
     "schedule_every",
+    "schedule_from_msg",
     "schedule_headers",
     "schedule_pattern",
 ]
@@ -175,3 +180,47 @@ def schedule_headers(
             raise InvalidOptionError(f"a schedule's rollup can only be 'sub', not {rollup!r}")
         out[SCHEDULE_ROLLUP] = rollup
     return out
+
+
+@dataclass(slots=True, frozen=True)
+class Schedule:
+    """A schedule as stored in its stream (read back by ``js.list_schedules()``):
+    the subject it lives on, its pattern (``@at ...``, ``@every ...``, cron),
+    target and options, the body and headers it publishes, and where it is
+    stored (``seq``, ``time``)."""
+
+    subject: str
+    pattern: str
+    target: str
+    ttl: str | None = None
+    source: str | None = None
+    time_zone: str | None = None
+    rollup: str | None = None
+    data: bytes = b""
+    headers: Headers | None = None
+    seq: int = 0
+    time: datetime | None = None
+
+
+def schedule_from_msg(msg: StoredMsg) -> Schedule | None:
+    """The :class:`Schedule` a stored message is, or ``None`` when it is not one
+    (no ``Nats-Schedule`` header: an ordinary message, or one a schedule produced)."""
+    h = msg.headers
+    if h is None:
+        return None
+    pattern = h.get(SCHEDULE)
+    if not pattern:
+        return None
+    return Schedule(
+        subject=msg.subject,
+        pattern=pattern,
+        target=h.get(SCHEDULE_TARGET) or "",
+        ttl=h.get(SCHEDULE_TTL),
+        source=h.get(SCHEDULE_SOURCE),
+        time_zone=h.get(SCHEDULE_TIME_ZONE),
+        rollup=h.get(SCHEDULE_ROLLUP),
+        data=msg.data,
+        headers=h,
+        seq=msg.seq,
+        time=msg.time,
+    )

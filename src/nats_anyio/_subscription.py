@@ -16,9 +16,12 @@ from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._msg import Msg
 
-__all__ = ["Subscription", "SubscriptionOwner"]
+__all__ = ["SUB_STATUSES", "Subscription", "SubscriptionOwner"]
 
 log = logging.getLogger("nats_anyio")
+
+#: What :attr:`Subscription.status` can be, and what its status listeners are told.
+SUB_STATUSES = ("active", "slow_consumer", "draining", "closed")
 
 
 class SubscriptionOwner(Protocol):
@@ -80,6 +83,8 @@ class Subscription(PendingQueue[Msg]):
         self._max_bytes_seen = 0
         self._closed_cb: Callable[[str], object] | None = None
         self._draining = False
+        self._status_listeners: list[tuple[Callable[[str], object], frozenset[str]]] = []
+        self._last_status = "active"  # what the listeners were last told (see _status_check)
 
     def __repr__(self) -> str:
         return (
@@ -100,6 +105,8 @@ class Subscription(PendingQueue[Msg]):
         pb = self._pending_bytes + self._inflight_bytes
         if pb > self._max_bytes_seen:
             self._max_bytes_seen = pb
+        if self._status_listeners:
+            self._status_check()
         self._wake()
         if err is not None:
             self._client._report_error(err)
@@ -110,6 +117,8 @@ class Subscription(PendingQueue[Msg]):
             self._closed = True
             self._end_reason = reason
             self._closed_evt.set()
+            if self._status_listeners:
+                self._status_check()
             if self._cb is None or not (self._msgs or self._inflight):
                 self._client._barrier_progress(self, self.delivered, everything=True)
             self._client._callback(self._closed_cb, self.subject)
@@ -151,7 +160,10 @@ class Subscription(PendingQueue[Msg]):
                     await self._wait_msgs()
                 if not self._msgs:
                     raise NatsTimeoutError(f"no message on {self.subject!r} within {timeout} s")
-        return self._take()
+        msg = self._take()
+        if self._status_listeners:
+            self._status_check()
+        return msg
 
     def __aiter__(self) -> Self:
         return self
@@ -164,7 +176,10 @@ class Subscription(PendingQueue[Msg]):
                 await self._wait_msgs()
             except SubscriptionClosedError:
                 raise StopAsyncIteration from None
-        return self._take()
+        msg = self._take()
+        if self._status_listeners:
+            self._status_check()
+        return msg
 
     async def _run_callbacks(self) -> None:
         """The subscription's own task: hand each message to the callback.
@@ -185,6 +200,8 @@ class Subscription(PendingQueue[Msg]):
                     except SubscriptionClosedError:
                         return
                 batch = self._take_batch()
+                if self._status_listeners:
+                    self._status_check()
                 for msg in batch:
                     try:
                         result = cb(msg)
@@ -259,6 +276,44 @@ class Subscription(PendingQueue[Msg]):
             return "draining"
         return "slow_consumer" if self._slow else "active"
 
+    def status_changed(self, cb: Callable[[str], object], *statuses: str) -> Callable[[], None]:
+        """Call ``cb(status)`` on every change of :attr:`status` to one of ``statuses``
+        (none given: every change), on the client's callback dispatcher, in order
+        (nats.go's ``Subscription.StatusChanged``; a callback where nats.go gives a
+        channel; plain or async). The reader task only queues the call.
+
+        Changes: ``active`` -> ``slow_consumer`` (a pending limit was hit and
+        messages dropped), ``slow_consumer`` -> ``active`` (the backlog was
+        taken), -> ``draining`` (:meth:`drain`), -> ``closed`` (unsubscribed,
+        auto-unsubscribe reached, drained, the connection closed). Returns a
+        function that removes the listener.
+        """
+        bad = [s for s in statuses if s not in SUB_STATUSES]
+        if bad:
+            raise ValueError(
+                f"unknown subscription status {bad[0]!r}; statuses are {', '.join(SUB_STATUSES)}"
+            )
+        entry = (cb, frozenset(statuses))
+        if not self._status_listeners:  # not tracked while nobody listened
+            self._last_status = self.status
+        self._status_listeners = [*self._status_listeners, entry]
+
+        def remove() -> None:
+            self._status_listeners = [e for e in self._status_listeners if e is not entry]
+
+        return remove
+
+    def _status_check(self) -> None:
+        """Tell the listeners when :attr:`status` changed since they were last told
+        (once per change, in order; the calls are queued to the dispatcher)."""
+        status = self.status
+        if status == self._last_status:
+            return
+        self._last_status = status
+        for cb, wanted in self._status_listeners:
+            if not wanted or status in wanted:
+                self._client._callback(cb, status)
+
     # ----------------------------------------------------------- control
 
     async def unsubscribe(self, max_msgs: int = 0) -> None:
@@ -276,6 +331,8 @@ class Subscription(PendingQueue[Msg]):
         Raises :class:`NatsTimeoutError` when that takes longer than ``timeout``.
         """
         self._draining = True
+        if self._status_listeners:
+            self._status_check()
         await self._client._drain_subscription(self, timeout)
 
     async def _wait_drained(self) -> None:

@@ -17,9 +17,12 @@ from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from ._dispatch import CallbackPool
 from ._msg import Msg
 
-__all__ = ["Subscription", "SubscriptionOwner"]
+__all__ = ["SUB_STATUSES", "Subscription", "SubscriptionOwner"]
 
 log = logging.getLogger("nats_sync")
+
+#: What :attr:`Subscription.status` can be, and what its status listeners are told.
+SUB_STATUSES = ("active", "slow_consumer", "draining", "closed")
 
 
 class SubscriptionOwner(Protocol):
@@ -80,6 +83,8 @@ class Subscription(PendingQueue[Msg]):
         self._max_bytes_seen = 0
         self._closed_cb: Callable[[str], object] | None = None
         self._draining = False
+        self._status_listeners: list[tuple[Callable[[str], object], frozenset[str]]] = []
+        self._last_status = "active"  # what the listeners were last told (see _status_check)
 
     def __repr__(self) -> str:
         return (
@@ -102,6 +107,8 @@ class Subscription(PendingQueue[Msg]):
             pb = self._pending_bytes + self._inflight_bytes
             if pb > self._max_bytes_seen:
                 self._max_bytes_seen = pb
+            if self._status_listeners:
+                self._status_check()
             if self._cb is None:
                 self._cond.notify()
             elif not self._scheduled and self._msgs:
@@ -119,6 +126,8 @@ class Subscription(PendingQueue[Msg]):
                 return
             self._closed = True
             self._end_reason = reason
+            if self._status_listeners:
+                self._status_check()
             self._cond.notify_all()
             if self._cb is None or not (self._msgs or self._inflight):
                 self._client._barrier_progress(self, self.delivered, everything=True)
@@ -143,7 +152,10 @@ class Subscription(PendingQueue[Msg]):
                     self._cond.wait(left)
             if busy:  # in the same step, so a drain never sees "empty and idle" too early
                 self._busy = True
-            return self._take()
+            msg = self._take()
+            if self._status_listeners:
+                self._status_check()
+            return msg
 
     def next_msg(self, timeout: float | None = 1.0) -> Msg:
         """The next message; waits up to ``timeout`` seconds (None: forever).
@@ -178,6 +190,8 @@ class Subscription(PendingQueue[Msg]):
             batch = self._take_upto(limit)
             self._busy = True
             self._runner = threading.current_thread()
+            if self._status_listeners:
+                self._status_check()
         try:
             for msg in batch:
                 try:
@@ -280,6 +294,47 @@ class Subscription(PendingQueue[Msg]):
             return "draining"
         return "slow_consumer" if self._slow else "active"
 
+    def status_changed(self, cb: Callable[[str], object], *statuses: str) -> Callable[[], None]:
+        """Call ``cb(status)`` on every change of :attr:`status` to one of ``statuses``
+        (none given: every change), on the client's callback thread, in order
+        (nats.go's ``Subscription.StatusChanged``; a callback where nats.go gives a
+        channel). Never called on the reader thread, which only queues the call.
+
+        Changes: ``active`` -> ``slow_consumer`` (a pending limit was hit and
+        messages dropped), ``slow_consumer`` -> ``active`` (the backlog was
+        taken), -> ``draining`` (:meth:`drain`), -> ``closed`` (unsubscribed,
+        auto-unsubscribe reached, drained, the connection closed). Returns a
+        function that removes the listener.
+        """
+        bad = [s for s in statuses if s not in SUB_STATUSES]
+        if bad:
+            raise ValueError(
+                f"unknown subscription status {bad[0]!r}; statuses are {', '.join(SUB_STATUSES)}"
+            )
+        entry = (cb, frozenset(statuses))
+        with self._cond:
+            if not self._status_listeners:  # not tracked while nobody listened
+                self._last_status = self.status
+            self._status_listeners = [*self._status_listeners, entry]
+
+        def remove() -> None:
+            with self._cond:
+                self._status_listeners = [e for e in self._status_listeners if e is not entry]
+
+        return remove
+
+    def _status_check(self) -> None:
+        """Tell the listeners when :attr:`status` changed since they were last told
+        (the caller holds ``_cond``, so changes are told once each and in order;
+        the calls are queued to the callback thread, never made here)."""
+        status = self.status
+        if status == self._last_status:
+            return
+        self._last_status = status
+        for cb, wanted in self._status_listeners:
+            if not wanted or status in wanted:
+                self._client._callback(cb, status)
+
     # --------------------------------------------------------------- control
 
     def unsubscribe(self, max_msgs: int = 0) -> None:
@@ -293,7 +348,10 @@ class Subscription(PendingQueue[Msg]):
     def drain(self, timeout: float = 30.0) -> None:
         """Stop interest, then deliver what already arrived; returns once the
         server confirmed and (for callbacks) every queued message was handled."""
-        self._draining = True
+        with self._cond:
+            self._draining = True
+            if self._status_listeners:
+                self._status_check()
         self._client._drain_subscription(self, timeout)
 
     def _wait_done(self, deadline: float) -> bool:

@@ -49,6 +49,7 @@ class ServerAddress:
 
     @property
     def hostport(self) -> str:
+        """``host:port`` (an IPv6 host in brackets): how the pool tells servers apart."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 

@@ -112,6 +112,7 @@ class TCPTransport:
             raise TransportError(f"writing to the server failed: {e}") from e
 
     def start_tls(self, ctx: ssl.SSLContext, hostname: str | None, timeout: float) -> None:
+        """Run the TLS handshake within ``timeout`` seconds and use TLS from now on."""
         self.sock.settimeout(timeout)
         try:
             self.sock = ctx.wrap_socket(self.sock, server_hostname=hostname)

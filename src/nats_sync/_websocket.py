@@ -151,6 +151,7 @@ class WebSocketTransport:
         )
 
     def settimeout(self, timeout: float | None) -> None:
+        """Bound the next reads and writes of the stream underneath (None: block)."""
         self.tcp.settimeout(timeout)
 
     def shutdown(self) -> None:

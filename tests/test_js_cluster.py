@@ -19,10 +19,9 @@ from typing import TypeVar
 
 import pytest
 
-import nats_anyio
 import nats_sync
 from js_helpers import uniq
-from nats_core.errors import NatsError, NatsTimeoutError
+from nats_core.errors import NatsError
 from nats_core.jetstream import PullStatusError
 from nats_core.jetstream.pull import LOST_PULL_RETRY_MAX
 from nats_sync import JetStream, Msg
@@ -274,62 +273,3 @@ def _retry(fn: Callable[[], _T]) -> _T:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-# ------------------------------------- a consumer without a leader, one server
-
-
-def _no_leader_errors(errors: list[BaseException]) -> list[BaseException]:
-    return [e for e in errors if isinstance(e, PullStatusError) and e.status == 503]
-
-
-@pytest.mark.server_2_10
-def test_consume_pulls_again_soon_while_no_server_takes_its_pulls(js_server: NatsServer) -> None:
-    """The consume's pulls get 503 (no server holds the consumer): it pulls again
-    every few tenths of a second, reporting the 503 once, and delivers as soon
-    as the consumer is back, not two heartbeats (20 s) later."""
-    with nats_sync.connect(js_server.url) as nc:
-        js = nc.jetstream(timeout=5)
-        stream, subj = uniq("N"), uniq("n")
-        js.create_stream(name=stream, subjects=[f"{subj}.>"])
-        c = js.create_consumer(stream, durable_name="w", ack_policy="explicit")
-        js.delete_consumer(stream, "w")
-        errors: list[BaseException] = []
-        with c.messages(max_messages=10, expires=2 * HEARTBEAT, error_cb=errors.append) as it:
-            with pytest.raises(NatsTimeoutError):
-                it.next(timeout=1.5)  # pulls, gets 503s, pulls again
-            js.create_consumer(stream, durable_name="w", ack_policy="explicit")
-            js.publish(f"{subj}.a", b"back")
-            started = time.monotonic()
-            msg = it.next(timeout=2 * HEARTBEAT + 5)
-            waited = time.monotonic() - started
-        assert msg.data == b"back"
-        assert waited < HEARTBEAT, waited  # about LOST_PULL_RETRY_MAX; was 2 heartbeats
-        assert len(_no_leader_errors(errors)) == 1, errors
-
-
-@pytest.mark.server_2_10
-@pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
-async def test_consume_pulls_again_soon_while_no_server_takes_its_pulls_async(
-    js_server: NatsServer,
-) -> None:
-    """The same on the async client (the source of the blocking one)."""
-    async with nats_anyio.connect(js_server.url) as nc:
-        js = nc.jetstream(timeout=5)
-        stream, subj = uniq("N"), uniq("n")
-        await js.create_stream(name=stream, subjects=[f"{subj}.>"])
-        c = await js.create_consumer(stream, durable_name="w", ack_policy="explicit")
-        await js.delete_consumer(stream, "w")
-        errors: list[BaseException] = []
-        async with c.messages(max_messages=10, expires=2 * HEARTBEAT, error_cb=errors.append) as it:
-            with pytest.raises(NatsTimeoutError):
-                await it.next(timeout=1.5)
-            await js.create_consumer(stream, durable_name="w", ack_policy="explicit")
-            await js.publish(f"{subj}.a", b"back")
-            started = time.monotonic()
-            msg = await it.next(timeout=2 * HEARTBEAT + 5)
-            waited = time.monotonic() - started
-        assert msg.data == b"back"
-        assert waited < HEARTBEAT, waited
-        assert len(_no_leader_errors(errors)) == 1, errors

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack, cast
 
 import anyio
 import sniffio
@@ -27,6 +27,7 @@ from nats_core.context import (
 )
 from nats_core.errors import ConfigError
 from nats_core.request_many import Sentinel
+from nats_core.typed_options import ConnectOptionsDict
 
 from ._asyncio_transport import AsyncioTransport
 from ._client import BaseClient
@@ -156,7 +157,10 @@ async def tcp_connect(server: ServerAddress, timeout: float) -> Transport:
 
 @asynccontextmanager
 async def connect(
-    servers: str | list[str] | None = None, *, context: str | None = None, **options: Any
+    servers: str | list[str] | None = None,
+    *,
+    context: str | None = None,
+    **options: Unpack[ConnectOptionsDict],
 ) -> AsyncIterator[Client]:
     """Connect to NATS; use as ``async with connect(...) as nc:``.
 
@@ -194,8 +198,9 @@ async def connect(
     if context is not None:
         ctx_opts, js_defaults = await load_context(context)
         explicit = {**options, "servers": servers}
-        options = merge_connect_options(ctx_opts, explicit)
-        servers = options.pop("servers")
+        merged = merge_connect_options(ctx_opts, explicit)  # the given ones over the context's
+        servers = merged.pop("servers")
+        options = cast(ConnectOptionsDict, merged)
     opts = build_options(servers, **options)
     opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)

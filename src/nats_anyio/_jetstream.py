@@ -13,9 +13,9 @@ Hand-written, the source of truth: run ``python scripts/unasync.py`` after editi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from nats_core.jetstream import requests as _req
 from nats_core.jetstream.errors import StreamNotFoundError
@@ -38,6 +38,11 @@ from nats_core.jetstream.objectstore import (
 )
 from nats_core.jetstream.objectstore import status_from_info as object_store_status
 from nats_core.jetstream.ordered import DEFAULT_INACTIVE_THRESHOLD, OrderedConsumerState
+from nats_core.jetstream.typed import (
+    ConsumerConfigFields,
+    KeyValueConfigFields,
+    ObjectStoreConfigFields,
+)
 
 from ._compat import Lister
 from ._js_manage import with_fields
@@ -77,14 +82,17 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     # ----------------------------------------------------------- consumers
 
     async def _add_consumer(
-        self, stream: str, config: ConsumerConfig | None, fields: dict[str, Any], action: str
+        self, stream: str, config: ConsumerConfig | None, fields: Mapping[str, Any], action: str
     ) -> Consumer:
         cfg = with_fields(ConsumerConfig, config, fields)
         reply = await self._request(_req.add_consumer(stream, cfg, action, api=self._api))
         return Consumer(self, stream, _req.parse_consumer_info(reply))
 
     async def create_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create a pull consumer and return its handle.
 
@@ -96,14 +104,20 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
         return await self._add_consumer(stream, config, fields, _req.ConsumerAction.CREATE)
 
     async def update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Update an existing consumer
         (:class:`~nats_core.jetstream.ConsumerDoesNotExistError` if there is none)."""
         return await self._add_consumer(stream, config, fields, _req.ConsumerAction.UPDATE)
 
     async def create_or_update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create the consumer, or update it when it exists."""
         return await self._add_consumer(
@@ -159,7 +173,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def create_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Create a Key-Value bucket from ``config`` or fields (``bucket="config",
         history=5``); the same configuration again succeeds, another raises
@@ -181,7 +195,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def create_or_update_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Create the bucket, or change its configuration when it exists."""
         cfg = with_fields(KeyValueConfig, config, fields)
@@ -191,7 +205,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def update_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Change a bucket's configuration
         (:class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
@@ -237,7 +251,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def create_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Create an Object Store bucket from ``config`` or fields (``bucket="files"``)."""
         cfg = with_fields(ObjectStoreConfig, config, fields)
@@ -247,7 +261,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def update_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Change a bucket's configuration (description, ttl, max_bytes, ...;
         :class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
@@ -261,7 +275,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     async def create_or_update_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Create the bucket, or change its configuration when it exists."""
         cfg = with_fields(ObjectStoreConfig, config, fields)

@@ -10,7 +10,7 @@ Hand-written, the source of truth: run ``python scripts/unasync.py`` after editi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from nats_core.jetstream.models import (
     ConsumerConfig,
@@ -19,6 +19,7 @@ from nats_core.jetstream.models import (
     StoredMsg,
     StreamInfo,
 )
+from nats_core.jetstream.typed import ConsumerConfigFields
 
 from ._compat import Lister
 
@@ -65,15 +66,24 @@ class StreamContext(Protocol):
     async def secure_delete_msg(self, stream: str, seq: int) -> bool: ...
 
     async def create_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     async def update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     async def create_or_update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     async def consumer(self, stream: str, name: str) -> Consumer: ...
@@ -205,7 +215,7 @@ class Stream:
     async def create_consumer(
         self,
         config: ConsumerConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create a pull consumer on this stream (see ``js.create_consumer``)."""
         return await self._js.create_consumer(self._name, config, **fields)
@@ -213,13 +223,13 @@ class Stream:
     async def update_consumer(
         self,
         config: ConsumerConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Update an existing consumer of this stream (see ``js.update_consumer``)."""
         return await self._js.update_consumer(self._name, config, **fields)
 
     async def create_or_update_consumer(
-        self, config: ConsumerConfig | None = None, **fields: Any
+        self, config: ConsumerConfig | None = None, **fields: Unpack[ConsumerConfigFields]
     ) -> Consumer:
         """Create the consumer, or update it when it exists."""
         return await self._js.create_or_update_consumer(self._name, config, **fields)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack, cast
 
 from nats_core import HeadersInput, apply_credentials, build_options
 from nats_core.context import (
@@ -21,6 +21,7 @@ from nats_core.context import (
 )
 from nats_core.errors import ConfigError
 from nats_core.request_many import Sentinel
+from nats_core.typed_options import ConnectOptionsDict
 
 from ._client import BaseClient
 from ._jetstream import JetStream
@@ -137,7 +138,10 @@ def load_context(name: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def connect(
-    servers: str | list[str] | None = None, *, context: str | None = None, **options: Any
+    servers: str | list[str] | None = None,
+    *,
+    context: str | None = None,
+    **options: Unpack[ConnectOptionsDict],
 ) -> Client:
     """Connect to NATS and return a :class:`Client` (usable as a context manager).
 
@@ -171,8 +175,9 @@ def connect(
     if context is not None:
         ctx_opts, js_defaults = load_context(context)
         explicit = {**options, "servers": servers}
-        options = merge_connect_options(ctx_opts, explicit)
-        servers = options.pop("servers")
+        merged = merge_connect_options(ctx_opts, explicit)  # the given ones over the context's
+        servers = merged.pop("servers")
+        options = cast(ConnectOptionsDict, merged)
     opts = build_options(servers, **options)
     opts = apply_credentials(opts, _read_text)
     client = Client(opts, factory)

@@ -17,9 +17,9 @@ Generated from ``nats_anyio/_jetstream.py`` by ``scripts/unasync.py``: do not ed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from nats_core.jetstream import requests as _req
 from nats_core.jetstream.errors import StreamNotFoundError
@@ -42,6 +42,11 @@ from nats_core.jetstream.objectstore import (
 )
 from nats_core.jetstream.objectstore import status_from_info as object_store_status
 from nats_core.jetstream.ordered import DEFAULT_INACTIVE_THRESHOLD, OrderedConsumerState
+from nats_core.jetstream.typed import (
+    ConsumerConfigFields,
+    KeyValueConfigFields,
+    ObjectStoreConfigFields,
+)
 
 from ._compat import Lister
 from ._js_manage import with_fields
@@ -81,14 +86,17 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     # ----------------------------------------------------------- consumers
 
     def _add_consumer(
-        self, stream: str, config: ConsumerConfig | None, fields: dict[str, Any], action: str
+        self, stream: str, config: ConsumerConfig | None, fields: Mapping[str, Any], action: str
     ) -> Consumer:
         cfg = with_fields(ConsumerConfig, config, fields)
         reply = self._request(_req.add_consumer(stream, cfg, action, api=self._api))
         return Consumer(self, stream, _req.parse_consumer_info(reply))
 
     def create_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create a pull consumer and return its handle.
 
@@ -100,14 +108,20 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
         return self._add_consumer(stream, config, fields, _req.ConsumerAction.CREATE)
 
     def update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Update an existing consumer
         (:class:`~nats_core.jetstream.ConsumerDoesNotExistError` if there is none)."""
         return self._add_consumer(stream, config, fields, _req.ConsumerAction.UPDATE)
 
     def create_or_update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create the consumer, or update it when it exists."""
         return self._add_consumer(
@@ -163,7 +177,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def create_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Create a Key-Value bucket from ``config`` or fields (``bucket="config",
         history=5``); the same configuration again succeeds, another raises
@@ -185,7 +199,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def create_or_update_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Create the bucket, or change its configuration when it exists."""
         cfg = with_fields(KeyValueConfig, config, fields)
@@ -195,7 +209,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def update_key_value(
         self,
         config: KeyValueConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[KeyValueConfigFields],
     ) -> KeyValue:
         """Change a bucket's configuration
         (:class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
@@ -241,7 +255,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def create_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Create an Object Store bucket from ``config`` or fields (``bucket="files"``)."""
         cfg = with_fields(ObjectStoreConfig, config, fields)
@@ -251,7 +265,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def update_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Change a bucket's configuration (description, ttl, max_bytes, ...;
         :class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
@@ -265,7 +279,7 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
     def create_or_update_object_store(
         self,
         config: ObjectStoreConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Create the bucket, or change its configuration when it exists."""
         cfg = with_fields(ObjectStoreConfig, config, fields)

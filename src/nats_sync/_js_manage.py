@@ -18,9 +18,9 @@ Generated from ``nats_anyio/_js_manage.py`` by ``scripts/unasync.py``: do not ed
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from nats_core.errors import NoRespondersError
 from nats_core.jetstream import requests as _req
@@ -37,6 +37,7 @@ from nats_core.jetstream.models import (
     StreamInfo,
 )
 from nats_core.jetstream.objectstore import ObjectStoreConfig
+from nats_core.jetstream.typed import StreamConfigFields
 
 from ._compat import Lister, call_maybe_async
 
@@ -51,7 +52,7 @@ _M = TypeVar("_M", StreamConfig, ConsumerConfig, KeyValueConfig, ObjectStoreConf
 ErrorCallback = Callable[[BaseException], object]
 
 
-def with_fields(cls: type[_M], config: _M | None, fields: dict[str, Any]) -> _M:
+def with_fields(cls: type[_M], config: _M | None, fields: Mapping[str, Any]) -> _M:
     """``config`` with ``fields`` replaced, or a new ``cls(**fields)``."""
     if config is None:
         return cls(**fields)
@@ -123,7 +124,9 @@ class JetStreamManager:
 
     # ------------------------------------------------------------- streams
 
-    def create_stream(self, config: StreamConfig | None = None, **fields: Any) -> StreamInfo:
+    def create_stream(
+        self, config: StreamConfig | None = None, **fields: Unpack[StreamConfigFields]
+    ) -> StreamInfo:
         """Create a stream from ``config`` or fields (``name="ORDERS", subjects=["orders.>"]``).
 
         Creating a stream that exists with the same configuration succeeds;
@@ -133,7 +136,9 @@ class JetStreamManager:
         reply = self._request(_req.add_stream(cfg, api=self._api))
         return _req.parse_stream_info(reply)
 
-    def update_stream(self, config: StreamConfig | None = None, **fields: Any) -> StreamInfo:
+    def update_stream(
+        self, config: StreamConfig | None = None, **fields: Unpack[StreamConfigFields]
+    ) -> StreamInfo:
         """Update a stream's configuration (:class:`~nats_core.jetstream.StreamNotFoundError`
         when it does not exist)."""
         cfg = with_fields(StreamConfig, config, fields)
@@ -141,7 +146,7 @@ class JetStreamManager:
         return _req.parse_stream_info(reply)
 
     def create_or_update_stream(
-        self, config: StreamConfig | None = None, **fields: Any
+        self, config: StreamConfig | None = None, **fields: Unpack[StreamConfigFields]
     ) -> StreamInfo:
         """Update the stream, or create it when it does not exist."""
         cfg = with_fields(StreamConfig, config, fields)

@@ -14,7 +14,7 @@ Generated from ``nats_anyio/_js_stream.py`` by ``scripts/unasync.py``: do not ed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from nats_core.jetstream.models import (
     ConsumerConfig,
@@ -23,6 +23,7 @@ from nats_core.jetstream.models import (
     StoredMsg,
     StreamInfo,
 )
+from nats_core.jetstream.typed import ConsumerConfigFields
 
 from ._compat import Lister
 
@@ -69,15 +70,24 @@ class StreamContext(Protocol):
     def secure_delete_msg(self, stream: str, seq: int) -> bool: ...
 
     def create_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     def update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     def create_or_update_consumer(
-        self, stream: str, config: ConsumerConfig | None = None, **fields: Any
+        self,
+        stream: str,
+        config: ConsumerConfig | None = None,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer: ...
 
     def consumer(self, stream: str, name: str) -> Consumer: ...
@@ -209,7 +219,7 @@ class Stream:
     def create_consumer(
         self,
         config: ConsumerConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Create a pull consumer on this stream (see ``js.create_consumer``)."""
         return self._js.create_consumer(self._name, config, **fields)
@@ -217,13 +227,13 @@ class Stream:
     def update_consumer(
         self,
         config: ConsumerConfig | None = None,
-        **fields: Any,
+        **fields: Unpack[ConsumerConfigFields],
     ) -> Consumer:
         """Update an existing consumer of this stream (see ``js.update_consumer``)."""
         return self._js.update_consumer(self._name, config, **fields)
 
     def create_or_update_consumer(
-        self, config: ConsumerConfig | None = None, **fields: Any
+        self, config: ConsumerConfig | None = None, **fields: Unpack[ConsumerConfigFields]
     ) -> Consumer:
         """Create the consumer, or update it when it exists."""
         return self._js.create_or_update_consumer(self._name, config, **fields)

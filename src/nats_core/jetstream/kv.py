@@ -298,6 +298,16 @@ class KeyValueConfig:
     sources: list[StreamSource] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # One source given alone is a one-item list; a bucket's name is no list of sources.
+        if isinstance(self.sources, StreamSource):
+            self.sources = [self.sources]
+        elif isinstance(self.sources, str):
+            raise TypeError(
+                f"KeyValueConfig.sources must be a list of StreamSource, not the string "
+                f"{self.sources!r} (sources=[StreamSource(name={self.sources!r})])"
+            )
+
 
 def _seconds(ttl: timedelta | float) -> timedelta:
     return ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)

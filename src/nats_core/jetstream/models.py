@@ -18,6 +18,7 @@ keys from newer servers land in ``extra`` and go back out unchanged.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,9 @@ from ._codec import (
     STR_MAP,
     TIME,
     Model,
+    _EnumCodec,
+    _ListCodec,
+    _ModelCodec,
     enum,
     extra_field,
     fld,
@@ -81,6 +85,54 @@ __all__ = [
     "StreamState",
     "SubjectTransform",
 ]
+
+
+# ------------------------------------------------- configs given loosely
+
+
+def _normalize(obj: Model) -> None:
+    """Give a config's fields the types they are declared with, where the
+    value given says plainly what it means.
+
+    A list field given one item holds a one-item list: ``subjects="orders.*"``
+    becomes ``["orders.*"]`` (a ``str`` is never taken for its characters) and
+    ``sources=StreamSource(...)`` a list of it; a ``str`` where the list holds
+    no strings (``sources="A"``) raises a :class:`TypeError` naming the field.
+    An enum field given its value (``storage="memory"``) holds the enum member
+    (an unknown value is left for the request to reject, as before); a
+    duration given in seconds (``ack_wait=10``) holds a timedelta.
+
+    Called by the configs' ``__post_init__``, so by their constructors,
+    ``dataclasses.replace`` and the clients' ``create_stream(**fields)``.
+    """
+    for name, _key, codec in obj._fields():
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if isinstance(codec, _ListCodec):
+            if isinstance(value, str):
+                if codec is not STR_LIST:
+                    raise TypeError(
+                        f"{type(obj).__name__}.{name} must be a list, not the string {value!r}"
+                    )
+                setattr(obj, name, [value])
+            elif isinstance(value, Model) and isinstance(codec.inner, _ModelCodec):
+                setattr(obj, name, [value])
+            elif codec is DURATION_LIST and isinstance(value, list):
+                setattr(obj, name, [_seconds(v) for v in value])
+        elif isinstance(codec, _EnumCodec):
+            if isinstance(value, str) and not isinstance(value, codec.enum):
+                with contextlib.suppress(ValueError):
+                    setattr(obj, name, codec.decode(value))
+        elif codec is DURATION:
+            setattr(obj, name, _seconds(value))
+
+
+def _seconds(value: Any) -> Any:
+    """A number of seconds as a timedelta; anything else as it is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    return value
 
 
 # -------------------------------------------------------------------- enums
@@ -189,6 +241,9 @@ class Placement(Model):
     preferred: str | None = fld(STR)
     extra: dict[str, Any] = extra_field()
 
+    def __post_init__(self) -> None:
+        _normalize(self)
+
 
 @dataclass(slots=True)
 class ExternalStream(Model):
@@ -210,6 +265,9 @@ class StreamSource(Model):
     subject_transforms: list[SubjectTransform] | None = fld(models(SubjectTransform))
     external: ExternalStream | None = fld(model(ExternalStream))
     extra: dict[str, Any] = extra_field()
+
+    def __post_init__(self) -> None:
+        _normalize(self)
 
 
 @dataclass(slots=True)
@@ -267,6 +325,9 @@ class StreamConfig(Model):
     allow_msg_schedules: bool | None = fld(BOOL)
     allow_batched: bool | None = fld(BOOL)
     extra: dict[str, Any] = extra_field()
+
+    def __post_init__(self) -> None:
+        _normalize(self)
 
 
 # ------------------------------------------------------------ stream info
@@ -411,6 +472,9 @@ class ConsumerConfig(Model):
     flow_control: bool | None = fld(BOOL)
     idle_heartbeat: timedelta | None = fld(DURATION)
     extra: dict[str, Any] = extra_field()
+
+    def __post_init__(self) -> None:
+        _normalize(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
+from nats_core.instrument import GuardedInstrumentation
 from nats_core.jetstream import requests as _req
 from nats_core.jetstream.errors import (
     ConsumerNotFoundError,
@@ -485,12 +486,31 @@ class ConsumeContext:
                         await it.stop()
                         return
                     continue  # missed heartbeats: it pulled again
+                instr = self._js._nc._instr
+                if instr is not None:
+                    await self._run_instrumented(instr, msg)
+                    continue
                 try:
                     await call_maybe_async(self._cb, msg)
                 except Exception as exc:
                     await self._js._report(self._error_cb, exc)
         finally:
             self._closed.set()
+
+    async def _run_instrumented(self, instr: GuardedInstrumentation, msg: Msg) -> None:
+        """The callback on ``msg``, between the instrumentation's process hooks."""
+        token = instr.on_process_start(msg, "jetstream", self._it._name)
+        error: BaseException | None = None
+        try:
+            await call_maybe_async(self._cb, msg)
+        except Exception as exc:
+            error = exc
+            await self._js._report(self._error_cb, exc)
+        except BaseException as exc:  # cancelled: told, and on its way
+            error = exc
+            raise
+        finally:
+            instr.on_process_end(token, error)
 
     @property
     def is_closed(self) -> bool:

@@ -47,6 +47,7 @@ from .context import (
     parse_selected_context,
     selected_context_path,
 )
+from .instrument import Instrumentation
 from .request_many import (
     ReplyStatusError,
     ReplyVerdict,
@@ -111,6 +112,7 @@ __all__ = [
     "HeadersInput",
     "InfoOp",
     "InfoUpdated",
+    "Instrumentation",
     "LameDuckMode",
     "Msg",
     "NatsContext",

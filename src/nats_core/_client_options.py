@@ -12,6 +12,7 @@ from typing import Any
 
 from ._options import ConnectOptions
 from .errors import ConfigError
+from .instrument import Instrumentation
 
 __all__ = [
     "ClientOptions",
@@ -101,6 +102,10 @@ class ClientOptions:
     #: after one reply) instead of sharing one wildcard response subscription
     #: (nats.go's UseOldRequestStyle).
     use_old_request_style: bool = False
+    #: Hooks called on connection events, publish, delivery, requests, message
+    #: processing and JetStream acks (:mod:`nats_core.instrument`; OpenTelemetry
+    #: in :mod:`pynats.otel`). None: no hook, at no cost.
+    instrumentation: Instrumentation | None = None
 
 
 _CORE_NAMES = {f.name for f in fields(ConnectOptions)} - {"servers", "no_randomize"}
@@ -151,6 +156,11 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
         ):
             raise ConfigError(f"option callback_threads must be an int >= 1, not {value!r}")
     _user_info(core_kw, client_kw)
+    instr = client_kw.get("instrumentation")
+    if instr is not None and not isinstance(instr, Instrumentation):
+        raise ConfigError(
+            f"instrumentation must be a nats_core.instrument.Instrumentation, not {instr!r}"
+        )
     tls = client_kw.get("tls")
     if tls is not None and not (callable(tls) or hasattr(tls, "wrap_socket")):
         raise ConfigError(f"tls must be an ssl.SSLContext or a callable returning one, not {tls!r}")

@@ -28,6 +28,7 @@ from ._events import (
 from ._info import ServerInfo
 from ._state import DRAINING
 from .errors import ServerError
+from .instrument import GuardedInstrumentation, install
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -152,6 +153,8 @@ class ClientState:
     _cbs: Callbacks
     _status_listeners: list[tuple[Callable[[str], object], frozenset[str]]]
     _last_status: str
+    #: The instrumentation's guarded hooks, None without one (see nats_core.instrument).
+    _instr: GuardedInstrumentation | None
 
     def _init_state(self) -> None:
         """Called by the adapter's ``__init__`` once ``_opts`` and ``_conn`` are set."""
@@ -160,6 +163,9 @@ class ClientState:
         self._last_status = "connecting"
         self._conn.ignore_auth_error_abort = self._opts.ignore_auth_error_abort
         self._conn.user_info_cb = self._opts.user_info_cb
+        instr = self._opts.instrumentation
+        # Installed as wrappers only when given: no hook, no cost on the hot paths.
+        self._instr = None if instr is None else install(self, instr)
 
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         """Run a connection callback on the adapter's callback runner."""

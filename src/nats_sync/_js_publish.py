@@ -131,6 +131,27 @@ class JetStreamPublisher(JetStreamManager):
             ttl=ttl,
         )
         wait = self._timeout if timeout is None else timeout
+        instr = self._nc._instr
+        if instr is None:
+            return self._publish_acked(subject, data, hdrs, wait, retry_attempts, retry_wait)
+        sent, token = instr.on_request_start(subject, hdrs, "jetstream.publish")
+        try:
+            ack = self._publish_acked(subject, data, sent, wait, retry_attempts, retry_wait)
+        except BaseException as exc:
+            instr.on_request_end(token, None, exc)
+            raise
+        instr.on_request_end(token, ack, None)
+        return ack
+
+    def _publish_acked(
+        self,
+        subject: str,
+        data: bytes,
+        hdrs: HeadersInput | None,
+        wait: float,
+        retry_attempts: int,
+        retry_wait: float,
+    ) -> PubAck:
         attempt = 0
         while True:
             try:

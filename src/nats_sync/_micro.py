@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nats_core import Headers, HeadersInput
+from nats_core.instrument import instrumented
 from nats_core.micro import (
     API_PREFIX,
     DEFAULT_QUEUE_GROUP,
@@ -218,8 +219,28 @@ class Service(_Endpoints):
         ep = self._state.add_endpoint(name, subject, qg, metadata)
         record, record_error = self._state.record, self._state.record_error
 
+        label = f"{self.name} {name}"
+
+        @instrumented  # the process hooks are called here, with the endpoint's name
         def on_request(msg: Msg) -> None:
+            instr = self._nc._instr
+            if instr is None:
+                serve(msg)
+                return
+            token = instr.on_process_start(msg, "service", label)
+            error: BaseException | None = None
+            try:
+                error = serve(msg)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                instr.on_process_end(token, error)
+
+        def serve(msg: Msg) -> Exception | None:
+            """Run the handler; returns what it raised, if it did."""
             start = time.perf_counter_ns()
+            failed: Exception | None = None
             counted = False
 
             def count(error: str | None) -> None:
@@ -231,6 +252,7 @@ class Service(_Endpoints):
             try:
                 call_maybe_async(handler, req)
             except Exception as exc:  # the handler failed: answer 500, count it
+                failed = exc
                 if self._error_handler is None:
                     log.exception("service %r endpoint %r: the handler raised", self.name, name)
                 text = handler_error_description(exc, expose=self._expose_errors)
@@ -250,6 +272,7 @@ class Service(_Endpoints):
                         log.exception("service %r: the error handler raised", self.name)
             if not counted:  # no answer went out (no reply subject, or none given)
                 record(ep, time.perf_counter_ns() - start, req._error)
+            return failed
 
         self._subs.append(self._nc.subscribe(subject, queue=qg, cb=on_request))
         return ep

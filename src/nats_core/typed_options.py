@@ -16,7 +16,10 @@ the same, apart from what is listed in :data:`NOT_OPTIONS` and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from .instrument import Instrumentation
 
 __all__ = ["EXTRA_OPTIONS", "NOT_OPTIONS", "ConnectOptionsDict"]
 
@@ -96,6 +99,9 @@ class ConnectOptionsDict(TypedDict, total=False):
     skip_host_lookup: bool
     compression: bool
     use_old_request_style: bool
+    #: Hooks on connection events, publish, delivery, requests and acks
+    #: (:class:`~nats_core.instrument.Instrumentation`).
+    instrumentation: Instrumentation | None
     # -- the adapters
     #: ``f(server, timeout)`` returning the client's ``Transport`` (awaited in
     #: ``nats_anyio``): how a server is dialed.

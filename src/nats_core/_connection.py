@@ -38,6 +38,7 @@ from ._state import LIVE, Command, Input, State, check_command, next_state
 from ._subjects import check_publish_subject, check_queue, check_subscribe_subject
 from .errors import (
     AuthorizationError,
+    BadPayloadError,
     HeadersNotSupportedError,
     LocalProtocolError,
     MaxPayloadError,
@@ -701,6 +702,7 @@ class Connection:
     ) -> str:
         """Publish a request whose reply comes back as a :class:`Response` with the
         returned token. All requests share one wildcard inbox subscription."""
+        check_command(self.state, Command.REQUEST)
         if not self._resp_sid:
             prefix = f"{self.options.inbox_prefix}.{self._nuid.next()}."
             check_publish_subject(prefix + "0", "inbox")  # every reply subject is prefix + digits
@@ -773,4 +775,6 @@ class Connection:
 def _as_bytes(payload: object) -> bytes:
     if isinstance(payload, (bytearray, memoryview)):
         return bytes(payload)
-    raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
+    what = type(payload).__name__
+    hint = ": encode it first (text.encode())" if isinstance(payload, str) else ""
+    raise BadPayloadError(f"payload must be bytes, not {what}{hint}")

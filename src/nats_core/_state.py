@@ -117,6 +117,8 @@ class Command(Enum):
     """The user commands whose permission depends on the state."""
 
     PUBLISH = "publish"
+    #: A request: a publish whose reply comes to the shared inbox subscription.
+    REQUEST = "request"
     SUBSCRIBE = "subscribe"
     UNSUBSCRIBE = "unsubscribe"
     FLUSH = "flush"
@@ -131,6 +133,9 @@ REFUSED: dict[tuple[State, Command], type[LocalProtocolError]] = {
     (S.DRAINING_SUBS, C.SUBSCRIBE): ConnectionDrainingError,
     (S.DRAINING_PUBS, C.SUBSCRIBE): ConnectionDrainingError,
     (S.DRAINING_PUBS, C.PUBLISH): ConnectionDrainingError,
+    # The inbox subscription is being drained too: a reply could not arrive.
+    (S.DRAINING_SUBS, C.REQUEST): ConnectionDrainingError,
+    (S.DRAINING_PUBS, C.REQUEST): ConnectionDrainingError,
 }
 
 

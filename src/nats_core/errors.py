@@ -3,18 +3,25 @@
 Errors fall in three families:
 
 * :class:`LocalProtocolError`: the caller misused the API (a bad subject, a
-  payload over ``max_payload``, a call the connection's state does not allow).
+  payload over ``max_payload``, a ``str`` payload, a call the connection's
+  state does not allow).
 * :class:`RemoteProtocolError`: the server sent bytes that are not NATS.
 * :class:`ServerError`: the server sent ``-ERR``; subclasses say which kind and
   :attr:`ServerError.fatal` says whether the server closes the connection.
 * :class:`TransportError`: the byte stream failed (reset, broken pipe, TLS);
   :class:`ConnectError` when dialing a server failed. Both clients raise these
-  same classes; they are also :class:`OSError`.
+  same classes.
 
-Bad options are a :class:`ConfigError`, which is also a :class:`ValueError`.
+Each class also derives from the builtin exception a Python program would
+catch for it, so ``except NatsError`` and the builtin both work:
 
-Timeouts subclass the builtin :class:`TimeoutError` so ``except TimeoutError``
-catches them.
+* :class:`TypeError`: :class:`BadPayloadError` (a ``str`` or other non-bytes payload).
+* :class:`ValueError`: :class:`ConfigError` (bad options), :class:`BadSubjectError`,
+  :class:`BadHeaderError`, :class:`MaxPayloadError`.
+* :class:`TimeoutError`: :class:`NatsTimeoutError`.
+* :class:`ConnectionError` (an :class:`OSError`): :class:`NotConnectedError` and
+  :class:`ConnectionClosedError`, :class:`ConnectionReconnectingError`,
+  :class:`TransportError` and :class:`ConnectError`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ __all__ = [
     "AuthenticationExpiredError",
     "AuthorizationError",
     "BadHeaderError",
+    "BadPayloadError",
     "BadSubjectError",
     "ConfigError",
     "ConnectError",
@@ -72,6 +80,10 @@ class BadHeaderError(LocalProtocolError, ValueError):
     """A header key or value cannot be sent (CR/LF, colon, empty key...)."""
 
 
+class BadPayloadError(LocalProtocolError, TypeError):
+    """A payload is not bytes (a ``str``: encode it first); nothing was sent."""
+
+
 class HeadersNotSupportedError(LocalProtocolError):
     """The server does not support message headers (its INFO says ``headers: false``)."""
 
@@ -80,8 +92,8 @@ class MaxPayloadError(LocalProtocolError, ValueError):
     """A message is larger than the server's ``max_payload``."""
 
 
-class NotConnectedError(LocalProtocolError):
-    """The call needs a live connection and there is none."""
+class NotConnectedError(LocalProtocolError, ConnectionError):
+    """The call needs a live connection and there is none (also a :class:`ConnectionError`)."""
 
 
 class ConnectionClosedError(NotConnectedError):
@@ -92,8 +104,9 @@ class ConnectionDrainingError(LocalProtocolError):
     """The connection is draining and takes no new work."""
 
 
-class ConnectionReconnectingError(NatsError):
-    """The connection was lost while the call waited; it may be retried."""
+class ConnectionReconnectingError(NatsError, ConnectionError):
+    """The connection was lost while the call waited; it may be retried (also a
+    :class:`ConnectionError`)."""
 
 
 class ReconnectBufferFullError(NatsError):
@@ -131,8 +144,9 @@ class NoRespondersError(NatsError):
         self.subject = subject
 
 
-class TransportError(NatsError, OSError):
-    """The byte stream to the server failed (reset, broken, closed under us)."""
+class TransportError(NatsError, ConnectionError):
+    """The byte stream to the server failed (reset, broken, closed under us); a
+    :class:`ConnectionError`, so an :class:`OSError` too."""
 
 
 class ConnectError(TransportError):

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import InvalidNameError, JetStreamError
-from .kv import check_bucket
+from ..errors import BadPayloadError
+from .errors import InvalidNameError, InvalidOptionError, JetStreamError
+from .kv import BucketNotFoundError, check_bucket
 from .models import DiscardPolicy, StorageType, StoreCompression, StreamConfig, StreamInfo
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ObjectReader",
     "ObjectStoreConfig",
     "ObjectStoreError",
+    "ObjectStoreNotFoundError",
     "ObjectStoreStatus",
     "ObjectWriter",
     "chunk_subject",
@@ -60,6 +62,15 @@ DIGEST_PREFIX = "SHA-256="
 
 class ObjectStoreError(JetStreamError):
     """An Object Store operation failed."""
+
+
+class ObjectStoreNotFoundError(ObjectStoreError, BucketNotFoundError):
+    """The bucket (its ``OBJ_<bucket>`` stream) does not exist.
+
+    Also a :class:`~nats_core.jetstream.kv.BucketNotFoundError` (the class a
+    missing Object Store bucket raised before), so ``except BucketNotFoundError``
+    catches a missing bucket of either kind.
+    """
 
 
 class ObjectNotFoundError(ObjectStoreError, KeyError):
@@ -303,7 +314,7 @@ def put_window(chunk_size: int, window_bytes: int = PUT_WINDOW_BYTES) -> int:
 
 def _as_bytes_view(data: Any) -> memoryview:
     if isinstance(data, str) or not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"object data must be bytes-like, not {type(data).__name__}")
+        raise BadPayloadError(f"object data must be bytes-like, not {type(data).__name__}")
     view = memoryview(data)
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
@@ -322,7 +333,7 @@ class ObjectWriter:
 
     def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-            raise ValueError(f"chunk_size must be a positive int, not {chunk_size!r}")
+            raise InvalidOptionError(f"chunk_size must be a positive int, not {chunk_size!r}")
         self.chunk_size = chunk_size
         self.size = 0
         """Bytes in the chunks yielded so far."""

@@ -9,10 +9,11 @@ twins, which import the same names from ``nats_sync._compat``: threads,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 import anyio
 
@@ -26,8 +27,10 @@ __all__ = [
     "Future",
     "InvalidStateError",
     "Lister",
+    "Listing",
     "StateLock",
     "call_maybe_async",
+    "lister",
     "now",
     "resolve",
     "sleep",
@@ -40,6 +43,48 @@ T = TypeVar("T")
 
 Lister = AsyncIterator
 """What the listing calls return: ``async for info in js.list_streams()``."""
+
+P = ParamSpec("P")
+
+
+class Listing(AsyncIterator[T], Awaitable[list[T]]):
+    """What a listing call decorated with :func:`lister` returns: an async
+    iterator (``async for name in js.stream_names()``) that can also be awaited
+    into a list (``names = await js.stream_names()``)."""
+
+    __slots__ = ("_it",)
+
+    def __init__(self, it: AsyncIterator[T]) -> None:
+        self._it = it
+
+    def __aiter__(self) -> Listing[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._it.__anext__()
+
+    async def _all(self) -> list[T]:
+        return [item async for item in self._it]
+
+    def __await__(self) -> Generator[Any, None, list[T]]:
+        return self._all().__await__()
+
+    async def aclose(self) -> None:
+        """Stop the listing early (an async generator's ``aclose``)."""
+        close = getattr(self._it, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def lister(fn: Callable[P, AsyncIterator[T]]) -> Callable[P, Listing[T]]:
+    """Make a listing call (an async generator) return a :class:`Listing`:
+    iterate it with ``async for`` or ``await`` it into a list."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Listing[T]:
+        return Listing(fn(*args, **kwargs))
+
+    return wrapper
 
 
 def now() -> float:

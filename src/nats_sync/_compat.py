@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from ._client import BaseClient
@@ -23,8 +23,10 @@ __all__ = [
     "Future",
     "InvalidStateError",
     "Lister",
+    "Listing",
     "StateLock",
     "call_maybe_async",
+    "lister",
     "now",
     "resolve",
     "sleep",
@@ -37,6 +39,19 @@ T = TypeVar("T")
 
 Lister = Iterator
 """What the listing calls return: ``for info in js.list_streams()``."""
+
+P = ParamSpec("P")
+
+Listing = Iterator
+"""The blocking twin of ``nats_anyio``'s listing: an iterator (``list(...)``
+makes the list)."""
+
+
+def lister(fn: Callable[P, Iterator[T]]) -> Callable[P, Iterator[T]]:
+    """The blocking twin of ``nats_anyio``'s ``lister``: a listing call's
+    iterator is already what it returns."""
+    return fn
+
 
 now = time.monotonic
 """Seconds from the monotonic clock."""

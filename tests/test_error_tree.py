@@ -317,3 +317,14 @@ async def test_anyio_missing_object_store(server: NatsServer) -> None:
     async with nats_anyio.connect(server.url) as nc:
         with pytest.raises(ObjectStoreNotFoundError):
             await nc.jetstream().object_store("missing")
+
+
+def test_the_readme_lists_the_whole_tree() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Errors\n") :]
+    section = section[: section.index("\n## ", 1)]
+    missing = [cls.__name__ for _, cls in ERRORS if not re.search(rf"\b{cls.__name__}\b", section)]
+    assert missing == []

@@ -8,7 +8,19 @@ The same code runs under ``asyncio.run`` and ``trio.run``::
         msg = await sub.next_msg(timeout=1)
 """
 
-from nats_core import Headers
+from nats_core import (
+    ClosedEvent,
+    ConnectedEvent,
+    DisconnectedEvent,
+    ErrorEvent,
+    EventsDropped,
+    Headers,
+    LameDuckEvent,
+    LifecycleEvent,
+    ReconnectedEvent,
+    ServersDiscoveredEvent,
+    SlowConsumerEvent,
+)
 from nats_core.errors import (
     ConfigError,
     ConnectionClosedError,
@@ -22,6 +34,7 @@ from nats_core.errors import (
 from . import discover
 from ._asyncio_transport import AsyncioTransport
 from ._connect import Client, connect
+from ._events import Events
 from ._jetstream import JetStream
 from ._js_batch import AtomicBatchPublisher, BatchGet
 from ._js_counters import Counter
@@ -55,17 +68,25 @@ __all__ = [
     "AtomicBatchPublisher",
     "BatchGet",
     "Client",
+    "ClosedEvent",
     "ConfigError",
     "ConnectError",
+    "ConnectedEvent",
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
     "Counter",
+    "DisconnectedEvent",
+    "ErrorEvent",
+    "Events",
+    "EventsDropped",
     "Group",
     "Headers",
     "JetStream",
     "KeyValue",
     "KeyWatcher",
+    "LameDuckEvent",
+    "LifecycleEvent",
     "MemoryServer",
     "MemoryServerConnection",
     "MemoryTransport",
@@ -79,10 +100,13 @@ __all__ = [
     "ObjectStore",
     "OrderedConsumer",
     "PushSubscription",
+    "ReconnectedEvent",
     "Replies",
     "Request",
+    "ServersDiscoveredEvent",
     "Service",
     "SlowConsumerError",
+    "SlowConsumerEvent",
     "Stream",
     "StreamTransport",
     "Subscription",

@@ -65,6 +65,7 @@ class CallbackDispatch(ClientState):
 
     def _report_error(self, err: BaseException) -> None:
         self.last_error = err
+        self._lifecycle_error(err)
         cb = self._cbs.error_cb
         if cb is not None:
             self._callback(cb, err)
@@ -73,3 +74,14 @@ class CallbackDispatch(ClientState):
 
     def _error_cb(self) -> Callable[..., Any] | None:
         return self._cbs.error_cb
+
+    def _wake_flusher(self) -> None:
+        raise NotImplementedError
+
+    def _unsubscribe_nowait(self, sub: Any) -> None:
+        """Unsubscribe ``sub`` now, from the reader (a subscription that
+        ``slow_consumer="error"`` ended); the UNSUB is written by the flusher."""
+        conn = self._conn
+        if sub.sid in conn.subscriptions and conn.unsubscribe(sub.sid, 0):
+            self._subs.pop(sub.sid, None)
+        self._wake_flusher()

@@ -35,8 +35,10 @@ from nats_core import (
     HeadersInput,
     ServerAddress,
     ServerErrorEvent,
+    SlowConsumerPolicy,
     StartTLS,
     State,
+    check_slow_consumer,
 )
 from nats_core.errors import (
     ConnectionClosedError,
@@ -50,6 +52,7 @@ from nats_core.errors import (
 )
 
 from ._callbacks import CallbackDispatch, _CallbackItem
+from ._credentials import read_credential_files
 from ._msg import Msg
 from ._old_request import old_style_request
 from ._subscription import Subscription
@@ -178,6 +181,8 @@ class BaseClient(CallbackDispatch):
         """Connect to ``server`` and run the handshake; return events from Connected on."""
         timeout = self._opts.connect_timeout
         server.last_attempt = anyio.current_time()
+        # Read again: a rotated .creds, seed or token file is used from now on.
+        self._refresh_credentials(await read_credential_files(self._opts))
         t: Transport | None = None
         try:
             with anyio.move_on_after(timeout):
@@ -567,15 +572,20 @@ class BaseClient(CallbackDispatch):
         max_msgs: int = 0,
         pending_msgs_limit: int | None = None,
         pending_bytes_limit: int | None = None,
+        slow_consumer: SlowConsumerPolicy = "drop_new",
     ) -> Subscription:
         """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue``.
 
         With ``cb`` (a plain or an async function) each message is passed to it
         in the subscription's own task; without, read messages with
         ``await sub.next_msg()`` or ``async for msg in sub``. ``max_msgs`` > 0
-        unsubscribes automatically after that many messages.
+        unsubscribes automatically after that many messages. ``slow_consumer``
+        says what happens past the pending limits: ``"drop_new"`` (drop what
+        does not fit), ``"drop_oldest"`` (keep the newest) or ``"error"`` (end
+        the subscription with :class:`SlowConsumerError`).
         """
         o = self._opts
+        slow_consumer = check_slow_consumer(slow_consumer)
         sid = self._conn.subscribe(subject, queue, max_msgs)
         sub = Subscription(
             self,
@@ -585,6 +595,7 @@ class BaseClient(CallbackDispatch):
             cb,
             o.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit,
             o.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit,
+            slow_consumer,
         )
         self._subs[sid] = sub
         if cb is not None:

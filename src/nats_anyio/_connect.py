@@ -31,6 +31,7 @@ from nats_core.typed_options import ConnectOptionsDict
 
 from ._asyncio_transport import AsyncioTransport
 from ._client import BaseClient
+from ._events import Events
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._request_many import Replies
@@ -60,6 +61,25 @@ class Client(BaseClient):
         if self._js_defaults and "domain" not in opts and "api_prefix" not in opts:
             opts = {**self._js_defaults, **opts}
         return JetStream(self, **opts)
+
+    def events(self, max_size: int = 1024) -> Events:
+        """The connection's lifecycle as data, from now on: an async iterator of
+        typed events (:class:`~nats_core.ConnectedEvent`,
+        :class:`~nats_core.DisconnectedEvent`, :class:`~nats_core.ReconnectedEvent`
+        with the server's URL, :class:`~nats_core.ServersDiscoveredEvent`,
+        :class:`~nats_core.LameDuckEvent`, :class:`~nats_core.SlowConsumerEvent`,
+        :class:`~nats_core.ErrorEvent`, :class:`~nats_core.ClosedEvent`) that ends
+        after ``ClosedEvent``::
+
+            async with nc.events() as events:
+                async for event in events:
+                    ...
+
+        At most ``max_size`` events wait to be read; past that the oldest are
+        dropped and an :class:`~nats_core.EventsDropped` with their count comes
+        next. Several may be open; leaving ``async with`` (or ``close()``) stops one.
+        """
+        return Events(self, max_size)
 
     def request_many(
         self,

@@ -11,8 +11,8 @@ from typing import Any, Protocol, Self
 import anyio
 import anyio.lowlevel
 
-from nats_core import ClientOptions, PendingQueue
-from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
+from nats_core import ClientOptions, PendingQueue, SlowConsumerPolicy
+from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
 
 from ._msg import Msg
 
@@ -42,6 +42,8 @@ class SubscriptionOwner(Protocol):
 
     def _mark_own_task(self) -> None: ...
 
+    def _unsubscribe_nowait(self, sub: Subscription) -> None: ...
+
     async def _unsubscribe(self, sub: Subscription, max_msgs: int) -> None: ...
 
     async def _drain_subscription(self, sub: Subscription, timeout: float) -> None: ...
@@ -51,10 +53,13 @@ class Subscription(PendingQueue[Msg]):
     """One subscription. Iterate it with ``async for``, await :meth:`next_msg`, or
     give ``cb`` at subscribe.
 
-    Messages wait in a queue bounded by the pending limits; past them new
-    messages are dropped, counted in :attr:`dropped`, and a
-    :class:`SlowConsumerError` goes to the client's error callback (once per
-    episode: until the queue has been emptied again).
+    Messages wait in a queue bounded by the pending limits; past them messages
+    are dropped as the ``slow_consumer`` policy says (``"drop_new"``, the
+    default; ``"drop_oldest"``: the newest are kept; ``"error"``: the
+    subscription ends, and once its queue is read :meth:`next_msg` and
+    ``async for`` raise :class:`SlowConsumerError`), counted in
+    :attr:`dropped`, and a :class:`SlowConsumerError` goes to the client's
+    error callback (once per episode: until the queue has been emptied again).
     """
 
     def __init__(
@@ -66,13 +71,14 @@ class Subscription(PendingQueue[Msg]):
         cb: Callable[[Msg], object] | None,
         pending_msgs_limit: int,
         pending_bytes_limit: int,
+        slow_consumer: SlowConsumerPolicy = "drop_new",
     ) -> None:
         self._client = client
         self.sid = sid
         self.subject = subject
         self.queue = queue
         self._cb = cb
-        self._init_queue(pending_msgs_limit, pending_bytes_limit)
+        self._init_queue(pending_msgs_limit, pending_bytes_limit, slow_consumer)
         self._waiter: anyio.Event | None = None  # set by the next delivery or finish
         self._closed_evt = anyio.Event()
         self._cb_done = anyio.Event()  # the callback task ended
@@ -110,6 +116,9 @@ class Subscription(PendingQueue[Msg]):
         self._wake()
         if err is not None:
             self._client._report_error(err)
+            if err is self.end_error:  # slow_consumer="error": the subscription ends
+                self._finish("slow consumer")
+                self._client._unsubscribe_nowait(self)
 
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
@@ -135,6 +144,8 @@ class Subscription(PendingQueue[Msg]):
     async def _wait_msgs(self) -> None:
         while not self._msgs:
             if self._closed:
+                if self.end_error is not None:
+                    raise self.end_error
                 raise SubscriptionClosedError(
                     f"subscription to {self.subject!r} is closed ({self._end_reason})"
                 )
@@ -147,7 +158,8 @@ class Subscription(PendingQueue[Msg]):
         """The next message; waits up to ``timeout`` seconds (None: forever).
 
         Raises :class:`NatsTimeoutError` (a ``TimeoutError``) when none came, and
-        :class:`SubscriptionClosedError` when the subscription ended and is empty.
+        :class:`SubscriptionClosedError` when the subscription ended and is empty
+        (:class:`SlowConsumerError` when ``slow_consumer="error"`` ended it).
         Cancelling the call cancels only the wait; no message is lost.
         """
         if self._cb is not None:
@@ -170,7 +182,8 @@ class Subscription(PendingQueue[Msg]):
 
     async def __anext__(self) -> Msg:
         """The next message; stops when the subscription ends (unsubscribe, drain,
-        max msgs, close) and its queue is empty."""
+        max msgs, close) and its queue is empty; raises :class:`SlowConsumerError`
+        then when ``slow_consumer="error"`` ended it."""
         if not self._msgs:
             try:
                 await self._wait_msgs()
@@ -197,7 +210,7 @@ class Subscription(PendingQueue[Msg]):
                 if not msgs:
                     try:
                         await self._wait_msgs()
-                    except SubscriptionClosedError:
+                    except (SubscriptionClosedError, SlowConsumerError):
                         return
                 batch = self._take_batch()
                 if self._status_listeners:

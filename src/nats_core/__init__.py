@@ -7,7 +7,13 @@ commands go in through the connection's methods and come out as bytes from
 
 from typing import TYPE_CHECKING, Any
 
-from ._client_options import ClientOptions, apply_credentials, build_options, parse_credentials
+from ._client_options import (
+    ClientOptions,
+    apply_credentials,
+    build_options,
+    credential_paths,
+    parse_credentials,
+)
 from ._client_state import ClientState
 from ._connection import Connection, Statistics, SubscriptionState
 from ._events import (
@@ -25,10 +31,28 @@ from ._events import (
 )
 from ._headers import Headers, HeadersInput, decode_headers, encode_headers
 from ._info import ServerInfo
+from ._lifecycle import (
+    ClosedEvent,
+    ConnectedEvent,
+    DisconnectedEvent,
+    ErrorEvent,
+    EventQueue,
+    EventsDropped,
+    LameDuckEvent,
+    LifecycleEvent,
+    ReconnectedEvent,
+    ServersDiscoveredEvent,
+    SlowConsumerEvent,
+)
 from ._nuid import NUID
 from ._options import DEFAULT_INBOX_PREFIX, ConnectOptions
 from ._parser import MAX_CONTROL_LINE, ErrOp, InfoOp, Parser
-from ._pending import PendingQueue
+from ._pending import (
+    SLOW_CONSUMER_POLICIES,
+    PendingQueue,
+    SlowConsumerPolicy,
+    check_slow_consumer,
+)
 from ._pool import ServerAddress, ServerPool, parse_url
 from ._state import DRAINING, ENDING, LIVE, Command, State, check_command
 from ._subjects import (
@@ -99,26 +123,36 @@ __all__ = [
     "LIVE",
     "MAX_CONTROL_LINE",
     "NUID",
+    "SLOW_CONSUMER_POLICIES",
     "ClientOptions",
     "ClientState",
+    "ClosedEvent",
     "Command",
     "ConnectOptions",
     "Connected",
+    "ConnectedEvent",
     "Connection",
     "Disconnected",
+    "DisconnectedEvent",
     "ErrOp",
+    "ErrorEvent",
     "Event",
+    "EventQueue",
+    "EventsDropped",
     "Headers",
     "HeadersInput",
     "InfoOp",
     "InfoUpdated",
     "Instrumentation",
+    "LameDuckEvent",
     "LameDuckMode",
+    "LifecycleEvent",
     "Msg",
     "NatsContext",
     "Parser",
     "PendingQueue",
     "Pong",
+    "ReconnectedEvent",
     "ReplyStatusError",
     "ReplyVerdict",
     "RequestMany",
@@ -132,6 +166,9 @@ __all__ = [
     "ServerInfo",
     "ServerPool",
     "ServerRequest",
+    "ServersDiscoveredEvent",
+    "SlowConsumerEvent",
+    "SlowConsumerPolicy",
     "StartTLS",
     "State",
     "Statistics",
@@ -143,8 +180,10 @@ __all__ = [
     "check_command",
     "check_publish_subject",
     "check_queue",
+    "check_slow_consumer",
     "check_subscribe_subject",
     "context_path",
+    "credential_paths",
     "decode_headers",
     "encode_headers",
     "is_valid_publish_subject",

@@ -18,6 +18,7 @@ __all__ = [
     "ClientOptions",
     "apply_credentials",
     "build_options",
+    "credential_paths",
     "parse_credentials",
     "parse_jwt_file",
 ]
@@ -218,6 +219,9 @@ def _check_security(opts: ClientOptions) -> None:
         raise ConfigError(
             "user_credentials must be the path of a .creds file or a (jwt_path, seed_path) tuple"
         )
+    token_file = _token_file(opts)
+    if token_file is not None and (not isinstance(token_file, str) or core.token):
+        raise ConfigError("token_file must be a path, and is not given with token")
     if core.user_jwt is not None and not (
         core.nkey_seed or core.signature_cb or opts.nkeys_seed or opts.user_credentials
     ):
@@ -257,14 +261,37 @@ def _block(text: str, title: str) -> str | None:
     return None
 
 
+def credential_paths(opts: ClientOptions) -> tuple[str, ...]:
+    """The files :func:`apply_credentials` reads for ``opts`` (``user_credentials``,
+    an ``nkeys_seed`` that is a path, ``token_file``), in the order it reads them.
+
+    The clients read them again before every (re)connect, so a rotated file is
+    used at the next CONNECT; an async adapter reads them ahead with this list.
+    """
+    paths: list[str] = []
+    creds = opts.user_credentials
+    if isinstance(creds, tuple):
+        paths += creds
+    elif creds:
+        paths.append(creds)
+    if opts.nkeys_seed and not _looks_like_seed(opts.nkeys_seed.strip()):
+        paths.append(opts.nkeys_seed.strip())
+    token_file = _token_file(opts)
+    if token_file:
+        paths.append(token_file)
+    return tuple(paths)
+
+
 def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> ClientOptions:
-    """``opts`` with the ``user_credentials`` / ``nkeys_seed`` files loaded through
-    the adapter's ``read_text`` (a new object; ``opts`` is left as it is).
+    """``opts`` with the ``user_credentials`` / ``nkeys_seed`` / ``token_file`` files
+    loaded through the adapter's ``read_text`` (a new object; ``opts`` is left as
+    it is).
 
     The files are read by the adapter (the core does no I/O) and parsed here.
     ``user_credentials`` is a ``.creds`` file or a ``(jwt_path, seed_path)``
-    pair; ``nkeys_seed`` is a seed file or the seed itself. Errors name the
-    file, never its contents.
+    pair; ``nkeys_seed`` is a seed file or the seed itself; ``token_file`` holds
+    the token. Errors name the file, never its contents. Applying it again to
+    its own result reads the files again (the clients do, at every dial).
     """
     found: dict[str, Any] = {}
     creds = opts.user_credentials
@@ -285,9 +312,21 @@ def apply_credentials(opts: ClientOptions, read_text: Callable[[str], str]) -> C
         else:
             text = _read(read_text, value, "NKey seed file")
             found["nkey_seed"] = _user_seed(text, "NKey seed file")
+    token_file = _token_file(opts)
+    if token_file:
+        token = _read(read_text, token_file, "token file").strip()
+        if not token:
+            raise ConfigError(f"the token file {token_file!r} is empty")
+        found["token"] = token
     if not found:
         return opts
     return replace(opts, core=replace(opts.core, **found))
+
+
+def _token_file(opts: ClientOptions) -> str | None:
+    # getattr: the option is new (see ClientOptions.token_file)
+    path: str | None = getattr(opts, "token_file", None)
+    return path
 
 
 def parse_jwt_file(text: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._client_options import ClientOptions
+from ._client_options import ClientOptions, apply_credentials, credential_paths
 from ._connection import Connection, Statistics
 from ._events import (
     Connected,
@@ -26,8 +26,19 @@ from ._events import (
     SubscriptionEnded,
 )
 from ._info import ServerInfo
+from ._lifecycle import (
+    ClosedEvent,
+    ConnectedEvent,
+    DisconnectedEvent,
+    ErrorEvent,
+    LameDuckEvent,
+    LifecycleEvent,
+    ReconnectedEvent,
+    ServersDiscoveredEvent,
+    SlowConsumerEvent,
+)
 from ._state import DRAINING
-from .errors import ServerError
+from .errors import ServerError, SlowConsumerError
 from .instrument import GuardedInstrumentation, install
 
 __all__ = [
@@ -41,6 +52,7 @@ __all__ = [
 
 #: The connection callbacks a client keeps (and may change at run time).
 CALLBACK_NAMES = (
+    "connected_cb",
     "error_cb",
     "disconnected_cb",
     "reconnected_cb",
@@ -62,13 +74,14 @@ class Callbacks:
 
     def __init__(self, opts: ClientOptions) -> None:
         for name in CALLBACK_NAMES:
-            setattr(self, name, getattr(opts, name))
+            setattr(self, name, getattr(opts, name, None))
 
     def clear(self) -> None:
         """Forget every callback (``no_callbacks_after_client_close``)."""
         for name in CALLBACK_NAMES:
             setattr(self, name, None)
 
+    connected_cb: Callable[..., Any] | None
     error_cb: Callable[..., Any] | None
     disconnected_cb: Callable[..., Any] | None
     reconnected_cb: Callable[..., Any] | None
@@ -155,11 +168,13 @@ class ClientState:
     _last_status: str
     #: The instrumentation's guarded hooks, None without one (see nats_core.instrument).
     _instr: GuardedInstrumentation | None
+    _event_readers: list[Any]
 
     def _init_state(self) -> None:
         """Called by the adapter's ``__init__`` once ``_opts`` and ``_conn`` are set."""
         self._cbs = Callbacks(self._opts)
         self._status_listeners = []
+        self._event_readers = []  # the open events() iterators (each has _put(event))
         self._last_status = "connecting"
         self._conn.ignore_auth_error_abort = self._opts.ignore_auth_error_abort
         self._conn.user_info_cb = self._opts.user_info_cb
@@ -222,20 +237,70 @@ class ClientState:
                 self._status_now("connected")
                 if ev.reconnected:
                     self._callback(self._cbs.reconnected_cb)
+                else:  # the first connection (nats.go's ConnectHandler)
+                    self._callback(self._cbs.connected_cb)
+                if self._event_readers:
+                    kind = ReconnectedEvent if ev.reconnected else ConnectedEvent
+                    self._emit(kind(self._server_url(), ev.info.server_name))
             elif isinstance(ev, Disconnected):
                 self._callback(self._cbs.disconnected_cb)
+                if self._event_readers:
+                    self._emit(DisconnectedEvent(self._server_url(), ev.error))
                 self._status_now("disconnected")
                 if self.is_reconnecting and self._opts.core.allow_reconnect:
                     self._status_now("reconnecting")
             elif isinstance(ev, LameDuckMode):
                 self._callback(self._cbs.lame_duck_cb)
+                if self._event_readers:
+                    self._emit(LameDuckEvent(self._server_url()))
             elif isinstance(ev, InfoUpdated) and ev.added:
                 cb = self._cbs.discovered_servers_cb
-                if cb is not None:  # called with the URLs of the servers just added
+                if cb is not None or self._event_readers:  # the URLs of the servers just added
                     added = [s.url for s in self._conn.pool.servers if s.hostport in ev.added]
                     self._callback(cb, added)
+                    if self._event_readers:
+                        self._emit(ServersDiscoveredEvent(tuple(added)))
         if cur is not None:
             cur._deliver(batch)
+
+    # ------------------------------------------------------ lifecycle events
+
+    def _server_url(self) -> str | None:
+        s = self._conn.server
+        return s.url if s is not None else None
+
+    def _emit(self, event: LifecycleEvent) -> None:
+        """Tell every open ``events()`` reader (never blocks: each queue is bounded)."""
+        for reader in self._event_readers:
+            reader._put(event)
+
+    def _lifecycle_error(self, err: BaseException) -> None:
+        """An error was reported (the adapters' ``_report_error``): to the readers."""
+        if self._event_readers:
+            if isinstance(err, SlowConsumerError):
+                self._emit(SlowConsumerEvent(err.sid, err.subject, err.dropped, err))
+            else:
+                self._emit(ErrorEvent(err))
+
+    def _add_event_reader(self, reader: Any) -> None:
+        """Start telling ``reader`` (an object with ``_put(event)``) the events; a
+        reader added once the client is closed gets :class:`ClosedEvent` at once."""
+        self._event_readers = [*self._event_readers, reader]
+        if self._last_status == "closed":  # checked after adding: close() may be under way
+            reader._put(ClosedEvent())
+
+    def _remove_event_reader(self, reader: Any) -> None:
+        """Stop telling ``reader`` the events."""
+        self._event_readers = [r for r in self._event_readers if r is not reader]
+
+    # ---------------------------------------------------------- credentials
+
+    def _refresh_credentials(self, read_text: Callable[[str], str]) -> None:
+        """Read the credential files again (through the adapter's ``read_text``) and
+        give the core what they hold now, for the next CONNECT: a rotated
+        ``.creds``, NKey seed or token file is used at the next (re)connect."""
+        if credential_paths(self._opts):
+            self._conn.options = apply_credentials(self._opts, read_text).core
 
     # ------------------------------------------------- status listeners
 
@@ -248,6 +313,8 @@ class ClientState:
         for cb, wanted in self._status_listeners:
             if not wanted or status in wanted:
                 self._callback(cb, status)
+        if status == "closed":
+            self._emit(ClosedEvent())
 
     def status_changed(self, cb: Callable[[str], object], *statuses: str) -> Callable[[], None]:
         """Call ``cb(status)`` on every change of :attr:`status` to one of ``statuses``
@@ -274,6 +341,12 @@ class ClientState:
         self._status_listeners = [e for e in self._status_listeners if e[0] != cb]
 
     # --------------------------------------------------- callback setters
+
+    def set_connected_cb(self, cb: Callable[..., Any] | None) -> None:
+        """Replace ``connected_cb``, called once the first connection is made (nats.go's
+        ``SetConnectHandler``): with ``retry_on_failed_connect``, maybe after
+        ``connect()`` returned."""
+        self._cbs.connected_cb = cb
 
     def set_error_cb(self, cb: Callable[..., Any] | None) -> None:
         """Replace ``error_cb`` (nats.go's ``SetErrorHandler``); None removes it."""

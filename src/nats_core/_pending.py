@@ -7,30 +7,58 @@ client holds its subscription lock around these calls.
 from __future__ import annotations
 
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from ._events import Msg
-from .errors import SlowConsumerError
+from .errors import ConfigError, SlowConsumerError
 
-__all__ = ["PendingQueue"]
+__all__ = ["SLOW_CONSUMER_POLICIES", "PendingQueue", "SlowConsumerPolicy", "check_slow_consumer"]
 
 M = TypeVar("M", bound=Msg)
+
+#: What a subscription does with a message that does not fit its pending limits.
+SlowConsumerPolicy = Literal["drop_new", "drop_oldest", "error"]
+SLOW_CONSUMER_POLICIES: tuple[SlowConsumerPolicy, ...] = ("drop_new", "drop_oldest", "error")
+
+
+def check_slow_consumer(policy: str) -> SlowConsumerPolicy:
+    """``policy`` if it is one of :data:`SLOW_CONSUMER_POLICIES`, else a :class:`ConfigError`."""
+    for known in SLOW_CONSUMER_POLICIES:
+        if policy == known:
+            return known
+    raise ConfigError(
+        f"unknown slow_consumer policy {policy!r}; policies are {', '.join(SLOW_CONSUMER_POLICIES)}"
+    )
 
 
 class PendingQueue(Generic[M]):
     """Messages received for one subscription and not yet handled.
 
     Past ``pending_msgs_limit`` messages or ``pending_bytes_limit`` bytes (<= 0:
-    no limit) new messages are dropped and counted in :attr:`dropped`; the first
-    drop of an episode (until the queue empties again) yields a
-    :class:`SlowConsumerError` to report. Messages a callback has taken and not
-    handled yet still count against the limits.
+    no limit) messages are dropped as the ``slow_consumer`` policy says and
+    counted in :attr:`dropped`: ``"drop_new"`` drops the messages that do not
+    fit, ``"drop_oldest"`` drops queued ones to make room (the newest are kept:
+    last value wins), ``"error"`` drops what does not fit and ends the
+    subscription (:attr:`end_error` is set; the adapter unsubscribes, hands out
+    what was queued, then raises it). The first drop of an episode (until the
+    queue empties again) yields a :class:`SlowConsumerError` to report.
+    Messages a callback has taken and not handled yet still count against the
+    limits (and are never dropped).
     """
 
     sid: int
     subject: str
 
-    def _init_queue(self, pending_msgs_limit: int, pending_bytes_limit: int) -> None:
+    def _init_queue(
+        self,
+        pending_msgs_limit: int,
+        pending_bytes_limit: int,
+        slow_consumer: SlowConsumerPolicy = "drop_new",
+    ) -> None:
+        #: What happens past the pending limits: drop_new, drop_oldest or error.
+        self.slow_consumer: SlowConsumerPolicy = check_slow_consumer(slow_consumer)
+        #: Set when the ``"error"`` policy ended the subscription.
+        self.end_error: SlowConsumerError | None = None
         self._msgs: deque[M] = deque()
         self._closed = False  # no more messages will be queued
         self.pending_msgs_limit = pending_msgs_limit
@@ -58,16 +86,34 @@ class PendingQueue(Generic[M]):
             self._pending_bytes += size
             return None
         dropped = 0
+        oldest = self.slow_consumer == "drop_oldest"
         for msg in batch:
             size = len(msg.data)
-            if (0 < limit_m <= len(msgs) + self._inflight) or (
+            while (0 < limit_m <= len(msgs) + self._inflight) or (
                 0 < limit_b < self._pending_bytes + self._inflight_bytes + size
             ):
+                if not (oldest and msgs) or 0 < limit_b < size:  # drop this one
+                    dropped += 1
+                    break
+                self._pending_bytes -= len(msgs.popleft().data)
                 dropped += 1
-                continue
-            msgs.append(msg)
-            self._pending_bytes += size
+            else:
+                msgs.append(msg)
+                self._pending_bytes += size
         self.dropped += dropped
+        if self.slow_consumer == "error":
+            if self.end_error is not None:
+                return None
+            self._slow = True
+            self.end_error = SlowConsumerError(
+                f"slow consumer on {self.subject!r} (sid {self.sid}): pending limits "
+                f"({limit_m} msgs, {limit_b} bytes) reached; the subscription ended "
+                "(slow_consumer='error')",
+                sid=self.sid,
+                subject=self.subject,
+                dropped=self.dropped,
+            )
+            return self.end_error
         if self._slow:
             return None
         self._slow = True

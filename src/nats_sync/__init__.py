@@ -1,6 +1,18 @@
 """nats_sync: a blocking NATS client over plain sockets, driven by :mod:`nats_core`."""
 
-from nats_core import Headers
+from nats_core import (
+    ClosedEvent,
+    ConnectedEvent,
+    DisconnectedEvent,
+    ErrorEvent,
+    EventsDropped,
+    Headers,
+    LameDuckEvent,
+    LifecycleEvent,
+    ReconnectedEvent,
+    ServersDiscoveredEvent,
+    SlowConsumerEvent,
+)
 from nats_core.errors import (
     ConfigError,
     ConnectionClosedError,
@@ -13,6 +25,7 @@ from nats_core.errors import (
 
 from . import discover
 from ._connect import Client, connect
+from ._events import Events
 from ._jetstream import JetStream
 from ._js_batch import AtomicBatchPublisher, BatchGet
 from ._js_counters import Counter
@@ -42,17 +55,25 @@ __all__ = [
     "AtomicBatchPublisher",
     "BatchGet",
     "Client",
+    "ClosedEvent",
     "ConfigError",
     "ConnectError",
+    "ConnectedEvent",
     "ConnectionClosedError",
     "ConsumeContext",
     "Consumer",
     "Counter",
+    "DisconnectedEvent",
+    "ErrorEvent",
+    "Events",
+    "EventsDropped",
     "Group",
     "Headers",
     "JetStream",
     "KeyValue",
     "KeyWatcher",
+    "LameDuckEvent",
+    "LifecycleEvent",
     "MemoryServer",
     "MemoryServerConnection",
     "MessageBatch",
@@ -65,10 +86,13 @@ __all__ = [
     "ObjectStore",
     "OrderedConsumer",
     "PushSubscription",
+    "ReconnectedEvent",
     "Replies",
     "Request",
+    "ServersDiscoveredEvent",
     "Service",
     "SlowConsumerError",
+    "SlowConsumerEvent",
     "Stream",
     "Subscription",
     "SubscriptionClosedError",

@@ -29,8 +29,10 @@ from nats_core import (
     HeadersInput,
     ServerAddress,
     ServerErrorEvent,
+    SlowConsumerPolicy,
     StartTLS,
     State,
+    check_slow_consumer,
 )
 from nats_core.errors import (
     ConnectionClosedError,
@@ -43,6 +45,7 @@ from nats_core.errors import (
     StaleConnectionError,
 )
 
+from ._credentials import read_text
 from ._dispatch import CallbackPool, CallbackQueue, Waiter
 from ._msg import Msg
 from ._old_request import old_style_request
@@ -164,6 +167,7 @@ class BaseClient(ClientState):
         timeout = o.connect_timeout
         server.last_attempt = time.monotonic()
         deadline = server.last_attempt + timeout
+        self._refresh_credentials(read_text)  # read again: a rotated file is used now
         t: Transport = self._factory(server, timeout)
         if server.websocket:  # TLS (wss://, or TLS required) comes before the upgrade
             ctx = self._tls_context() if server.tls else None
@@ -511,6 +515,7 @@ class BaseClient(ClientState):
 
     def _report_error(self, err: BaseException) -> None:
         self.last_error = err
+        self._lifecycle_error(err)
         cb = self._cbs.error_cb
         if cb is not None:
             self._callback(cb, err)
@@ -565,6 +570,7 @@ class BaseClient(ClientState):
         max_msgs: int = 0,
         pending_msgs_limit: int | None = None,
         pending_bytes_limit: int | None = None,
+        slow_consumer: SlowConsumerPolicy = "drop_new",
     ) -> Subscription:
         """Subscribe to ``subject`` (wildcards allowed), in queue group ``queue``.
 
@@ -572,8 +578,12 @@ class BaseClient(ClientState):
         one of the client's ``callback_threads`` worker threads (never the
         reader); without, read messages with ``next_msg()`` or by iterating.
         ``max_msgs`` > 0 unsubscribes automatically after that many messages.
+        ``slow_consumer`` says what happens past the pending limits: ``"drop_new"``
+        (drop what does not fit), ``"drop_oldest"`` (keep the newest) or
+        ``"error"`` (end the subscription with :class:`SlowConsumerError`).
         """
         o = self._opts
+        slow_consumer = check_slow_consumer(slow_consumer)
         with self._lock:
             sid = self._conn.subscribe(subject, queue, max_msgs)
             sub = Subscription(
@@ -584,6 +594,7 @@ class BaseClient(ClientState):
                 cb,
                 o.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit,
                 o.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit,
+                slow_consumer,
             )
             self._subs[sid] = sub
         self._wake_flusher()

@@ -24,6 +24,7 @@ from nats_core.request_many import Sentinel
 from nats_core.typed_options import ConnectOptionsDict
 
 from ._client import BaseClient
+from ._events import Events
 from ._jetstream import JetStream
 from ._msg import Msg
 from ._request_many import Replies
@@ -50,6 +51,26 @@ class Client(BaseClient):
         if self._js_defaults and "domain" not in opts and "api_prefix" not in opts:
             opts = {**self._js_defaults, **opts}
         return JetStream(self, **opts)
+
+    def events(self, max_size: int = 1024) -> Events:
+        """The connection's lifecycle as data, from now on: a (blocking) iterator of
+        typed events (:class:`~nats_core.ConnectedEvent`,
+        :class:`~nats_core.DisconnectedEvent`, :class:`~nats_core.ReconnectedEvent`
+        with the server's URL, :class:`~nats_core.ServersDiscoveredEvent`,
+        :class:`~nats_core.LameDuckEvent`, :class:`~nats_core.SlowConsumerEvent`,
+        :class:`~nats_core.ErrorEvent`, :class:`~nats_core.ClosedEvent`) that ends
+        after ``ClosedEvent``::
+
+            with nc.events() as events:
+                for event in events:
+                    ...
+
+        At most ``max_size`` events wait to be read; past that the oldest are
+        dropped and an :class:`~nats_core.EventsDropped` with their count comes
+        next. Several may be open, from any threads; leaving ``with`` (or
+        ``close()``) stops one.
+        """
+        return Events(self, max_size)
 
     def request_many(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from itertools import repeat, starmap
 from typing import Any, Protocol
 
-from nats_core import ClientOptions, PendingQueue
+from nats_core import ClientOptions, PendingQueue, SlowConsumerPolicy
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 
 from ._dispatch import CallbackPool
@@ -52,8 +52,11 @@ class SubscriptionOwner(Protocol):
 class Subscription(PendingQueue[Msg]):
     """One subscription. Iterate it, call :meth:`next_msg`, or give ``cb`` at subscribe.
 
-    Messages wait in a queue bounded by the pending limits; past them new
-    messages are dropped, counted in :attr:`dropped`, and a
+    Messages wait in a queue bounded by the pending limits; past them messages
+    are dropped as the ``slow_consumer`` policy says (``"drop_new"``, the
+    default; ``"drop_oldest"``: the newest are kept; ``"error"``: the
+    subscription ends, and once its queue is read :meth:`next_msg` and iteration
+    raise :class:`SlowConsumerError`), counted in :attr:`dropped`, and a
     :class:`SlowConsumerError` goes to the client's error callback.
     """
 
@@ -66,13 +69,14 @@ class Subscription(PendingQueue[Msg]):
         cb: Callable[[Msg], object] | None,
         pending_msgs_limit: int,
         pending_bytes_limit: int,
+        slow_consumer: SlowConsumerPolicy = "drop_new",
     ) -> None:
         self._client = client
         self.sid = sid
         self.subject = subject
         self.queue = queue
         self._cb = cb
-        self._init_queue(pending_msgs_limit, pending_bytes_limit)
+        self._init_queue(pending_msgs_limit, pending_bytes_limit, slow_consumer)
         self._cond = threading.Condition(threading.Lock())
         self._end_reason = ""
         self._busy = False  # the callback is running
@@ -117,6 +121,9 @@ class Subscription(PendingQueue[Msg]):
             self._client._callbacks.schedule(self)
         if err is not None:
             self._client._report_error(err)
+            if err is self.end_error:  # slow_consumer="error": the subscription ends
+                self._finish("slow consumer")
+                self._client._unsubscribe(self, 0)
 
     def _finish(self, reason: str) -> None:
         """No more messages will come; queued ones stay readable."""
@@ -140,6 +147,8 @@ class Subscription(PendingQueue[Msg]):
         with self._cond:
             while not self._msgs:
                 if self._closed:
+                    if self.end_error is not None:
+                        raise self.end_error
                     raise SubscriptionClosedError(
                         f"subscription to {self.subject!r} is closed ({self._end_reason})"
                     )
@@ -161,7 +170,8 @@ class Subscription(PendingQueue[Msg]):
         """The next message; waits up to ``timeout`` seconds (None: forever).
 
         Raises :class:`NatsTimeoutError` (a ``TimeoutError``) when none came, and
-        :class:`SubscriptionClosedError` when the subscription ended and is empty.
+        :class:`SubscriptionClosedError` when the subscription ended and is empty
+        (:class:`SlowConsumerError` when ``slow_consumer="error"`` ended it).
         """
         if self._cb is not None:
             raise SubscriptionClosedError("next_msg() is not for a callback subscription")
@@ -171,7 +181,9 @@ class Subscription(PendingQueue[Msg]):
         return msg
 
     def __iter__(self) -> Iterator[Msg]:
-        """Yield messages until the subscription ends (unsubscribe, drain, max msgs)."""
+        """Yield messages until the subscription ends (unsubscribe, drain, max msgs);
+        raises :class:`SlowConsumerError` at the end when ``slow_consumer="error"``
+        ended it."""
         while True:
             try:
                 msg = self._pop(None)

@@ -73,6 +73,11 @@ class ClientOptions:
     #: Path of an NKey seed file, or the seed itself.
     nkeys_seed: str | None = field(default=None, repr=False)
     nkeys_seed_str: str | None = field(default=None, repr=False)
+    #: Path of a file holding the token (``auth_token``); read at every (re)connect.
+    token_file: str | None = None
+    #: Called once the first connection is made (nats.go's ConnectHandler): with
+    #: ``retry_on_failed_connect``, maybe in the background after ``connect()`` returned.
+    connected_cb: Callable[..., Any] | None = None
     error_cb: Callable[..., Any] | None = None
     disconnected_cb: Callable[..., Any] | None = None
     reconnected_cb: Callable[..., Any] | None = None

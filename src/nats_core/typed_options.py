@@ -93,6 +93,10 @@ class ConnectOptionsDict(TypedDict, total=False):
     discovered_servers_cb: Callable[..., Any] | None
     reconnect_error_cb: Callable[..., Any] | None
     user_info_cb: Callable[[], tuple[str, str]] | None
+    #: A file holding the token, read at every (re)connect.
+    token_file: str | None
+    #: Called once the first connection is made (nats.go's ConnectHandler).
+    connected_cb: Callable[..., Any] | None
     flusher_timeout: float | None
     no_callbacks_after_client_close: bool
     ignore_auth_error_abort: bool

@@ -285,20 +285,11 @@ async def test_anyio_bad_config(server: NatsServer) -> None:
             pass
 
 
-# The missing bucket is raised in src/nats_{anyio,sync}/_jetstream.py (object_store,
-# update_object_store), which still raise the Key-Value BucketNotFoundError.
-MISSING_OBS = pytest.mark.xfail(
-    strict=True,
-    reason="_jetstream.py's object_store() still raises BucketNotFoundError (#15)",
-)
-
-
 def test_sync_missing_object_store_is_still_a_bucket_not_found(server: NatsServer) -> None:
     with nats_sync.connect(server.url) as nc, pytest.raises(BucketNotFoundError):
         nc.jetstream().object_store("missing")
 
 
-@MISSING_OBS
 def test_sync_missing_object_store(server: NatsServer) -> None:
     with nats_sync.connect(server.url) as nc, pytest.raises(ObjectStoreNotFoundError):
         nc.jetstream().object_store("missing")
@@ -311,7 +302,6 @@ async def test_anyio_missing_object_store_is_still_a_bucket_not_found(server: Na
             await nc.jetstream().object_store("missing")
 
 
-@MISSING_OBS
 @pytest.mark.anyio
 async def test_anyio_missing_object_store(server: NatsServer) -> None:
     async with nats_anyio.connect(server.url) as nc:

@@ -32,6 +32,7 @@ from nats_core.jetstream.kv import (
 from nats_core.jetstream.models import ConsumerConfig, DeliverPolicy, ReplayPolicy, StreamConfig
 from nats_core.jetstream.objectstore import (
     ObjectStoreConfig,
+    ObjectStoreNotFoundError,
     ObjectStoreStatus,
     obj_stream_config,
     obj_stream_name,
@@ -264,12 +265,13 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
         **fields: Unpack[ObjectStoreConfigFields],
     ) -> ObjectStore:
         """Change a bucket's configuration (description, ttl, max_bytes, ...;
-        :class:`~nats_core.jetstream.kv.BucketNotFoundError` when there is none)."""
+        :class:`~nats_core.jetstream.objectstore.ObjectStoreNotFoundError` when
+        there is none)."""
         cfg = with_fields(ObjectStoreConfig, config, fields)
         try:
             info = await self.update_stream(obj_stream_config(cfg))
         except StreamNotFoundError:
-            raise BucketNotFoundError(f"object store {cfg.bucket!r} not found") from None
+            raise ObjectStoreNotFoundError(f"object store {cfg.bucket!r} not found") from None
         return ObjectStore(self, cfg.bucket, info)
 
     async def create_or_update_object_store(
@@ -283,12 +285,13 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
         return ObjectStore(self, cfg.bucket, info)
 
     async def object_store(self, bucket: str) -> ObjectStore:
-        """The bucket ``bucket`` (:class:`~nats_core.jetstream.kv.BucketNotFoundError`
-        when it does not exist)."""
+        """The bucket ``bucket``
+        (:class:`~nats_core.jetstream.objectstore.ObjectStoreNotFoundError`, a
+        ``BucketNotFoundError``, when it does not exist)."""
         try:
             info = await self.stream_info(obj_stream_name(check_bucket(bucket)))
         except StreamNotFoundError:
-            raise BucketNotFoundError(f"object store {bucket!r} not found") from None
+            raise ObjectStoreNotFoundError(f"object store {bucket!r} not found") from None
         return ObjectStore(self, bucket, info)
 
     async def object_store_names(self) -> Lister[str]:
@@ -305,8 +308,10 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
                 yield object_store_status(name[4:], info)
 
     async def delete_object_store(self, bucket: str) -> bool:
-        """Delete the bucket and every object in it."""
+        """Delete the bucket and every object in it
+        (:class:`~nats_core.jetstream.objectstore.ObjectStoreNotFoundError` when
+        there is none)."""
         try:
             return await self.delete_stream(obj_stream_name(check_bucket(bucket)))
         except StreamNotFoundError:
-            raise BucketNotFoundError(f"object store {bucket!r} not found") from None
+            raise ObjectStoreNotFoundError(f"object store {bucket!r} not found") from None

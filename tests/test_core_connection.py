@@ -1296,3 +1296,56 @@ def test_request_inbox_prefix_with_a_wildcard_is_refused() -> None:
     handshake(conn)
     with pytest.raises(BadSubjectError, match="inbox"):
         conn.request("svc", b"q")
+
+
+# ------------------------------------------- subjects used once (issue #17)
+
+
+def test_acks_and_inbox_replies_stay_out_of_the_subject_cache() -> None:
+    conn = connected()
+    conn.publish("orders", b"x")  # a user's subject is cached
+    for i in range(10):
+        conn.publish(f"$JS.ACK.S.C.1.{i}.{i}.1700000000000000000.0", b"+ACK")
+        conn.publish("svc", b"q", reply=f"_INBOX.abc.{i:x}")  # async publishes, requests
+        conn.publish(f"_INBOX.abc.{i}", b"answer")  # a response to a request
+    assert set(conn._subjects) == {"orders", "svc"}
+    ops = client_ops(conn.data_to_send())
+    assert ops[1] == ("PUB", "$JS.ACK.S.C.1.0.0.1700000000000000000.0", "", b"+ACK")
+    assert ops[2] == ("PUB", "svc", "_INBOX.abc.0", b"q")
+    assert len(ops) == 31
+    # still checked, and refused as before
+    for bad in ["$JS.ACK.a b", "$JS.ACK.*", "$JS.ACK..x", "$JS.ACK.x."]:
+        with pytest.raises(BadSubjectError):
+            conn.publish(bad, b"")
+    with pytest.raises(BadSubjectError, match="reply subject"):
+        conn.publish("svc", b"", reply="_INBOX.abc.>")
+    with pytest.raises(BadSubjectError, match="reply subject"):
+        conn.publish("svc", b"", reply="_INBOX.a\tb")
+    assert conn.data_to_send() == b""
+
+
+def test_a_custom_inbox_prefix_is_used_once_too() -> None:
+    conn = connected(inbox_prefix="_MY")
+    conn.publish("svc", b"q", reply="_MY.r.1")
+    conn.publish("svc", b"q", reply="_INBOX.r.1")  # not this client's inboxes: cached
+    assert set(conn._subjects) == {"svc", "_INBOX.r.1"}
+
+
+_SUBJECT_PARTS = ["a", "b", ".", "*", ">", " ", "\t", "\r", "\n", "\f", "\v", "\x00", "é", "$JS"]
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_the_quick_subject_check_agrees_with_the_full_one(n: int) -> None:
+    import itertools
+
+    from nats_core._connection import _plain_subject
+    from nats_core._subjects import is_valid_publish_subject
+
+    for parts in itertools.product(_SUBJECT_PARTS, repeat=n):
+        s = "".join(parts)
+        if _plain_subject(s):  # never says yes to what the full check refuses
+            assert is_valid_publish_subject(s), repr(s)
+        elif "*" not in s and ">" not in s:  # says no only to wildcards or bad subjects
+            assert not is_valid_publish_subject(s), repr(s)
+    assert not _plain_subject(b"a")
+    assert not _plain_subject(None)

@@ -797,3 +797,27 @@ def test_fetch_asks_to_check_the_consumer_on_503() -> None:
     expired = FetchState(5, expires=1, now=0)
     out = expired.check(2.0)
     assert out is not None and out.done and not out.check_consumer and out.error is None
+
+
+# --------------------------------------------- the hot path (issue #17)
+
+
+def test_consume_hot_path_outcomes_match_the_general_ones() -> None:
+    """A data message without headers is told apart without decoding headers; the
+    outcome is the plain "deliver" until the buffer falls under the threshold."""
+    st = PullConsumeState(max_messages=4, expires=10.0)
+    st.start(0.0)
+    outs = [st.on_msg(user(i, headers=None), 1.0) for i in range(1, 4)]
+    refill = PullRequest(batch=3, expires=10.0, idle_heartbeat=5.0)
+    assert outs == [PullOutcome(deliver=True)] * 2 + [PullOutcome(deliver=True, pull=refill)]
+    assert st.pending_msgs == 4 and st.delivered == 3
+    # headers in raw form (as from the wire) on a data message: not decoded
+    raw = Msg("orders.new", "$JS.ACK.S.C.1.9.9.1.0", b"x", b"NATS/1.0\r\nA: 1\r\n\r\n", 1)
+    assert st.on_msg(raw, 2.0) == PullOutcome(deliver=True)
+    assert type(raw._headers) is bytes
+    # a status still has its own outcome
+    out = st.on_msg(timeout(4), 3.0)
+    assert out.status is not None and out.deliver is False
+    fs = FetchState(2, expires=5.0, now=0.0)
+    assert fs.on_msg(user(1), 0.0) == PullOutcome(deliver=True)
+    assert fs.on_msg(user(2), 0.0) == PullOutcome(deliver=True, done=True)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from asyncio import _get_running_loop as _running_loop
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from ._util import call_maybe_async
 
@@ -89,6 +91,9 @@ def lister(fn: Callable[P, AsyncIterator[T]]) -> Callable[P, Listing[T]]:
 
 def now() -> float:
     """Seconds from the event loop's monotonic clock."""
+    loop = _running_loop()  # asyncio's: its clock at once (anyio's lookup costs ~1 us)
+    if loop is not None:
+        return loop.time()
     return anyio.current_time()
 
 
@@ -98,29 +103,41 @@ async def sleep(seconds: float) -> None:
 
 
 class Event:
-    """A one-shot flag tasks wait for, with an optional timeout."""
+    """A one-shot flag tasks wait for, with an optional timeout.
 
-    __slots__ = ("_event",)
+    The event loop's event is made by the first waiter (many flags are set, or
+    dropped, with nobody waiting: making one costs a backend lookup)."""
+
+    __slots__ = ("_event", "_set")
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._set = False
+        self._event: anyio.Event | None = None
 
     def set(self) -> None:
         """Set the flag and wake every waiter."""
-        self._event.set()
+        self._set = True
+        if self._event is not None:
+            self._event.set()
 
     def is_set(self) -> bool:
         """True once :meth:`set` was called."""
-        return self._event.is_set()
+        return self._set
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait until set or ``timeout`` seconds passed; return whether it is set."""
+        if self._set:
+            await anyio.lowlevel.checkpoint()  # as waiting on a set anyio.Event does
+            return True
+        event = self._event
+        if event is None:
+            event = self._event = anyio.Event()
         if timeout is None:
-            await self._event.wait()
+            await event.wait()
         else:
             with anyio.move_on_after(max(timeout, 0.0)):
-                await self._event.wait()
-        return self._event.is_set()
+                await event.wait()
+        return self._set
 
 
 class StateLock:
@@ -153,34 +170,41 @@ class Future(Generic[T]):
     (or raises the error); :meth:`done`, :meth:`result` and :meth:`exception`
     look without waiting."""
 
-    __slots__ = ("_error", "_event", "_value")
+    # The event is made by the first waiter: most async publishes' futures are
+    # resolved with nobody waiting (making one costs a backend lookup).
+    __slots__ = ("_done", "_error", "_event", "_value")
 
     def __init__(self) -> None:
-        self._event = anyio.Event()
+        self._done = False
+        self._event: anyio.Event | None = None
         self._value: T | None = None
         self._error: BaseException | None = None
 
     def done(self) -> bool:
         """True once a result or an error is set."""
-        return self._event.is_set()
+        return self._done
 
     def set_result(self, value: T) -> None:
         """Complete the future with ``value``."""
-        if self._event.is_set():
+        if self._done:
             raise InvalidStateError("the future is already done")
         self._value = value
-        self._event.set()
+        self._done = True
+        if self._event is not None:
+            self._event.set()
 
     def set_exception(self, error: BaseException) -> None:
         """Complete the future with ``error``."""
-        if self._event.is_set():
+        if self._done:
             raise InvalidStateError("the future is already done")
         self._error = error
-        self._event.set()
+        self._done = True
+        if self._event is not None:
+            self._event.set()
 
     def result(self) -> T:
         """The result now; raises the error, or :class:`InvalidStateError` when not done."""
-        if not self._event.is_set():
+        if not self._done:
             raise InvalidStateError("the future is not done yet")
         if self._error is not None:
             raise self._error
@@ -188,7 +212,7 @@ class Future(Generic[T]):
 
     def exception(self) -> BaseException | None:
         """The error now (``None`` on success); :class:`InvalidStateError` when not done."""
-        if not self._event.is_set():
+        if not self._done:
             raise InvalidStateError("the future is not done yet")
         return self._error
 
@@ -197,12 +221,18 @@ class Future(Generic[T]):
 
         Raises the operation's error, or :class:`TimeoutError` when it is not done in time.
         """
+        if self._done:
+            await anyio.lowlevel.checkpoint()  # as waiting on a set anyio.Event does
+            return self.result()
+        event = self._event
+        if event is None:
+            event = self._event = anyio.Event()
         if timeout is None:
-            await self._event.wait()
+            await event.wait()
         else:
             with anyio.move_on_after(timeout):
-                await self._event.wait()
-            if not self._event.is_set():
+                await event.wait()
+            if not self._done:
                 raise TimeoutError(f"the future is not done after {timeout} s")
         return self.result()
 

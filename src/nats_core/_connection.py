@@ -66,6 +66,11 @@ except ImportError:  # pragma: no cover - installed without a compiler
 _HANDSHAKE = 0  # ping id of the PING that follows CONNECT
 _KEEPALIVE = -1  # ping id of liveness PINGs
 _SUBJECT_CACHE_MAX = 4096
+#: Subjects used once and never again, kept out of the subject cache (where each
+#: would push out a user's subject, and clear it every 4,096): a JetStream ack
+#: (its ``$JS.ACK`` reply subject is new for every message); the inbox prefix is
+#: added per connection (replies to requests, async publishes, pulls).
+_ONCE_PREFIXES = ("$JS.ACK.",)
 _CONNECTED = State.CONNECTED  # a module constant: an Enum attribute lookup costs ~100 ns
 
 
@@ -159,6 +164,7 @@ class Connection:
         self._ever_connected = False
         self._max_payload = 1024 * 1024
         self._subjects: dict[str, bytes] = {}
+        self._once = (*_ONCE_PREFIXES, opts.inbox_prefix + ".")  # see _subject_bytes
         self._nuid = NUID(self._rng)
         self._resp_sid = 0
         self._resp_prefix = ""
@@ -454,10 +460,15 @@ class Connection:
     # --------------------------------------------------------------- commands
 
     def _subject_bytes(self, subject: str, what: str = "subject") -> bytes:
+        """``subject`` checked and encoded, from the cache when it is there; a
+        subject that is used once (an ack, an inbox) is not put in it."""
         b = self._subjects.get(subject)
         if b is None:
-            check_publish_subject(subject, what)
+            if not _plain_subject(subject):
+                check_publish_subject(subject, what)
             b = subject.encode()
+            if subject.startswith(self._once):
+                return b
             if len(self._subjects) >= _SUBJECT_CACHE_MAX:
                 self._subjects.clear()
             self._subjects[subject] = b
@@ -770,6 +781,28 @@ class Connection:
         self._drain_pings.clear()
         self._requests.clear()
         self._resp_sid = 0
+
+
+def _plain_subject(s: object) -> bool:
+    """True for a subject :func:`check_publish_subject` accepts that has no ``*``
+    or ``>`` anywhere (the usual case), in a tenth of its time; ``False`` for
+    anything else, which is left to that check (it may still pass: ``a*b``)."""
+    return (
+        type(s) is str
+        and s != ""
+        and " " not in s
+        and "\t" not in s
+        and "\r" not in s
+        and "\n" not in s
+        and "\f" not in s
+        and "\v" not in s
+        and "\x00" not in s
+        and ".." not in s
+        and s[0] != "."
+        and s[-1] != "."
+        and "*" not in s
+        and ">" not in s
+    )
 
 
 def _as_bytes(payload: object) -> bytes:

@@ -152,6 +152,8 @@ class PullOutcome:
 
 
 _NOTHING = PullOutcome()
+_DELIVER = PullOutcome(deliver=True)  # shared: frozen, and built in a microsecond
+_DELIVER_DONE = PullOutcome(deliver=True, done=True)
 
 
 class PullConsumeState:
@@ -336,26 +338,35 @@ class PullConsumeState:
         """
         if self.done:
             return PullOutcome(done=True, error=self.error)
-        status = jetstream_status(msg)
-        if status is not None and status.kind in _PULL_LOST:
-            return self._pull_lost(status, now)
-        if self._connected:
-            self._hb_deadline = now + 2 * self.idle_heartbeat
-        if status is None or status.kind is not StatusKind.LEADERSHIP_CHANGE:
+        # a status has headers and no payload (see jetstream_status): the usual
+        # message is told apart without decoding its headers
+        status = None if msg.data or msg._headers is None else jetstream_status(msg)
+        if status is None:  # a message to deliver: the hot path of a consume
+            if self._connected:
+                self._hb_deadline = now + 2 * self.idle_heartbeat
             self._lost = 0  # a server holds our pull: whatever was lost is back
-        if status is None:
             if self.pin is not None:
                 self.pin.observe(msg)
             self.delivered += 1
-            self.pending_msgs = max(0, self.pending_msgs - 1)
+            pending = self.pending_msgs - 1
+            self.pending_msgs = pending if pending > 0 else 0
             if self.max_bytes:
                 self.pending_bytes = max(
                     0, self.pending_bytes - (msg_size(msg) if size is None else size)
                 )
+            elif pending >= self.threshold_messages:
+                return _DELIVER  # no refill yet (_refill would say None)
             if self.draining and self._nothing_pending():
                 self._finish_drain()
                 return PullOutcome(deliver=True, done=True)
-            return PullOutcome(deliver=True, pull=self._refill())
+            pull = self._refill()
+            return _DELIVER if pull is None else PullOutcome(deliver=True, pull=pull)
+        if status.kind in _PULL_LOST:
+            return self._pull_lost(status, now)
+        if self._connected:
+            self._hb_deadline = now + 2 * self.idle_heartbeat
+        if status.kind is not StatusKind.LEADERSHIP_CHANGE:
+            self._lost = 0  # a server holds our pull: whatever was lost is back
         kind = status.kind
         if kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
             return PullOutcome(status=status, respond_to=status.reply)
@@ -609,7 +620,7 @@ class FetchState:
         req = self.request
         if req.idle_heartbeat is not None:
             self._hb_deadline = now + 2 * req.idle_heartbeat
-        status = jetstream_status(msg)
+        status = None if msg.data or msg._headers is None else jetstream_status(msg)
         if status is None:
             if self.pin is not None:
                 self.pin.observe(msg)
@@ -621,7 +632,8 @@ class FetchState:
             )
             if full:
                 self.done = True
-            return PullOutcome(deliver=True, done=full)
+                return _DELIVER_DONE
+            return _DELIVER
         if status.kind in (StatusKind.IDLE_HEARTBEAT, StatusKind.FLOW_CONTROL):
             return PullOutcome(status=status, respond_to=status.reply)
         if status.kind is StatusKind.PIN_ID_MISMATCH and self.pin is not None:

@@ -84,12 +84,6 @@ class Handles:
     ordered: Any
 
 
-AWAIT_LIST = pytest.mark.xfail(
-    strict=True,
-    reason="the listing methods (nats_anyio/_js_manage.py, _jetstream.py, _js_stream.py, "
-    "_js_counters.py) are plain async generators: decorate them with _compat.lister",
-)
-
 LISTERS: list[tuple[str, Callable[[Handles], Any], str]] = [
     ("js.stream_names()", lambda h: h.js.stream_names(), STREAM),
     ("js.list_streams()", lambda h: h.js.list_streams(), STREAM),
@@ -153,7 +147,6 @@ async def test_async_lister_iterates(
     assert _named(items, name), f"{what} gave {items!r}"
 
 
-@AWAIT_LIST
 @pytest.mark.anyio
 @pytest.mark.parametrize(("what", "make", "name"), LISTERS, ids=IDS)
 async def test_async_lister_awaits_into_a_list(

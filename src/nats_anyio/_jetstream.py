@@ -45,7 +45,7 @@ from nats_core.jetstream.typed import (
     ObjectStoreConfigFields,
 )
 
-from ._compat import Lister
+from ._compat import Lister, lister
 from ._js_manage import with_fields
 from ._js_newer import NewerJetStream
 from ._js_ordered import OrderedConsumer
@@ -227,12 +227,14 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
             raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
         return KeyValue(self, bucket, info)
 
+    @lister
     async def key_value_store_names(self) -> Lister[str]:
         """Every Key-Value bucket's name, page by page."""
         async for name in self.stream_names(subject="$KV.>"):
             if name.startswith("KV_"):
                 yield name[3:]
 
+    @lister
     async def key_value_stores(self) -> Lister[KeyValueStatus]:
         """Every Key-Value bucket's status, page by page (nats.go's ``KeyValueStores``)."""
         async for info in self.list_streams(subject="$KV.>"):
@@ -294,12 +296,14 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
             raise ObjectStoreNotFoundError(f"object store {bucket!r} not found") from None
         return ObjectStore(self, bucket, info)
 
+    @lister
     async def object_store_names(self) -> Lister[str]:
         """Every Object Store bucket's name, page by page."""
         async for name in self.stream_names(subject="$O.>"):
             if name.startswith("OBJ_"):
                 yield name[4:]
 
+    @lister
     async def object_stores(self) -> Lister[ObjectStoreStatus]:
         """Every Object Store bucket's status, page by page (nats.go's ``ObjectStores``)."""
         async for info in self.list_streams(subject="$O.>"):

@@ -35,7 +35,7 @@ from nats_core.jetstream.models import (
 from nats_core.jetstream.objectstore import ObjectStoreConfig
 from nats_core.jetstream.typed import StreamConfigFields
 
-from ._compat import Lister, call_maybe_async
+from ._compat import Lister, call_maybe_async, lister
 
 if TYPE_CHECKING:
     from ._client import BaseClient
@@ -204,6 +204,7 @@ class JetStreamManager:
         req = _req.purge_stream(name, subject=subject, seq=seq, keep=keep, api=self._api)
         return _req.parse_purge(await self._request(req))
 
+    @lister
     async def stream_names(self, *, subject: str | None = None) -> Lister[str]:
         """Every stream's name (only those capturing ``subject`` if given), page by page."""
         offset: int | None = 0
@@ -214,6 +215,7 @@ class JetStreamManager:
                 yield name
             offset = page.next_offset()
 
+    @lister
     async def list_streams(self, *, subject: str | None = None) -> Lister[StreamInfo]:
         """Every stream's info (only those capturing ``subject`` if given), page by page."""
         offset: int | None = 0
@@ -306,6 +308,7 @@ class JetStreamManager:
         reply = await self._request(_req.delete_consumer(stream, name, api=self._api))
         return _req.parse_delete(reply)
 
+    @lister
     async def consumer_names(self, stream: str) -> Lister[str]:
         """Every consumer's name on ``stream``, page by page."""
         offset: int | None = 0
@@ -316,6 +319,7 @@ class JetStreamManager:
                 yield name
             offset = page.next_offset()
 
+    @lister
     async def list_consumers(self, stream: str) -> Lister[ConsumerInfo]:
         """Every consumer's info on ``stream``, page by page."""
         offset: int | None = 0

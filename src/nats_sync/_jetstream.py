@@ -49,7 +49,7 @@ from nats_core.jetstream.typed import (
     ObjectStoreConfigFields,
 )
 
-from ._compat import Lister
+from ._compat import Lister, lister
 from ._js_manage import with_fields
 from ._js_newer import NewerJetStream
 from ._js_ordered import OrderedConsumer
@@ -231,12 +231,14 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
             raise BucketNotFoundError(f"bucket {bucket!r} not found") from None
         return KeyValue(self, bucket, info)
 
+    @lister
     def key_value_store_names(self) -> Lister[str]:
         """Every Key-Value bucket's name, page by page."""
         for name in self.stream_names(subject="$KV.>"):
             if name.startswith("KV_"):
                 yield name[3:]
 
+    @lister
     def key_value_stores(self) -> Lister[KeyValueStatus]:
         """Every Key-Value bucket's status, page by page (nats.go's ``KeyValueStores``)."""
         for info in self.list_streams(subject="$KV.>"):
@@ -298,12 +300,14 @@ class JetStream(JetStreamPublisher, PushSubscriber, NewerJetStream):
             raise ObjectStoreNotFoundError(f"object store {bucket!r} not found") from None
         return ObjectStore(self, bucket, info)
 
+    @lister
     def object_store_names(self) -> Lister[str]:
         """Every Object Store bucket's name, page by page."""
         for name in self.stream_names(subject="$O.>"):
             if name.startswith("OBJ_"):
                 yield name[4:]
 
+    @lister
     def object_stores(self) -> Lister[ObjectStoreStatus]:
         """Every Object Store bucket's status, page by page (nats.go's ``ObjectStores``)."""
         for info in self.list_streams(subject="$O.>"):

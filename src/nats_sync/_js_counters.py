@@ -28,7 +28,7 @@ from nats_core.jetstream.counters import (
 from nats_core.jetstream.errors import InvalidOptionError
 from nats_core.jetstream.models import StoredMsg, StreamInfo
 
-from ._compat import Lister
+from ._compat import Lister, lister
 from ._js_batch import BatchGet
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class Counter:
         (:class:`~nats_core.jetstream.MsgNotFoundError` if it was never set)."""
         return (self.entry(subject)).value
 
+    @lister
     def entries(self, subjects: str | Sequence[str]) -> Lister[CounterEntry]:
         """Every counter matching ``subjects`` (wildcards allowed), as they
         arrive (one batch direct get; needs ``allow_direct``)."""

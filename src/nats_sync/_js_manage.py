@@ -39,7 +39,7 @@ from nats_core.jetstream.models import (
 from nats_core.jetstream.objectstore import ObjectStoreConfig
 from nats_core.jetstream.typed import StreamConfigFields
 
-from ._compat import Lister, call_maybe_async
+from ._compat import Lister, call_maybe_async, lister
 
 if TYPE_CHECKING:
     from ._client import BaseClient
@@ -208,6 +208,7 @@ class JetStreamManager:
         req = _req.purge_stream(name, subject=subject, seq=seq, keep=keep, api=self._api)
         return _req.parse_purge(self._request(req))
 
+    @lister
     def stream_names(self, *, subject: str | None = None) -> Lister[str]:
         """Every stream's name (only those capturing ``subject`` if given), page by page."""
         offset: int | None = 0
@@ -218,6 +219,7 @@ class JetStreamManager:
                 yield name
             offset = page.next_offset()
 
+    @lister
     def list_streams(self, *, subject: str | None = None) -> Lister[StreamInfo]:
         """Every stream's info (only those capturing ``subject`` if given), page by page."""
         offset: int | None = 0
@@ -310,6 +312,7 @@ class JetStreamManager:
         reply = self._request(_req.delete_consumer(stream, name, api=self._api))
         return _req.parse_delete(reply)
 
+    @lister
     def consumer_names(self, stream: str) -> Lister[str]:
         """Every consumer's name on ``stream``, page by page."""
         offset: int | None = 0
@@ -320,6 +323,7 @@ class JetStreamManager:
                 yield name
             offset = page.next_offset()
 
+    @lister
     def list_consumers(self, stream: str) -> Lister[ConsumerInfo]:
         """Every consumer's info on ``stream``, page by page."""
         offset: int | None = 0

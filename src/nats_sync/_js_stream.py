@@ -25,7 +25,7 @@ from nats_core.jetstream.models import (
 )
 from nats_core.jetstream.typed import ConsumerConfigFields
 
-from ._compat import Lister
+from ._compat import Listing
 
 if TYPE_CHECKING:
     from ._js_ordered import OrderedConsumer
@@ -96,9 +96,9 @@ class StreamContext(Protocol):
 
     def delete_consumer(self, stream: str, name: str) -> bool: ...
 
-    def consumer_names(self, stream: str) -> Lister[str]: ...
+    def consumer_names(self, stream: str) -> Listing[str]: ...
 
-    def list_consumers(self, stream: str) -> Lister[ConsumerInfo]: ...
+    def list_consumers(self, stream: str) -> Listing[ConsumerInfo]: ...
 
     # (*args, **opts): Any matches any signature, so the options stay those of the context
     def ordered_consumer(self, stream: str, *args: Any, **opts: Any) -> OrderedConsumer: ...
@@ -251,11 +251,11 @@ class Stream:
         """Delete the consumer ``name``."""
         return self._js.delete_consumer(self._name, name)
 
-    def consumer_names(self) -> Lister[str]:
+    def consumer_names(self) -> Listing[str]:
         """Every consumer's name on this stream, page by page."""
         return self._js.consumer_names(self._name)
 
-    def list_consumers(self) -> Lister[ConsumerInfo]:
+    def list_consumers(self) -> Listing[ConsumerInfo]:
         """Every consumer's info on this stream, page by page."""
         return self._js.list_consumers(self._name)
 

@@ -22,6 +22,7 @@ from nats_core import (
     SlowConsumerEvent,
 )
 from nats_core.errors import (
+    BadPayloadError,
     ConfigError,
     ConnectionClosedError,
     NatsError,
@@ -66,6 +67,7 @@ from ._websocket import WebSocketTransport
 __all__ = [
     "AsyncioTransport",
     "AtomicBatchPublisher",
+    "BadPayloadError",
     "BatchGet",
     "Client",
     "ClosedEvent",

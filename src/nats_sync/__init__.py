@@ -14,6 +14,7 @@ from nats_core import (
     SlowConsumerEvent,
 )
 from nats_core.errors import (
+    BadPayloadError,
     ConfigError,
     ConnectionClosedError,
     NatsError,
@@ -53,6 +54,7 @@ from ._websocket import WebSocketTransport
 
 __all__ = [
     "AtomicBatchPublisher",
+    "BadPayloadError",
     "BatchGet",
     "Client",
     "ClosedEvent",

@@ -177,6 +177,7 @@ from .objectstore import (
     ObjectNotFoundError,
     ObjectStoreConfig,
     ObjectStoreError,
+    ObjectStoreNotFoundError,
     ObjectStoreStatus,
 )
 from .ordered import OrderedConsumerState, OrderedOutcome, ResetPlan
@@ -328,6 +329,7 @@ __all__ = [
     "ObjectNotFoundError",
     "ObjectStoreConfig",
     "ObjectStoreError",
+    "ObjectStoreNotFoundError",
     "ObjectStoreStatus",
     "OrderedConsumerState",
     "OrderedOutcome",

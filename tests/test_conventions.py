@@ -187,11 +187,7 @@ CONTEXTS: list[Any] = [
     pytest.param(
         lambda h: h.nc.request_many("conv.none", b"", timeout=0.2), id="nc.request_many()"
     ),
-    pytest.param(
-        lambda h: h.obs.watch(),
-        id="obs.watch()",
-        marks=_not_direct("nats_anyio/_objectstore.py ObjectStore.watch"),
-    ),
+    pytest.param(lambda h: h.obs.watch(), id="obs.watch()"),
     pytest.param(
         lambda h: h.js.subscribe("conv.push"),
         id="js.subscribe()",

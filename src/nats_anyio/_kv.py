@@ -150,30 +150,6 @@ class Bucket:
             updates_only=updates_only,
         )
 
-    async def _watch(
-        self,
-        subjects: str | list[str],
-        convert: Callable[[Msg], T],
-        skip: Callable[[T], bool],
-        *,
-        include_history: bool,
-        updates_only: bool,
-        headers_only: bool = False,
-        resume_from_revision: int | None = None,
-    ) -> Watcher[T]:
-        """:meth:`_watcher`, started (its consumer exists on return)."""
-        watcher = self._watcher(
-            subjects,
-            convert,
-            skip,
-            include_history=include_history,
-            updates_only=updates_only,
-            headers_only=headers_only,
-            resume_from_revision=resume_from_revision,
-        )
-        await watcher._start()
-        return watcher
-
 
 class KeyValue(Bucket):
     """A Key-Value bucket; from :meth:`JetStream.create_key_value` or

@@ -583,7 +583,7 @@ class ObjectStore(Bucket):
         updated.mtime = datetime.now(UTC)
         return updated
 
-    async def watch(
+    def watch(
         self,
         *,
         include_history: bool = False,
@@ -593,8 +593,12 @@ class ObjectStore(Bucket):
         """Watch the objects' metadata: the current ones (every stored version
         with ``include_history``), ``None`` once, then each change (a put, an
         update, a delete). ``ignore_deletes`` skips deleted objects;
-        ``updates_only`` starts with the changes."""
-        return await self._watch(
+        ``updates_only`` starts with the changes.
+
+        Use it as ``async with obs.watch() as w:`` (the watch starts there), or
+        ``w = await obs.watch()`` and :meth:`~Watcher.stop` it, as ``kv.watch``;
+        a watch not yet started starts at its first read."""
+        return self._watcher(
             f"$O.{self._bucket}.M.>",
             _info_of,
             _is_deleted if ignore_deletes else _never,
@@ -604,7 +608,7 @@ class ObjectStore(Bucket):
 
     async def list(self, *, show_deleted: bool = False) -> list[ObjectInfo]:
         """Every object's metadata (``[]`` when none), in the order they were stored."""
-        async with await self.watch(ignore_deletes=not show_deleted) as w:
+        async with self.watch(ignore_deletes=not show_deleted) as w:
             return await w._initial()
 
     async def status(self) -> ObjectStoreStatus:

@@ -597,8 +597,12 @@ class ObjectStore(Bucket):
         """Watch the objects' metadata: the current ones (every stored version
         with ``include_history``), ``None`` once, then each change (a put, an
         update, a delete). ``ignore_deletes`` skips deleted objects;
-        ``updates_only`` starts with the changes."""
-        return self._watch(
+        ``updates_only`` starts with the changes.
+
+        Use it as ``with obs.watch() as w:`` (the watch starts there), or
+        ``w = obs.watch()`` and :meth:`~Watcher.stop` it, as ``kv.watch``;
+        a watch not yet started starts at its first read."""
+        return self._watcher(
             f"$O.{self._bucket}.M.>",
             _info_of,
             _is_deleted if ignore_deletes else _never,

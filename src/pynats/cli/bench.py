@@ -1,13 +1,23 @@
-"""``pynats bench``: pynats beside nats-py and nats.go (see :mod:`pynats.bench`)."""
+"""``pynats bench``: pynats beside nats-py and nats.go (see :mod:`pynats.bench`), and
+``pynats bench load``: load a server with N publishers and subscribers (see
+:mod:`pynats.cli.bench_load`).
+
+``bench`` is a group that runs the client benchmark when no subcommand is given,
+so ``pynats bench --n ... --clients ...`` works as it always did.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import click
 
+import nats_sync
+
 from .. import bench as _bench
 from . import _common as c
+from . import bench_load as _load
 
 __all__ = ["register"]
 
@@ -37,7 +47,21 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return ",".join(map(str, sizes))
 
 
-@click.command("bench", cls=c.NatsCommand)
+class _BenchGroup(c.NatsGroup):
+    """A group that, run without a subcommand, is a command taking the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mine = {o for p in self.params for o in p.opts}
+        self.params.extend(g for g in c._global_options() if not mine.intersection(g.opts))
+
+
+@click.group(
+    "bench",
+    cls=_BenchGroup,
+    invoke_without_command=True,
+    short_help="Benchmark pynats beside nats-py and nats.go (and: bench load).",
+)
 @click.option(
     "--n",
     type=click.IntRange(min=1),
@@ -99,7 +123,9 @@ def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--json", "json_file", type=click.Path(dir_okay=False), help="write the results to this file"
 )
+@click.pass_context
 def bench(
+    ctx: click.Context,
     n: int,
     r: int,
     sizes: str,
@@ -116,7 +142,10 @@ def bench(
 
     Runs pub, pubsub and reqrep on every client, each in its own process, on an
     embedded nats-server (or --server), and prints msgs/s with ratios to the peers.
+    `pynats bench load SUBJECT` loads a server with N publishers and subscribers.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     args = argparse.Namespace(
         server=c.server_url(),
         n=n,
@@ -134,6 +163,171 @@ def bench(
     _bench.run(args)
 
 
+@bench.command("load")
+@click.argument("subject")
+@click.option(
+    "--pub",
+    "pubs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="publisher connections (threads)",
+)
+@click.option(
+    "--sub",
+    "subs",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="subscriber connections (threads)",
+)
+@click.option(
+    "--msgs",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    metavar="M",
+    help="messages in all, shared between the publishers",
+)
+@click.option(
+    "--size",
+    type=c.Size(),
+    default="128",
+    show_default=True,
+    metavar="B",
+    help=f"payload bytes (at least {_load.STAMP_SIZE}: the first carry the send time)",
+)
+@click.option(
+    "--js",
+    "jetstream",
+    is_flag=True,
+    help="JetStream: publish with acks to a stream, consume with a pull consumer and acks",
+)
+@click.option(
+    "--stream",
+    default="BENCH",
+    show_default=True,
+    callback=c.check_name,
+    help="the stream to create on SUBJECT (with --js)",
+)
+@click.option("--keep", is_flag=True, help="keep the stream afterwards (with --js)")
+@click.option(
+    "--timeout",
+    "run_timeout",
+    type=c.Duration(),
+    default="60s",
+    show_default=True,
+    help="stop after this long even if messages are missing (here, not the connect timeout)",
+)
+@c.json_option
+def bench_load(
+    subject: str,
+    pubs: int,
+    subs: int,
+    msgs: int,
+    size: int,
+    jetstream: bool,
+    stream: str,
+    keep: bool,
+    run_timeout: float,
+) -> None:
+    """Load the server: --pub publishers and --sub subscribers, each a thread with
+    its own connection, send --msgs messages of --size bytes on SUBJECT.
+
+    Core NATS: every subscriber gets every message. --js: the publishers publish
+    with acks to a stream on SUBJECT (created, deleted afterwards unless --keep)
+    and the subscribers share one pull consumer, acking each message. Prints
+    msgs/s, MB/s and end-to-end latency percentiles per client and in all.
+    """
+    if size < _load.STAMP_SIZE:
+        raise click.BadParameter(
+            f"{size}: at least {_load.STAMP_SIZE} bytes (the send time travels in the payload)",
+            param_hint="'--size'",
+        )
+    if any(ch in subject for ch in " \t\r\n"):
+        raise click.BadParameter(f"{subject!r} is not a valid subject", param_hint="'SUBJECT'")
+    tokens = subject.split(".")
+    if "*" in tokens or ">" in tokens or "" in tokens:
+        raise click.BadParameter(
+            f"{subject!r}: want a subject without wildcards or empty tokens",
+            param_hint="'SUBJECT'",
+        )
+    cfg = _load.LoadConfig(
+        subject=subject,
+        pubs=pubs,
+        subs=subs,
+        msgs=msgs,
+        size=size,
+        timeout=run_timeout,
+        jetstream=jetstream,
+        stream=stream,
+        keep=keep,
+    )
+    nc = c.connect_from()  # checks the server is there; sets the JetStream stream up
+    url, kw = c.connect_options()
+    servers = nc.connected_url or url
+
+    def connect(name: str) -> nats_sync.Client:
+        return nats_sync.connect(servers, name=name, **kw)
+
+    js = c.jetstream_from(nc) if jetstream else None
+    mode = "JetStream" if jetstream else "core NATS"
+    c.info(f"{mode}: {pubs} publisher(s), {subs} subscriber(s), {msgs} x {size} B on {subject}")
+    result = _load.run_load(cfg, connect, js)
+    data = result.to_dict()
+    c.emit(data, lambda: _render(data))
+    if not result.complete:
+        got = data["aggregate"].get("sub", {}).get("msgs", 0)
+        raise c.fail(
+            "incomplete run: "
+            + "; ".join(
+                [
+                    f"{row['role']} {row['client']}: {row['error']}"
+                    for row in _rows(data)
+                    if row["error"]
+                ]
+                or [
+                    f"sent {data['aggregate']['pub']['msgs']} of {msgs}, "
+                    f"received {got} of {msgs * (1 if jetstream else subs)}"
+                ]
+            )
+        )
+
+
+def _rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*data["publishers"], *data["subscribers"]]
+
+
+def _render(data: dict[str, Any]) -> None:
+    def line(label: str, row: dict[str, Any]) -> list[str]:
+        lat = row["latency_ms"]
+        pct = [f"{lat[k]:.3f}" for k in ("p50", "p90", "p99", "max")] if lat else [""] * 4
+        return [
+            label,
+            str(row["msgs"]),
+            f"{row['msgs_per_sec']:,.0f}",
+            f"{row['mb_per_sec']:.2f}",
+            *pct,
+            row.get("error") or "",
+        ]
+
+    rows = [line(f"{r['role']} {r['client']}", r) for r in _rows(data)]
+    agg = data["aggregate"]
+    rows += [line(f"{role} (all)", agg[role]) for role in ("pub", "sub") if role in agg]
+    cfg = data["config"]
+    mode = f"JetStream stream {cfg['stream']}" if cfg["jetstream"] else "core NATS"
+    right = ["Msgs", "Msgs/s", "MB/s", "p50 ms", "p90 ms", "p99 ms", "max ms"]
+    c.table(
+        ["Client", *right, "Error"],
+        rows,
+        title=f"{mode}: {cfg['msgs']} x {cfg['size']} B on {cfg['subject']}, "
+        f"{data['seconds']:.2f}s",
+        right=right,
+    )
+
+
 def register(root: click.Group) -> None:
-    """Add ``bench``."""
+    """Add ``bench`` and ``bench load``."""
     root.add_command(bench)

@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 from nats_core.errors import NoRespondersError
 from nats_core.jetstream import requests as _req
 from nats_core.jetstream.api import DEFAULT_API_PREFIX, JSApi
-from nats_core.jetstream.errors import JetStreamNotEnabledError, StreamNotFoundError
+from nats_core.jetstream.errors import (
+    InvalidOptionError,
+    JetStreamNotEnabledError,
+    StreamNotFoundError,
+)
 from nats_core.jetstream.kv import KeyValueConfig
 from nats_core.jetstream.models import (
     AccountInfo,
@@ -70,7 +74,7 @@ class JetStreamManager:
         timeout: float = 5.0,
     ) -> None:
         if timeout <= 0:
-            raise ValueError(f"timeout must be positive, not {timeout!r}")
+            raise InvalidOptionError(f"timeout must be positive, not {timeout!r}")
         self._nc = client
         self._api = JSApi(api_prefix or DEFAULT_API_PREFIX, domain=domain)
         self._timeout = timeout

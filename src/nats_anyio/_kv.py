@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from nats_core import HeadersInput
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream.api import JSApi
-from nats_core.jetstream.errors import MsgNotFoundError, WrongLastSequenceError
+from nats_core.jetstream.errors import (
+    InvalidOptionError,
+    MsgNotFoundError,
+    WrongLastSequenceError,
+)
 from nats_core.jetstream.kv import (
     KeyDeletedError,
     KeyExistsError,
@@ -299,7 +303,7 @@ class KeyValue(Bucket):
         """
         patterns = [keys] if isinstance(keys, str) else list(keys)
         if not patterns:
-            raise ValueError("watch needs at least one key pattern")
+            raise InvalidOptionError("watch needs at least one key pattern")
         subjects = [self._subjects.key(check_key(k, wildcards=True)) for k in patterns]
         bucket, names = self._bucket, self._subjects
         return self._watcher(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nats_core import Headers, HeadersInput
+from nats_core.errors import ConfigError
 from nats_core.instrument import instrumented
 from nats_core.micro import (
     API_PREFIX,
@@ -132,7 +133,7 @@ class _Endpoints:
     def add_group(self, name: str, *, queue_group: str | None = None) -> Group:
         """A group: endpoints added to it listen under ``<prefix>.<name>``."""
         if not name or ">" in name:
-            raise ValueError(f"invalid group name {name!r}: a subject prefix without '>'")
+            raise ConfigError(f"invalid group name {name!r}: a subject prefix without '>'")
         qg = self._queue_group if queue_group is None else queue_group
         return Group(self._service, group_subject(self._prefix, name), qg)
 

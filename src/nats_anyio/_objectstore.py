@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from nats_core import HeadersInput
+from nats_core.errors import BadPayloadError
 from nats_core.jetstream.errors import MsgNotFoundError
 from nats_core.jetstream.kv import ROLLUP
 from nats_core.jetstream.models import PubAck, StreamInfo
@@ -360,7 +361,7 @@ class ObjectStore(Bucket):
             or hasattr(source, "__aiter__")
             or hasattr(source, "__iter__")
         ):
-            raise TypeError(
+            raise BadPayloadError(
                 "object data must be bytes, a binary file or an iterator of bytes, "
                 f"not {type(source).__name__}"
             )
@@ -384,7 +385,7 @@ class ObjectStore(Bucket):
 
         async def feed(piece: object) -> None:
             if not isinstance(piece, _BYTES):
-                raise TypeError(f"{name!r}: the data gave {type(piece).__name__}, not bytes")
+                raise BadPayloadError(f"{name!r}: the data gave {type(piece).__name__}, not bytes")
             for chunk in writer.split(piece):
                 await send(chunk)
 

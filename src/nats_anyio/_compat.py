@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from asyncio import _get_running_loop as _running_loop
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
@@ -32,6 +33,7 @@ __all__ = [
     "Listing",
     "StateLock",
     "call_maybe_async",
+    "clock",
     "lister",
     "now",
     "resolve",
@@ -94,7 +96,26 @@ def now() -> float:
     loop = _running_loop()  # asyncio's: its clock at once (anyio's lookup costs ~1 us)
     if loop is not None:
         return loop.time()
-    return anyio.current_time()
+    return clock()()
+
+
+def clock() -> Callable[[], float]:
+    """The running event loop's clock, a function of no argument that :func:`now`
+    calls: a loop that reads the clock for every message takes it once (asyncio's
+    ``loop.time``, ``trio.current_time``; else anyio's lookup at every call)."""
+    loop = _running_loop()
+    if loop is not None:
+        return loop.time
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.current_time()  # raises RuntimeError outside trio.run
+        except RuntimeError:
+            pass
+        else:
+            current_time: Callable[[], float] = trio.current_time
+            return current_time
+    return anyio.current_time
 
 
 async def sleep(seconds: float) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Listing",
     "StateLock",
     "call_maybe_async",
+    "clock",
     "lister",
     "now",
     "resolve",
@@ -55,6 +56,13 @@ def lister(fn: Callable[P, Iterator[T]]) -> Callable[P, Iterator[T]]:
 
 now = time.monotonic
 """Seconds from the monotonic clock."""
+
+
+def clock() -> Callable[[], float]:
+    """The clock :func:`now` reads, as a function (the async flavour's is the
+    running event loop's)."""
+    return time.monotonic
+
 
 sleep = time.sleep
 """Sleep ``seconds``."""

@@ -32,7 +32,7 @@ from nats_core.jetstream.errors import (
 from nats_core.jetstream.ordered import OrderedConsumerState, ResetPlan
 from nats_core.jetstream.pull import PullConsumeState, PullOutcome, PullRequest, next_request
 
-from ._compat import Event, call_maybe_async, now, spawn
+from ._compat import Event, call_maybe_async, clock, now, spawn
 from ._js_manage import ErrorCallback, JetStreamManager
 from ._msg import Msg
 
@@ -187,6 +187,7 @@ class MessagesContext:
         self._checking = False  # a check that the consumer exists runs in the background
         self._verified = ordered is not None  # the consumer was seen to exist at the start
         self._gone_error: JetStreamError | None = None  # what that check found
+        self._clock = now  # the loop's own clock once pulling (read twice a message)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "draining" if self._draining else "running"
@@ -230,6 +231,7 @@ class MessagesContext:
                 self._fail(exc)
                 raise
             self._name = plan.name
+        self._clock = clock()
         self._inbox = nc.new_inbox()
         self._sub = nc.subscribe(self._inbox)
         self._watch = _ConnWatch(nc)
@@ -317,7 +319,8 @@ class MessagesContext:
         if pull.drained:  # a disconnect ended the drain
             self._finish()
             return None
-        t = now()
+        clk = self._clock
+        t = clk()
         wait = _POLL
         due = pull.deadline  # missed heartbeats, or the time to pull again after a lost pull
         if due is not None:
@@ -326,7 +329,7 @@ class MessagesContext:
             wait = min(wait, deadline - t)
         msg = None if due is not None and due <= t else _next_or_none(sub, wait)
         if msg is None:
-            out = pull.check(now())
+            out = pull.check(clk())
             if out is None:
                 return None
             if out.done:  # missed heartbeats while draining: over
@@ -339,7 +342,7 @@ class MessagesContext:
             if out.error is not None:
                 raise out.error  # missed heartbeats: pulled again, the caller may go on
             return None
-        out = pull.on_msg(msg, now())
+        out = pull.on_msg(msg, clk())
         if (
             out.deliver
             and not out.done

@@ -34,7 +34,7 @@ from nats_core.jetstream.pull import (
     check_priority_pull,
 )
 
-from ._compat import now
+from ._compat import clock, now
 
 # (the push consumer, ``_js_push``, takes the connection plumbing from here too)
 from ._js_consume import _DOWN as _DOWN
@@ -100,19 +100,20 @@ def fetch_batch(
     sub = nc.subscribe(inbox)
     batch = MessageBatch()
     watch = _ConnWatch(nc)
+    clk = clock()  # read twice a message
     try:
         _send_pull(js, stream, consumer, state.request, inbox)
         while not state.done:
-            t = now()
+            t = clk()
             deadline = state.deadline
             wait = _POLL if deadline is None else min(_POLL, deadline - t)
             msg = _next_or_none(sub, wait)
             if msg is None:
-                out = state.check(now())
+                out = state.check(clk())
                 if out is not None and out.check_consumer and ordered is None:
                     _check_fetch(js, stream, consumer, state)  # heartbeats stopped
             else:
-                out = state.on_msg(msg, now())
+                out = state.on_msg(msg, clk())
                 if out.check_consumer and ordered is None:  # a 503: is there a consumer?
                     _check_fetch(js, stream, consumer, state)
                 if out.respond_to:

@@ -25,7 +25,7 @@ from pynats.server import NatsServer, free_port
 from security_helpers import make_certs, tls_block
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-GUIDES = ("monitoring.md",)
+GUIDES = ("monitoring.md", "connection.md")
 _BLOCK = re.compile(r"^( *)```python\n(.*?)^ *```", re.S | re.M)
 _NEEDS = re.compile(r"^# needs nats-server (\d+)\.(\d+)", re.M)
 _SERVER = re.compile(r"^# server: (.+)$", re.M)

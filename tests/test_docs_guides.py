@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
+from jwt_helpers import creds_text, new_user, user_jwt
 from pynats.server import NatsServer, free_port
-from security_helpers import make_certs, tls_block
+from security_helpers import PASSWORD, TOKEN, jwt_setup, make_certs, tls_block, websocket_block
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-GUIDES = ("monitoring.md", "connection.md")
+GUIDES = ("monitoring.md", "connection.md", "security.md")
 _BLOCK = re.compile(r"^( *)```python\n(.*?)^ *```", re.S | re.M)
 _NEEDS = re.compile(r"^# needs nats-server (\d+)\.(\d+)", re.M)
 _SERVER = re.compile(r"^# server: (.+)$", re.M)
@@ -70,14 +71,36 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", text)[:2])
 
 
-def _server(kinds: set[str], certs_dir: Path) -> NatsServer:
-    """The server a block's ``# server:`` marker names."""
+def _server(kinds: set[str], certs_dir: Path, home: Path) -> NatsServer:
+    """The server a block's ``# server:`` marker names; the files and variables
+    its example reads (``~/.nkeys/alice.nk``, ``~/.nats/alice.creds``,
+    ``alice.jwt`` and ``alice.nk``, ``NATS_PASS``, ``NATS_TOKEN``) are in place."""
     unknown = kinds - KINDS
     assert not unknown, f"unknown server kinds {unknown}: known are {sorted(KINDS)}"
     config = ""
+    if "users" in kinds:
+        alice = new_user()
+        (home / ".nkeys").mkdir()
+        (home / ".nkeys" / "alice.nk").write_text(alice.seed + "\n")
+        config += (
+            "authorization {\n  users = [\n"
+            f'    {{ user: alice, password: "{PASSWORD}" }}\n'
+            f"    {{ nkey: {alice.public} }}\n  ]\n}}\n"
+        )
+    if "token" in kinds:
+        config += f'authorization {{\n  token: "{TOKEN}"\n}}\n'
+    if "jwt" in kinds:
+        trust = jwt_setup(home)
+        alice = new_user()
+        jwt = user_jwt(alice, trust.account, name="alice")
+        (home / ".nats").mkdir()
+        (home / ".nats" / "alice.creds").write_text(creds_text(jwt, alice.seed))
+        (home / "alice.jwt").write_text(jwt + "\n")
+        (home / "alice.nk").write_text(alice.seed + "\n")
+        config += trust.config
     if "sys" in kinds:
         config += SYS_ACCOUNTS
-    if "tls" in kinds:
+    if "tls" in kinds and "websocket" not in kinds:
         config += tls_block(
             str(certs_dir / "server-cert.pem"),
             str(certs_dir / "server-key.pem"),
@@ -88,7 +111,13 @@ def _server(kinds: set[str], certs_dir: Path) -> NatsServer:
     ws_port = None
     if "websocket" in kinds:
         ws_port = free_port()
-        config += f"websocket {{\n  port: {ws_port}\n  no_tls: true\n}}\n"
+        if "tls" in kinds:  # wss://
+            (home / "ws-certs").mkdir()
+            certs = make_certs(home / "ws-certs")
+            shutil.copyfile(certs.ca, home / "ca.pem")
+            config += websocket_block(ws_port, certs)
+        else:
+            config += websocket_block(ws_port)
     server = NatsServer(
         jetstream="jetstream" in kinds,
         config=config or None,
@@ -101,8 +130,11 @@ def _server(kinds: set[str], certs_dir: Path) -> NatsServer:
 #: ``jetstream``; ``sys`` (accounts SYS and APP, user sys/pw in the system
 #: account, cluster "east"); ``tls`` (the server certificate for 127.0.0.1 and
 #: localhost, signed by ca.pem), with ``verify`` (client certificates required)
-#: and ``handshake_first``; ``websocket`` (a plain listener for 127.0.0.1:8080).
+#: and ``handshake_first``; ``websocket`` (a listener for 127.0.0.1:8080, TLS
+#: with ``tls``); ``users`` (alice with a password and alice with an NKey),
+#: ``token``, ``jwt`` (operator mode, alice a user of its account).
 KINDS = {"jetstream", "sys", "tls", "verify", "handshake_first", "websocket"}
+KINDS |= {"users", "token", "jwt"}
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +180,10 @@ def test_guide_example_runs(
     for name in ("ca.pem", "client-cert.pem", "client-key.pem"):
         shutil.copyfile(certs_dir / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
-    with _server(kinds, certs_dir) as server:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NATS_PASS", PASSWORD)
+    monkeypatch.setenv("NATS_TOKEN", TOKEN)
+    with _server(kinds, certs_dir, tmp_path) as server:
         hostport = f"127.0.0.1:{server.port}"
         context = tmp_path / "xdg" / "nats" / "context"
         context.mkdir(parents=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nats_core import Headers, Msg
 from nats_core.jetstream import (
@@ -353,3 +355,62 @@ def test_tracker_set_ack_timeout_later() -> None:
     assert t.next_deadline() == 1.0
     assert [o.token for o in t.expire(5.0)] == [b.token]
     assert t.pending(a.token) is a and t.next_deadline() is None
+
+
+# --------------------------------------------- the usual ack without json (#17)
+
+
+def _both_ways(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    import re as _re
+
+    from nats_core.jetstream import publish as mod
+
+    def outcome() -> object:
+        try:
+            return mod.parse_pub_ack(data)
+        except Exception as exc:
+            return (type(exc), str(exc))
+
+    fast = outcome()
+    with monkeypatch.context() as m:
+        m.setattr(mod, "_PLAIN_ACK_BYTES", _re.compile(rb"(?!)"))  # never matches
+        slow = outcome()
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"stream":"ORDERS","seq":1}',
+        b'{"stream":"S","seq":0}',
+        b'{"stream":"S","seq":18446744073709551615}',
+        b'{"stream":"\xc3\xa9t\xc3\xa9","seq":5}',  # UTF-8 name
+        b'{"stream":"bad\xff","seq":5}',  # not UTF-8
+        b'{"stream":"a\\"b","seq":5}',  # an escape: parsed by json
+        b'{"stream":"a\x01","seq":5}',  # a control character: refused by json
+        b'{"stream":"S","seq":012}',  # not a JSON number
+        b'{"stream":"S","seq":-1}',
+        b'{"stream":"S","seq":1.0}',
+        b'{"stream":"","seq":1}',
+        b'{"stream":"S","seq":1,"duplicate":true}',
+        b'{"stream":"S","seq":1,"domain":"hub"}',
+        b' {"stream":"S","seq":1}',
+        b'{"stream":"S","seq":1} ',
+        b'{"stream":"S","seq":1}x',
+        b'\xef\xbb\xbf{"stream":"S","seq":1}',  # a BOM
+        b'{"error":{"code":503,"err_code":10039,"description":"no stream"}}',
+    ],
+)
+def test_the_usual_ack_reads_as_json_would(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, slow = _both_ways(data, monkeypatch)
+    assert fast == slow
+
+
+@given(st.text(max_size=12), st.integers(min_value=0, max_value=2**64))
+def test_the_usual_ack_reads_as_json_would_for_any_name(name: str, seq: int) -> None:
+    import json as _json
+
+    data = _json.dumps({"stream": name, "seq": seq}, separators=(",", ":")).encode()
+    with pytest.MonkeyPatch.context() as mp:
+        fast, slow = _both_ways(data, mp)
+    assert fast == slow

@@ -183,16 +183,17 @@ def test_object_store_with_nats_go(
     js = nc.jetstream()
     bucket = uniq("OBG")
     url = ["-url", server.url, "-bucket", bucket]
-    (put,) = run_go(go_interop, "obj-put", *url, "-key", "go/file.bin", "-n", "300000")
+    size = 5 * 1024 * 1024 + 123  # several MiB, not a whole number of chunks
+    (put,) = run_go(go_interop, "obj-put", *url, "-key", "go/file.bin", "-n", str(size))
     obs = js.object_store(bucket)
     got = obs.get("go/file.bin")
-    assert got.data == bytes(i % 251 for i in range(300_000))
+    assert got.data == bytes(i % 251 for i in range(size))
     assert (got.info.size, got.info.chunks, got.info.digest) == (
         put["size"],
         put["chunks"],
         put["digest"],
     )
-    ours = obs.put("py/notes.txt", b"from python " * 20_000, description="notes")
+    ours = obs.put("py/notes.txt", b"from python " * 300_000, description="notes")  # 3.4 MiB
     (read,) = run_go(go_interop, "obj-get", *url, "-key", "py/notes.txt")
     assert (read["size"], read["digest"], read["description"]) == (
         ours.size,

@@ -36,6 +36,7 @@ from ._parser import OK, PING, PONG, ErrOp, InfoOp, ParsedOp, Parser
 from ._pool import ServerAddress, ServerPool
 from ._state import LIVE, Command, Input, State, check_command, next_state
 from ._subjects import check_publish_subject, check_queue, check_subscribe_subject
+from ._tables import Statistics, SubscriptionState
 from .errors import (
     AuthorizationError,
     BadPayloadError,
@@ -72,46 +73,6 @@ _SUBJECT_CACHE_MAX = 4096
 #: added per connection (replies to requests, async publishes, pulls).
 _ONCE_PREFIXES = ("$JS.ACK.",)
 _CONNECTED = State.CONNECTED  # a module constant: an Enum attribute lookup costs ~100 ns
-
-
-class Statistics:
-    """Counters of traffic through one client (all reconnects included)."""
-
-    __slots__ = ("in_bytes", "in_msgs", "out_bytes", "out_msgs", "reconnects")
-
-    def __init__(self) -> None:
-        self.in_msgs = 0
-        self.in_bytes = 0
-        self.out_msgs = 0
-        self.out_bytes = 0
-        self.reconnects = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters as a plain dict."""
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __repr__(self) -> str:
-        return f"Statistics({self.as_dict()})"
-
-
-class SubscriptionState:
-    """One row of the subscription table."""
-
-    __slots__ = ("delivered", "draining", "max_msgs", "queue", "sid", "subject")
-
-    def __init__(self, sid: int, subject: str, queue: str, max_msgs: int) -> None:
-        self.sid = sid
-        self.subject = subject
-        self.queue = queue
-        self.max_msgs = max_msgs
-        self.delivered = 0
-        self.draining = False
-
-    def __repr__(self) -> str:
-        return (
-            f"SubscriptionState(sid={self.sid}, subject={self.subject!r}, queue={self.queue!r}, "
-            f"max_msgs={self.max_msgs}, delivered={self.delivered})"
-        )
 
 
 class Connection:

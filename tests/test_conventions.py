@@ -9,6 +9,8 @@ fix lives); when it is fixed the test XPASSes and fails: drop the mark then.
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +19,9 @@ import pytest
 
 import nats_anyio
 import nats_sync
-from nats_anyio._compat import Listing, lister
+from nats_anyio._compat import Listing, Opening, lister, opens
 from nats_sync._compat import lister as sync_lister
+from nats_sync._compat import opens as sync_opens
 from pynats.server import NatsServer
 
 STREAM, SUBJECTS = "CONV", "conv.>"
@@ -69,6 +72,60 @@ def test_sync_lister_is_the_iterator() -> None:
 
     assert sync_lister(numbers) is numbers
     assert list(numbers(3)) == [0, 1, 2]
+
+
+# ------------------------------------------------------------ the opens type
+
+
+class _Resource:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.log: list[str] = []
+
+    async def __aenter__(self) -> _Resource:
+        self.log.append("enter")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.log.append("exit")
+
+
+@pytest.mark.anyio
+async def test_opening_awaits_and_enters() -> None:
+    calls: list[int] = []
+
+    @opens
+    async def open_it(n: int) -> _Resource:
+        calls.append(n)
+        return _Resource(n)
+
+    r = await open_it(1)
+    assert r.n == 1 and r.log == []
+    async with open_it(2) as r2:
+        assert r2.n == 2 and r2.log == ["enter"]
+    assert r2.log == ["enter", "exit"]
+    assert isinstance(open_it(3), Opening)
+    assert calls == [1, 2]  # the call runs only when awaited or entered
+    assert open_it.__name__ == "open_it"
+
+
+def test_opening_dropped_unused_warns_nothing() -> None:
+    @opens
+    async def open_it() -> _Resource:
+        return _Resource(0)  # pragma: no cover
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        open_it()
+        gc.collect()
+    assert not seen, [str(w.message) for w in seen]
+
+
+def test_sync_opens_is_the_call() -> None:
+    def open_it() -> int:
+        return 1
+
+    assert sync_opens(open_it) is open_it
 
 
 # ------------------------------------------------------------------ listers
@@ -168,16 +225,6 @@ def test_sync_lister_iterates_and_lists(
 # ------------------------------------------------------- resource contexts
 
 
-def _not_direct(where: str) -> Any:
-    return [
-        pytest.mark.xfail(
-            strict=True,
-            reason=f"an `async def` returning the context: `async with await` ({where})",
-        ),
-        pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning"),
-    ]
-
-
 CONTEXTS: list[Any] = [
     pytest.param(lambda h: h.consumer.messages(), id="consumer.messages()"),
     pytest.param(lambda h: h.ordered.messages(), id="ordered.messages()"),
@@ -188,11 +235,8 @@ CONTEXTS: list[Any] = [
         lambda h: h.nc.request_many("conv.none", b"", timeout=0.2), id="nc.request_many()"
     ),
     pytest.param(lambda h: h.obs.watch(), id="obs.watch()"),
-    pytest.param(
-        lambda h: h.js.subscribe("conv.push"),
-        id="js.subscribe()",
-        marks=_not_direct("nats_anyio/_js_push.py"),
-    ),
+    pytest.param(lambda h: h.js.subscribe("conv.push"), id="js.subscribe()"),
+    pytest.param(lambda h: h.js.queue_subscribe("conv.push", "q"), id="js.queue_subscribe()"),
 ]
 
 
@@ -214,6 +258,7 @@ SYNC_CONTEXTS: list[Any] = [
     ),
     pytest.param(lambda h: h.obs.watch(), id="obs.watch()"),
     pytest.param(lambda h: h.js.subscribe("conv.push"), id="js.subscribe()"),
+    pytest.param(lambda h: h.js.queue_subscribe("conv.push", "q"), id="js.queue_subscribe()"),
 ]
 
 

@@ -165,6 +165,9 @@ GOOD = """
             js.update_key_value(bucket="cfg", max_bytes=1024)
             js.create_object_store(bucket="files", storage="file", replicas=1)
             del c
+            with js.subscribe("orders.*", durable="p") as push:
+                push.next_msg(1.0)
+            js.queue_subscribe("orders.*", "q", durable="w").unsubscribe()
 
     async def asynchronous(url: str) -> None:
         async with nats_anyio.connect(url, name="app", ping_interval=10.0,
@@ -176,6 +179,10 @@ GOOD = """
             await s.create_or_update_consumer(durable_name="d", ack_policy="all")
             await js.create_key_value(bucket="cfg", history=5)
             await js.create_or_update_object_store(bucket="files", description="x")
+            async with js.subscribe("orders.*", durable="p") as push:
+                await push.next_msg(1.0)
+            sub = await js.queue_subscribe("orders.*", "q", durable="w")
+            await sub.unsubscribe()
 """
 
 # Every line marked "# bad" must be reported, and no other line.
@@ -200,6 +207,9 @@ BAD = """
             js.create_key_value(bucket="x", storage="disk")  # bad: wrong enum string
             js.create_object_store(bucket="x", history=3)  # bad: not an object store field
             js.stream("T").create_consumer(max_deliver="3")  # bad: wrong type
+            js.subscribe("a").next_mgs()  # bad: a PushSubscription, not Any
+            with js.subscribe("a") as push:
+                push.next_mgs()  # bad: a PushSubscription, not Any
 
     async def asynchronous(url: str) -> None:
         async with nats_anyio.connect(url, tls_hostnme="x") as nc:  # bad: misspelt option
@@ -207,6 +217,11 @@ BAD = """
             await js.create_stream(name="T", storage="fil")  # bad
             await js.create_consumer("T", replay_policy="fast")  # bad
             await js.create_object_store(bucket="x", storage="ram")  # bad
+            (await js.subscribe("a")).next_mgs()  # bad: a PushSubscription, not Any
+            async with js.subscribe("a") as push:
+                push.next_mgs()  # bad: a PushSubscription, not Any
+            async with js.queue_subscribe("a", "q") as qpush:
+                qpush.next_mgs()  # bad: a PushSubscription, not Any
 """
 
 

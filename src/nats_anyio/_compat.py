@@ -14,6 +14,7 @@ import logging
 import sys
 from asyncio import _get_running_loop as _running_loop
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
@@ -31,11 +32,13 @@ __all__ = [
     "InvalidStateError",
     "Lister",
     "Listing",
+    "Opening",
     "StateLock",
     "call_maybe_async",
     "clock",
     "lister",
     "now",
+    "opens",
     "resolve",
     "sleep",
     "spawn",
@@ -87,6 +90,66 @@ def lister(fn: Callable[P, AsyncIterator[T]]) -> Callable[P, Listing[T]]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Listing[T]:
         return Listing(fn(*args, **kwargs))
+
+    return wrapper
+
+
+CM = TypeVar("CM", bound=AbstractAsyncContextManager[Any])
+
+
+class Opening(Awaitable[CM], AbstractAsyncContextManager[CM]):
+    """What a call decorated with :func:`opens` returns: await it for the value
+    (``sub = await js.subscribe(...)``), or use it directly in ``async with``
+    (``async with js.subscribe(...) as sub:``), which awaits the call, enters
+    the value and exits it at the end of the block.
+
+    The call runs (its coroutine is made) only when awaited or entered, so an
+    :class:`Opening` dropped unused leaves no "never awaited" warning."""
+
+    __slots__ = ("_args", "_fn", "_kwargs", "_value")
+
+    def __init__(
+        self, fn: Callable[..., Awaitable[CM]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._value: CM | None = None
+
+    def __await__(self) -> Generator[Any, None, CM]:
+        return self._open().__await__()
+
+    async def _open(self) -> CM:
+        return await self._fn(*self._args, **self._kwargs)
+
+    async def __aenter__(self) -> CM:
+        if self._value is not None:
+            raise RuntimeError("this context is already entered")
+        value = await self._open()
+        await value.__aenter__()
+        self._value = value
+        return value
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        value, self._value = self._value, None
+        if value is None:
+            return None
+        return await value.__aexit__(exc_type, exc, tb)
+
+
+def opens(fn: Callable[P, Awaitable[CM]]) -> Callable[P, Opening[CM]]:
+    """Make an ``async def`` that returns an async context manager (entered as
+    itself) return an :class:`Opening`: ``await`` it, or use it directly in
+    ``async with``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Opening[CM]:
+        return Opening(fn, args, kwargs)
 
     return wrapper
 

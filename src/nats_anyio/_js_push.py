@@ -30,7 +30,7 @@ from nats_core.jetstream.push import (
     build_push_subscribe,
 )
 
-from ._compat import Event, StateLock, call_maybe_async, now, spawn
+from ._compat import Event, StateLock, call_maybe_async, now, opens, spawn
 from ._js_manage import ErrorCallback, JetStreamManager
 from ._js_pull import _DOWN, _POLL, _UP, _ConnWatch, _next_or_none, _unsubscribe_quietly
 from ._msg import Msg
@@ -394,6 +394,7 @@ class PushSubscription:
 class PushSubscriber(JetStreamManager):
     """The push consumer calls of a JetStream context (see :class:`~nats_anyio.JetStream`)."""
 
+    @opens
     async def subscribe(
         self,
         subject: str,
@@ -441,6 +442,9 @@ class PushSubscriber(JetStreamManager):
         ``idle_heartbeat``. ``pending_*_limit``: the client-side queue's limits.
         Errors while running (missed heartbeats, a callback's exception) go to
         ``error_cb`` (default: the client's error callback).
+
+        ``sub = await js.subscribe(...)``, or ``async with js.subscribe(...) as
+        sub:`` to unsubscribe at the end of the block.
         """
         plan = build_push_subscribe(
             subject,
@@ -468,6 +472,7 @@ class PushSubscriber(JetStreamManager):
         await sub._start()
         return sub
 
+    @opens
     async def queue_subscribe(
         self,
         subject: str,

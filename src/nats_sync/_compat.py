@@ -29,6 +29,7 @@ __all__ = [
     "clock",
     "lister",
     "now",
+    "opens",
     "resolve",
     "sleep",
     "spawn",
@@ -51,6 +52,12 @@ makes the list)."""
 def lister(fn: Callable[P, Iterator[T]]) -> Callable[P, Iterator[T]]:
     """The blocking twin of ``nats_anyio``'s ``lister``: a listing call's
     iterator is already what it returns."""
+    return fn
+
+
+def opens(fn: Callable[P, T]) -> Callable[P, T]:
+    """The blocking twin of ``nats_anyio``'s ``opens``: the call already returns
+    the context manager, usable as ``x = f(...)`` or ``with f(...) as x:``."""
     return fn
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from nats_core.errors import (
     BadPayloadError,
     BadSubjectError,
     ConfigError,
+    ConfigTypeError,
     ConnectError,
     ConnectionClosedError,
     ConnectionDrainingError,
@@ -93,6 +95,8 @@ MIXINS: list[tuple[type[BaseException], type[BaseException]]] = [
     (BadPayloadError, TypeError),
     (BadPayloadError, LocalProtocolError),
     (ConfigError, ValueError),
+    (ConfigTypeError, TypeError),
+    (ConfigTypeError, ConfigError),
     (BadSubjectError, ValueError),
     (BadHeaderError, ValueError),
     (MaxPayloadError, ValueError),
@@ -163,6 +167,80 @@ def test_core_str_payload_is_a_bad_payload_error() -> None:
         assert isinstance(info.value, TypeError)
     with pytest.raises(BadPayloadError, match="not int"):
         conn.publish("s", 5)  # type: ignore[arg-type]
+
+
+def _bad_config_calls() -> list[Any]:
+    """Calls with a wrong argument, each raising a builtin error before (#15)."""
+    from nats_anyio._js_manage import with_fields
+    from nats_core import ClientState, EventQueue
+    from nats_core.jetstream import (
+        ConsumerConfig,
+        JSApi,
+        StreamConfig,
+        parse_time,
+        to_nanos,
+    )
+    from nats_core.jetstream import requests as req
+    from nats_core.jetstream.kv import KeyValueConfig
+
+    wrong: Any = ConsumerConfig()
+    return [
+        pytest.param(lambda: req.add_stream(wrong), TypeError, id="add_stream(ConsumerConfig)"),
+        pytest.param(
+            lambda: req.create_consumer("S", StreamConfig(name="S")),  # type: ignore[arg-type]
+            TypeError,
+            id="create_consumer(StreamConfig)",
+        ),
+        pytest.param(
+            lambda: with_fields(StreamConfig, wrong, {}), TypeError, id="with_fields(wrong class)"
+        ),
+        pytest.param(
+            lambda: KeyValueConfig(bucket="b", sources="A"),  # type: ignore[arg-type]
+            TypeError,
+            id="KeyValueConfig(sources=str)",
+        ),
+        pytest.param(
+            lambda: StreamConfig(name="S", sources="A"),  # type: ignore[arg-type]
+            TypeError,
+            id="StreamConfig(sources=str)",
+        ),
+        pytest.param(lambda: JSApi(domain="a.b"), ValueError, id="JSApi(domain=a.b)"),
+        pytest.param(
+            lambda: JSApi(prefix="$JS.x.API", domain="d"), ValueError, id="JSApi(prefix+domain)"
+        ),
+        pytest.param(lambda: JSApi(prefix="."), ValueError, id="JSApi(prefix=empty)"),
+        pytest.param(
+            lambda: JSApi().consumer_create("S", None, "a"), ValueError, id="consumer_create"
+        ),
+        pytest.param(lambda: to_nanos("10"), TypeError, id="to_nanos(str)"),  # type: ignore[arg-type]
+        pytest.param(
+            lambda: ConsumerConfig(ack_wait="10").to_json(),  # type: ignore[arg-type]
+            TypeError,
+            id="ConsumerConfig(ack_wait=str)",
+        ),
+        pytest.param(lambda: parse_time("yesterday"), ValueError, id="parse_time"),
+        pytest.param(
+            lambda: StreamConfig.from_json([]),  # type: ignore[arg-type]
+            TypeError,
+            id="from_json(list)",
+        ),
+        pytest.param(lambda: EventQueue(max_size=0), ValueError, id="EventQueue(max_size=0)"),
+        pytest.param(
+            lambda: ClientState.status_changed(wrong, print, "gone"),  # raises before using self
+            ValueError,
+            id="status_changed(unknown)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("call", "builtin"), _bad_config_calls())
+def test_bad_arguments_are_nats_errors_and_builtins(
+    call: Any, builtin: type[BaseException]
+) -> None:
+    with pytest.raises(NatsError) as info:
+        call()
+    assert isinstance(info.value, builtin)
+    assert isinstance(info.value, LocalProtocolError)  # nothing was sent
 
 
 # ------------------------------------------------- refusals name the command

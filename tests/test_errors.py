@@ -76,7 +76,7 @@ EXPECTED = {
     "bad option": errors.ConfigError,
     "bad inbox prefix": errors.ConfigError,
     "bad max_payload_limit": errors.ConfigError,
-    "unknown option": TypeError,
+    "unknown option": errors.ConfigTypeError,
     "handshake timeout": errors.NatsTimeoutError,
     "wrong password": errors.AuthorizationError,
     "tls wanted": errors.SecureConnectionWantedError,

@@ -24,6 +24,7 @@ from nats_core import (
 from nats_core.errors import (
     BadPayloadError,
     ConfigError,
+    ConfigTypeError,
     ConnectionClosedError,
     NatsError,
     NatsTimeoutError,
@@ -72,6 +73,7 @@ __all__ = [
     "Client",
     "ClosedEvent",
     "ConfigError",
+    "ConfigTypeError",
     "ConnectError",
     "ConnectedEvent",
     "ConnectionClosedError",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from nats_core.errors import NoRespondersError
+from nats_core.errors import ConfigTypeError, NoRespondersError
 from nats_core.jetstream import requests as _req
 from nats_core.jetstream.api import DEFAULT_API_PREFIX, JSApi
 from nats_core.jetstream.errors import (
@@ -57,7 +57,7 @@ def with_fields(cls: type[_M], config: _M | None, fields: Mapping[str, Any]) -> 
     if config is None:
         return cls(**fields)
     if not isinstance(config, cls):
-        raise TypeError(f"expected a {cls.__name__}, not {type(config).__name__}")
+        raise ConfigTypeError(f"expected a {cls.__name__}, not {type(config).__name__}")
     return dataclasses.replace(config, **fields) if fields else config
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ._options import ConnectOptions
-from .errors import ConfigError
+from .errors import ConfigError, ConfigTypeError
 from .instrument import Instrumentation
 
 __all__ = [
@@ -148,7 +148,7 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
         elif name in _CLIENT_NAMES:
             client_kw[name] = value
         else:
-            raise TypeError(f"connect() got an unknown option {name!r}")
+            raise ConfigTypeError(f"connect() got an unknown option {name!r}")
         if name in _POSITIVE and not (isinstance(value, (int, float)) and value > 0):
             raise ConfigError(f"option {name} must be a positive number, not {value!r}")
         if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):

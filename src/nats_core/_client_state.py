@@ -38,7 +38,7 @@ from ._lifecycle import (
     SlowConsumerEvent,
 )
 from ._state import DRAINING
-from .errors import ServerError, SlowConsumerError
+from .errors import ConfigError, ServerError, SlowConsumerError
 from .instrument import GuardedInstrumentation, install
 
 __all__ = [
@@ -327,7 +327,7 @@ class ClientState:
         """
         bad = [s for s in statuses if s not in STATUSES]
         if bad:
-            raise ValueError(f"unknown status {bad[0]!r}; statuses are {', '.join(STATUSES)}")
+            raise ConfigError(f"unknown status {bad[0]!r}; statuses are {', '.join(STATUSES)}")
         entry = (cb, frozenset(statuses))
         self._status_listeners = [*self._status_listeners, entry]
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 __all__ = [
     "ClosedEvent",
     "ConnectedEvent",
@@ -117,7 +119,7 @@ class EventQueue:
 
     def __init__(self, max_size: int = 1024) -> None:
         if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
-            raise ValueError(f"max_size must be an int >= 1, not {max_size!r}")
+            raise ConfigError(f"max_size must be an int >= 1, not {max_size!r}")
         self.max_size = max_size
         self._events: deque[LifecycleEvent] = deque()
         self._dropped = 0

@@ -15,7 +15,9 @@ Errors fall in three families:
 Each class also derives from the builtin exception a Python program would
 catch for it, so ``except NatsError`` and the builtin both work:
 
-* :class:`TypeError`: :class:`BadPayloadError` (a ``str`` or other non-bytes payload).
+* :class:`TypeError`: :class:`BadPayloadError` (a ``str`` or other non-bytes payload),
+  :class:`ConfigTypeError` (an option or argument of the wrong type; also a
+  :class:`ConfigError`).
 * :class:`ValueError`: :class:`ConfigError` (bad options), :class:`BadSubjectError`,
   :class:`BadHeaderError`, :class:`MaxPayloadError`.
 * :class:`TimeoutError`: :class:`NatsTimeoutError`.
@@ -33,6 +35,7 @@ __all__ = [
     "BadPayloadError",
     "BadSubjectError",
     "ConfigError",
+    "ConfigTypeError",
     "ConnectError",
     "ConnectionClosedError",
     "ConnectionDrainingError",
@@ -69,7 +72,13 @@ class LocalProtocolError(NatsError):
 
 
 class ConfigError(LocalProtocolError, ValueError):
-    """An option, URL or credential given to the client is not valid."""
+    """An option, argument, URL or credential given to the client is not valid."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An option or argument is of the wrong type (``max_reconnect_attempts="x"``,
+    a ``ConsumerConfig`` where a ``StreamConfig`` goes): a :class:`TypeError`,
+    and a :class:`ConfigError` like every other bad option."""
 
 
 class BadSubjectError(LocalProtocolError, ValueError):

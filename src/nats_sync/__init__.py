@@ -16,6 +16,7 @@ from nats_core import (
 from nats_core.errors import (
     BadPayloadError,
     ConfigError,
+    ConfigTypeError,
     ConnectionClosedError,
     NatsError,
     NatsTimeoutError,
@@ -59,6 +60,7 @@ __all__ = [
     "Client",
     "ClosedEvent",
     "ConfigError",
+    "ConfigTypeError",
     "ConnectError",
     "ConnectedEvent",
     "ConnectionClosedError",

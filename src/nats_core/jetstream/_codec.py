@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any, ClassVar, Self
 
 from .._headers import decode_headers, encode_headers
-from ..errors import RemoteProtocolError
+from ..errors import ConfigError, ConfigTypeError, RemoteProtocolError
 
 __all__ = [
     "Model",
@@ -54,7 +54,7 @@ def to_nanos(value: timedelta | float) -> int:
     if isinstance(value, timedelta):
         return ((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"a duration must be a timedelta or seconds, not {value!r}")
+        raise ConfigTypeError(f"a duration must be a timedelta or seconds, not {value!r}")
     return round(value * _NS)
 
 
@@ -63,7 +63,7 @@ def seconds(value: timedelta | float) -> float:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"a duration must be a timedelta or seconds, not {value!r}")
+        raise ConfigTypeError(f"a duration must be a timedelta or seconds, not {value!r}")
     return float(value)
 
 
@@ -113,11 +113,12 @@ def parse_time(text: str) -> datetime | None:
 
     Also accepts Go's ``time.String`` form (``2022-08-06 00:29:27.5 +0000 UTC``)
     some servers put in ``Nats-Time-Stamp``. Go's zero time gives ``None``.
-    Raises ``ValueError`` when ``text`` is not a time.
+    Raises :class:`~nats_core.errors.ConfigError` (a ``ValueError``) when
+    ``text`` is not a time.
     """
     m = _RFC3339.fullmatch(text.strip())
     if m is None:
-        raise ValueError(f"not an RFC 3339 time: {text!r}")
+        raise ConfigError(f"not an RFC 3339 time: {text!r}")
     year, month, day, hour, minute, sec, frac, zone = m.groups()
     micros = int((frac or "0")[:6].ljust(6, "0"))
     if zone in ("Z", "z"):
@@ -384,7 +385,7 @@ class Model:
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         """Build from a decoded JSON object; never fails on unknown or odd content."""
         if not isinstance(data, Mapping):
-            raise TypeError(f"{cls.__name__}.from_json needs a JSON object, not {data!r}")
+            raise ConfigTypeError(f"{cls.__name__}.from_json needs a JSON object, not {data!r}")
         kwargs: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         seen: set[str] = set()

@@ -7,6 +7,8 @@ names before they call it.
 
 from __future__ import annotations
 
+from .errors import InvalidOptionError
+
 __all__ = ["DEFAULT_API_PREFIX", "JSApi"]
 
 DEFAULT_API_PREFIX = "$JS.API"
@@ -27,14 +29,16 @@ class JSApi:
         prefix = prefix.rstrip(".")
         if domain:
             if prefix != DEFAULT_API_PREFIX:
-                raise ValueError(
+                raise InvalidOptionError(
                     f"give either an api prefix ({prefix!r}) or a domain ({domain!r}), not both"
                 )
             if any(c in domain for c in ".*> \t\r\n"):
-                raise ValueError(f"invalid jetstream domain {domain!r}: it must be a single token")
+                raise InvalidOptionError(
+                    f"invalid jetstream domain {domain!r}: it must be a single token"
+                )
             prefix = f"$JS.{domain}.API"
         if not prefix:
-            raise ValueError("the jetstream api prefix must not be empty")
+            raise InvalidOptionError("the jetstream api prefix must not be empty")
         self.prefix = prefix
         self.domain = domain or None
 
@@ -113,7 +117,9 @@ class JSApi:
         """
         if consumer is None:
             if filter_subject is not None:
-                raise ValueError("a filter subject in the create subject needs a consumer name")
+                raise InvalidOptionError(
+                    "a filter subject in the create subject needs a consumer name"
+                )
             return self.subject(f"CONSUMER.CREATE.{stream}")
         if filter_subject:
             return self.subject(f"CONSUMER.CREATE.{stream}.{consumer}.{filter_subject}")

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from .._headers import Headers
+from ..errors import ConfigTypeError
 from .api import DEFAULT_API_PREFIX
 from .errors import APIError, InvalidNameError, InvalidOptionError, JetStreamError
 from .models import (
@@ -303,7 +304,7 @@ class KeyValueConfig:
         if isinstance(self.sources, StreamSource):
             self.sources = [self.sources]
         elif isinstance(self.sources, str):
-            raise TypeError(
+            raise ConfigTypeError(
                 f"KeyValueConfig.sources must be a list of StreamSource, not the string "
                 f"{self.sources!r} (sources=[StreamSource(name={self.sources!r})])"
             )

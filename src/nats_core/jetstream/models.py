@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any, Self
 
 from .._headers import Headers
+from ..errors import ConfigTypeError
 from ._codec import (
     BASE64,
     BASE64_HEADERS,
@@ -112,7 +113,7 @@ def _normalize(obj: Model) -> None:
         if isinstance(codec, _ListCodec):
             if isinstance(value, str):
                 if codec is not STR_LIST:
-                    raise TypeError(
+                    raise ConfigTypeError(
                         f"{type(obj).__name__}.{name} must be a list, not the string {value!r}"
                     )
                 setattr(obj, name, [value])

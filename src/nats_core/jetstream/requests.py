@@ -21,6 +21,7 @@ from typing import Any
 from .._events import Msg
 from .._headers import Headers
 from .._subjects import check_subscribe_subject, is_valid_publish_subject
+from ..errors import ConfigTypeError
 from ._codec import dump_json, format_time, parse_time
 from .api import JSApi
 from .errors import (
@@ -270,7 +271,7 @@ def parse_account_info(reply: Msg | bytes) -> AccountInfo:
 
 def _stream_config_payload(config: StreamConfig) -> bytes:
     if not isinstance(config, StreamConfig):
-        raise TypeError(f"expected a StreamConfig, not {type(config).__name__}")
+        raise ConfigTypeError(f"expected a StreamConfig, not {type(config).__name__}")
     validate_stream_name(config.name)
     if config.subjects is not None:
         for s in config.subjects:
@@ -576,7 +577,7 @@ def add_consumer(
     """
     validate_stream_name(stream)
     if not isinstance(config, ConsumerConfig):
-        raise TypeError(f"expected a ConsumerConfig, not {type(config).__name__}")
+        raise ConfigTypeError(f"expected a ConsumerConfig, not {type(config).__name__}")
     if action not in (ConsumerAction.CREATE, ConsumerAction.UPDATE, ""):
         raise InvalidOptionError(
             f"consumer action must be 'create', 'update' or '', not {action!r}"

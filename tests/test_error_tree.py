@@ -14,7 +14,7 @@ import pytest
 import nats_anyio
 import nats_sync
 from core_helpers import connected
-from nats_core import State
+from nats_core import State, request_refusal
 from nats_core._state import REFUSED, Command, check_command
 from nats_core.errors import (
     BadHeaderError,
@@ -281,6 +281,17 @@ def test_core_refusals_name_the_operation() -> None:
         assert isinstance(info.value, ConnectionError)
 
 
+def test_request_refusal_says_request() -> None:
+    closed = request_refusal(ConnectionClosedError("the connection is closed; cannot subscribe"))
+    assert type(closed) is ConnectionClosedError
+    assert str(closed) == "the connection is closed; cannot request"
+    draining = request_refusal(ConnectionDrainingError("x; cannot subscribe"))
+    assert type(draining) is ConnectionDrainingError
+    assert str(draining) == "the connection is draining; cannot request"
+    other = BadSubjectError("bad")
+    assert request_refusal(other) is other
+
+
 def test_a_request_on_a_fresh_closed_connection_says_request() -> None:
     conn = connected()
     conn.close()
@@ -322,6 +333,20 @@ def test_sync_client(server: NatsServer) -> None:
         nc.subscribe("s")
     with pytest.raises(ConnectionClosedError, match="cannot publish"):
         nc.publish("s", b"")
+    with (
+        pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"),
+        nc.request_many("s", b"") as replies,
+    ):
+        list(replies)
+    with pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"):
+        nc.request_many("s", b"").collect()
+
+
+def test_sync_old_style_request_after_close_says_request(server: NatsServer) -> None:
+    nc = nats_sync.connect(server.url, use_old_request_style=True)
+    nc.close()
+    with pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"):
+        nc.request("s", b"", timeout=0.5)
 
 
 def test_sync_bad_config(server: NatsServer) -> None:
@@ -350,6 +375,19 @@ async def test_anyio_client(server: NatsServer) -> None:
         await nc.subscribe("s")
     with pytest.raises(ConnectionClosedError, match="cannot publish"):
         await nc.publish("s", b"")
+    with pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"):
+        async with nc.request_many("s", b"") as replies:
+            [m async for m in replies]
+    with pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"):
+        await nc.request_many("s", b"").collect()
+
+
+@pytest.mark.anyio
+async def test_anyio_old_style_request_after_close_says_request(server: NatsServer) -> None:
+    async with nats_anyio.connect(server.url, use_old_request_style=True) as nc:
+        pass
+    with pytest.raises(ConnectionClosedError, match=r"closed; cannot request$"):
+        await nc.request("s", b"", timeout=0.5)
 
 
 @pytest.mark.anyio

@@ -9,9 +9,10 @@ from typing import Protocol
 
 import anyio
 
-from nats_core import HeadersInput
+from nats_core import HeadersInput, request_refusal
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionDrainingError,
     NatsTimeoutError,
     NoRespondersError,
     SubscriptionClosedError,
@@ -52,7 +53,10 @@ async def old_style_request(
     ``timeout`` seconds for the one reply; the inbox subscription never outlives
     the call."""
     inbox = client.new_inbox()
-    sub = await client.subscribe(inbox, max_msgs=1)
+    try:
+        sub = await client.subscribe(inbox, max_msgs=1)
+    except (ConnectionClosedError, ConnectionDrainingError) as exc:
+        raise request_refusal(exc) from None  # says request, as the shared-inbox one
     try:
         await client.publish(subject, payload, reply=inbox, headers=headers)
         try:

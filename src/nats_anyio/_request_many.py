@@ -12,9 +12,10 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from nats_core import HeadersInput
+from nats_core import HeadersInput, request_refusal
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionDrainingError,
     NatsTimeoutError,
     SubscriptionClosedError,
 )
@@ -116,7 +117,10 @@ class Replies:
         self._started = True
         nc = self._nc
         inbox = nc.new_inbox()
-        self._sub = await nc.subscribe(inbox)
+        try:
+            self._sub = await nc.subscribe(inbox)
+        except (ConnectionClosedError, ConnectionDrainingError) as exc:
+            raise request_refusal(exc) from None  # says request, as nc.request does
         self._rm = self._machine(now())
         try:
             await nc.publish(self.subject, self._payload, inbox, self._headers)

@@ -54,7 +54,16 @@ from ._pending import (
     check_slow_consumer,
 )
 from ._pool import ServerAddress, ServerPool, parse_url
-from ._state import DRAINING, ENDING, LIVE, Command, State, check_command
+from ._state import (
+    DRAINING,
+    ENDING,
+    LIVE,
+    Command,
+    State,
+    check_command,
+    refusal,
+    request_refusal,
+)
 from ._subjects import (
     check_publish_subject,
     check_queue,
@@ -194,6 +203,8 @@ __all__ = [
     "parse_selected_context",
     "parse_server_response",
     "parse_url",
+    "refusal",
+    "request_refusal",
     "selected_context_path",
     "server_request",
     "standard_sentinel",

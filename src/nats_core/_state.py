@@ -27,6 +27,8 @@ __all__ = [
     "State",
     "check_command",
     "next_state",
+    "refusal",
+    "request_refusal",
 ]
 
 
@@ -139,9 +141,29 @@ REFUSED: dict[tuple[State, Command], type[LocalProtocolError]] = {
 }
 
 
+def refusal(state: State, command: Command) -> LocalProtocolError | None:
+    """The error :data:`REFUSED` names when ``state`` refuses ``command``, with
+    its message (``None``: allowed)."""
+    error = REFUSED.get((state, command))
+    if error is None:
+        return None
+    why = "closed" if state is S.CLOSED else "draining"
+    return error(f"the connection is {why}; cannot {command.value}")
+
+
 def check_command(state: State, command: Command) -> None:
     """Raise the error :data:`REFUSED` names when ``state`` refuses ``command``."""
-    error = REFUSED.get((state, command))
+    error = refusal(state, command)
     if error is not None:
-        why = "closed" if state is S.CLOSED else "draining"
-        raise error(f"the connection is {why}; cannot {command.value}")
+        raise error
+
+
+def request_refusal(error: LocalProtocolError) -> LocalProtocolError:
+    """The error for a request whose own inbox subscription (an old-style
+    request, a request many) was refused with ``error``: the same class,
+    saying ``cannot request`` as the shared-inbox request does."""
+    if isinstance(error, ConnectionClosedError):
+        return refusal(S.CLOSED, C.REQUEST) or error
+    if isinstance(error, ConnectionDrainingError):
+        return refusal(S.DRAINING_SUBS, C.REQUEST) or error
+    return error

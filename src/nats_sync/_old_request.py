@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from nats_core import HeadersInput
+from nats_core import HeadersInput, request_refusal
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionDrainingError,
     NatsTimeoutError,
     NoRespondersError,
     SubscriptionClosedError,
@@ -50,7 +51,10 @@ def old_style_request(
     ``timeout`` seconds for the one reply; the inbox subscription never outlives
     the call."""
     inbox = client.new_inbox()
-    sub = client.subscribe(inbox, max_msgs=1)
+    try:
+        sub = client.subscribe(inbox, max_msgs=1)
+    except (ConnectionClosedError, ConnectionDrainingError) as exc:
+        raise request_refusal(exc) from None  # says request, as the shared-inbox one
     try:
         client.publish(subject, payload, reply=inbox, headers=headers)
         try:

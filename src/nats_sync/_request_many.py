@@ -16,9 +16,10 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
-from nats_core import HeadersInput
+from nats_core import HeadersInput, request_refusal
 from nats_core.errors import (
     ConnectionClosedError,
+    ConnectionDrainingError,
     NatsTimeoutError,
     SubscriptionClosedError,
 )
@@ -120,7 +121,10 @@ class Replies:
         self._started = True
         nc = self._nc
         inbox = nc.new_inbox()
-        self._sub = nc.subscribe(inbox)
+        try:
+            self._sub = nc.subscribe(inbox)
+        except (ConnectionClosedError, ConnectionDrainingError) as exc:
+            raise request_refusal(exc) from None  # says request, as nc.request does
         self._rm = self._machine(now())
         try:
             nc.publish(self.subject, self._payload, inbox, self._headers)

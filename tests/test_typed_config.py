@@ -23,7 +23,8 @@ import pytest
 
 import nats_anyio
 import nats_sync
-from nats_core import ClientOptions, ConnectOptions
+from nats_core import ClientOptions, ConnectOptions, build_options
+from nats_core.errors import ConfigTypeError, NatsError
 from nats_core.jetstream import (
     AckPolicy,
     ConsumerConfig,
@@ -269,6 +270,77 @@ def test_mypy_catches_typos_enum_strings_and_types(tmp_path: Path, mypy_cache: P
     text = "\n".join(errors.values())
     assert '"subjcts"' in text and '"conect_timeout"' in text
     assert "Literal['file', 'memory']" in text
+
+
+# ============================================= connect options at run time
+
+#: (option, a value of the wrong type, the type the error names)
+WRONG_OPTIONS = [
+    ("max_reconnect_attempts", "x", "an int"),
+    ("reconnect_buf_size", 1.5, "an int"),
+    ("ping_interval", "10", "a number"),
+    ("connect_timeout", True, "a number"),  # a bool is no number
+    ("no_echo", 1, "a bool"),
+    ("allow_reconnect", "yes", "a bool"),
+    ("name", 3, "a str or None"),
+    ("inbox_prefix", b"_IN", "a str"),
+    ("error_cb", "print", "a callable or None"),
+    ("reconnect_delay_cb", 2.0, "a callable or None"),
+    ("tls_ca_file", ["a.pem", 3], "a str or a sequence of str or None"),
+    ("user_credentials", ("only-one",), "a str or a tuple (str, str) or None"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), WRONG_OPTIONS)
+def test_wrongly_typed_option_names_the_option_and_type(
+    name: str, value: Any, expected: str
+) -> None:
+    with pytest.raises(ConfigTypeError) as info:
+        build_options("nats://127.0.0.1:1", **{name: value})
+    assert isinstance(info.value, TypeError) and isinstance(info.value, NatsError)
+    assert f"option {name} must be {expected}, not {type(value).__name__}" in str(info.value)
+
+
+def test_secret_options_of_the_wrong_type_keep_the_value_out_of_the_error() -> None:
+    with pytest.raises(ConfigTypeError) as info:
+        build_options("nats://127.0.0.1:1", password=123456789)
+    assert "password" in str(info.value) and "123456789" not in str(info.value)
+
+
+def test_rightly_typed_options_pass() -> None:
+    opts = build_options(
+        "nats://127.0.0.1:1",
+        connect_timeout=1,  # an int is a number
+        ping_interval=2.5,
+        max_reconnect_attempts=-1,
+        name=None,
+        no_echo=True,
+        user=lambda: "u",
+        password="p",
+        tls_ca_file=["a.pem", "b.pem"],
+        user_credentials=("a.jwt", "b.nk"),
+        error_cb=print,
+        flusher_timeout=None,
+        nkey_seed=b"SU",
+    )
+    assert opts.connect_timeout == 1 and opts.core.max_reconnect_attempts == -1
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), WRONG_OPTIONS[:6])
+def test_sync_connect_checks_option_types(name: str, value: Any, expected: str) -> None:
+    with pytest.raises(ConfigTypeError, match=f"option {name} must be {expected}"):
+        nats_sync.connect("nats://127.0.0.1:1", **{name: value})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.parametrize(("name", "value", "expected"), WRONG_OPTIONS[:6])
+async def test_anyio_connect_checks_option_types(
+    name: str, value: Any, expected: str, anyio_backend: str
+) -> None:
+    with pytest.raises(ConfigTypeError, match=f"option {name} must be {expected}"):
+        async with nats_anyio.connect("nats://127.0.0.1:1", **{name: value}):
+            pass
 
 
 # ======================================================== str as a list

@@ -13,6 +13,7 @@ from typing import Any
 from ._options import ConnectOptions
 from .errors import ConfigError, ConfigTypeError
 from .instrument import Instrumentation
+from .typed_options import check_option
 
 __all__ = [
     "ClientOptions",
@@ -149,6 +150,7 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
             client_kw[name] = value
         else:
             raise ConfigTypeError(f"connect() got an unknown option {name!r}")
+        check_option(name, value)
         if name in _POSITIVE and not (isinstance(value, (int, float)) and value > 0):
             raise ConfigError(f"option {name} must be a positive number, not {value!r}")
         if name in _NON_NEGATIVE and not (isinstance(value, (int, float)) and value >= 0):

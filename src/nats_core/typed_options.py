@@ -8,6 +8,10 @@ otherwise only reject when it runs. Every key is optional; the defaults and
 meanings are those of :class:`~nats_core.ClientOptions` and
 :class:`~nats_core.ConnectOptions` (the README's options table).
 
+At run time, :func:`check_option` holds each value given to ``connect()`` to
+the same types (``max_reconnect_attempts="x"`` fails there, naming the option
+and the type expected), so a program no type checker saw fails as early.
+
 ``tests/test_typed_config.py`` keeps the keys and those dataclasses' fields
 the same, apart from what is listed in :data:`NOT_OPTIONS` and
 :data:`EXTRA_OPTIONS`.
@@ -15,13 +19,18 @@ the same, apart from what is listed in :data:`NOT_OPTIONS` and
 
 from __future__ import annotations
 
+import collections.abc
+import types
+import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
+
+from .errors import ConfigTypeError
 
 if TYPE_CHECKING:
     from .instrument import Instrumentation
 
-__all__ = ["EXTRA_OPTIONS", "NOT_OPTIONS", "ConnectOptionsDict"]
+__all__ = ["EXTRA_OPTIONS", "NOT_OPTIONS", "ConnectOptionsDict", "check_option"]
 
 NOT_OPTIONS = frozenset({"servers", "core"})
 """Dataclass fields that are not keyword options: ``servers`` is ``connect()``'s
@@ -112,3 +121,78 @@ class ConnectOptionsDict(TypedDict, total=False):
     transport_factory: Callable[..., Any] | None
     #: A running ``pynats.server.NatsServer`` (anything with a ``url``) to connect to.
     server: Any
+
+
+# ------------------------------------------------------------ at run time
+
+#: Options whose value never appears in an error message (only its type).
+_SECRETS = frozenset(
+    {"user", "password", "token", "nkey_seed", "user_jwt", "nkeys_seed", "nkeys_seed_str"}
+)
+_hints: dict[str, Any] = {}
+
+
+def check_option(name: str, value: Any) -> None:
+    """Raise :class:`~nats_core.errors.ConfigTypeError` when ``value`` is not of
+    the type :class:`ConnectOptionsDict` gives option ``name`` (an ``int`` is a
+    ``float`` too, a ``bool`` is no number). An unknown name passes: the caller
+    rejects it."""
+    if not _hints:
+        from .instrument import Instrumentation
+
+        ns = {"Instrumentation": Instrumentation}  # imported for type checkers only
+        _hints.update(typing.get_type_hints(ConnectOptionsDict, localns=ns))
+    tp = _hints.get(name)
+    if tp is None or _matches(value, tp):
+        return
+    got = type(value).__name__
+    if name not in _SECRETS:
+        got = f"{got} {value!r}"
+    raise ConfigTypeError(f"option {name} must be {_describe(tp)}, not {got}")
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    if tp is Any:
+        return True
+    if tp is None or tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_matches(value, arg) for arg in args)
+    if origin is collections.abc.Callable:
+        return callable(value)
+    if origin is tuple:
+        return (
+            isinstance(value, tuple)
+            and len(value) == len(args)
+            and all(_matches(v, a) for v, a in zip(value, args, strict=True))
+        )
+    if origin is collections.abc.Sequence:
+        return isinstance(value, Sequence) and all(_matches(v, args[0]) for v in value)
+    if isinstance(tp, type):
+        return isinstance(value, tp)
+    return True  # a type this check does not know: the option's own checks decide
+
+
+def _describe(tp: Any, *, inner: bool = False) -> str:
+    """``tp`` in words: ``an int or None``; ``inner``: inside a container (``str``)."""
+    if tp is None or tp is type(None):
+        return "None"
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return " or ".join(_describe(arg, inner=inner) for arg in args)
+    if origin is collections.abc.Callable:
+        return "a callable"
+    if origin is tuple:
+        return f"a tuple ({', '.join(_describe(a, inner=True) for a in args)})"
+    if origin is collections.abc.Sequence:
+        return f"a sequence of {_describe(args[0], inner=True)}"
+    name = getattr(tp, "__name__", str(tp))
+    if inner:
+        return name
+    words = {int: "an int", float: "a number", bool: "a bool", str: "a str", bytes: "bytes"}
+    return words.get(tp, f"an {name}" if name[:1] in "AEIOUaeiou" else f"a {name}")

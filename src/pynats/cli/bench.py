@@ -1,6 +1,7 @@
 """``pynats bench``: pynats beside nats-py and nats.go (see :mod:`pynats.bench`), and
 ``pynats bench load``: load a server with N publishers and subscribers (see
-:mod:`pynats.cli.bench_load`).
+:mod:`pynats.cli.bench_load`), and ``pynats bench layers``: JetStream, Key-Value,
+Object Store and services beside nats-py (see :mod:`pynats.bench_layers`).
 
 ``bench`` is a group that runs the client benchmark when no subcommand is given,
 so ``pynats bench --n ... --clients ...`` works as it always did.
@@ -9,17 +10,21 @@ so ``pynats bench --n ... --clients ...`` works as it always did.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
 import nats_sync
 
 from .. import bench as _bench
+from .. import bench_layers as _layers
 from . import _common as c
 from . import bench_load as _load
 
 __all__ = ["register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 CLIENTS = (*_bench.WORKERS, "nats.go")
 
@@ -60,7 +65,7 @@ class _BenchGroup(c.NatsGroup):
     "bench",
     cls=_BenchGroup,
     invoke_without_command=True,
-    short_help="Benchmark pynats beside nats-py and nats.go (and: bench load).",
+    short_help="Benchmark pynats beside nats-py and nats.go (and: bench load, layers).",
 )
 @click.option(
     "--n",
@@ -142,7 +147,8 @@ def bench(
 
     Runs pub, pubsub and reqrep on every client, each in its own process, on an
     embedded nats-server (or --server), and prints msgs/s with ratios to the peers.
-    `pynats bench load SUBJECT` loads a server with N publishers and subscribers.
+    `pynats bench load SUBJECT` loads a server with N publishers and subscribers;
+    `pynats bench layers` measures JetStream, Key-Value, Object Store and services.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -296,6 +302,141 @@ def bench_load(
         )
 
 
+def _layer_names(choices: Sequence[str]) -> Callable[[click.Context, click.Parameter, str], str]:
+    """A callback checking a comma-separated list of ``choices`` (empty allowed)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown:
+            raise click.BadParameter(
+                f"unknown {', '.join(unknown)}; choose from {','.join(choices)}", ctx, param
+            )
+        return ",".join(dict.fromkeys(names))
+
+    return check
+
+
+def _count(name: str, default: int, text: str, min: int = 1) -> Callable[[F], F]:
+    return click.option(
+        name,
+        type=click.IntRange(min=min),
+        default=default,
+        show_default=True,
+        metavar="N",
+        help=text,
+    )
+
+
+_D = _layers.LayersConfig()
+
+
+@bench.command("layers")
+@_count("--n", _D.n, "messages consumed by fetch and messages() (a file stream of 128 B)")
+@_count("--p", _D.p, "JetStream publishes, each waiting for its ack")
+@_count("--a", _D.a, "publish_async calls, per window (256 and 4096)")
+@_count("--k", _D.k, "Key-Value puts of 128 B, then as many gets")
+@_count("--w", _D.w, "keys in the watched Key-Value bucket")
+@_count("--o", _D.o, "puts and gets of a 1 MiB object", min=0)
+@_count("--big", _D.big, "puts and gets of a 64 MiB object (0: none)", min=0)
+@_count("--r", _D.r, "requests to the service endpoint")
+@click.option(
+    "--repeat",
+    "--rounds",
+    "repeat",
+    type=click.IntRange(min=1),
+    default=_D.repeat,
+    show_default=True,
+    metavar="K",
+    help="run every client K times, interleaved, keeping each figure's best",
+)
+@click.option(
+    "--clients",
+    default=",".join(_layers.CLIENTS),
+    show_default=True,
+    callback=_layer_names(_layers.CLIENTS),
+    help="clients to run, comma-separated",
+)
+@click.option(
+    "--only",
+    default="",
+    callback=_layer_names(_layers.WORKLOADS),
+    metavar="WORKLOADS",
+    help="workloads to run, comma-separated (default: all; " + ", ".join(_layers.WORKLOADS) + ")",
+)
+@click.option(
+    "--timeout",
+    "run_timeout",
+    type=c.Duration(),
+    default=f"{_D.timeout:.0f}s",
+    show_default=True,
+    help="give up on a client's run after this long (here, not the connect timeout)",
+)
+@click.option("--pure-python", is_flag=True, help="switch the C module off in every pynats client")
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False),
+    help="write every round's figures, the best and the ratios to this file",
+)
+def bench_layers(
+    n: int,
+    p: int,
+    a: int,
+    k: int,
+    w: int,
+    o: int,
+    big: int,
+    r: int,
+    repeat: int,
+    clients: str,
+    only: str,
+    run_timeout: float,
+    pure_python: bool,
+    json_file: str | None,
+) -> None:
+    """JetStream, Key-Value, Object Store and services: pynats beside nats-py.
+
+    Starts its own nats-server with JetStream, fills a file stream with --n
+    messages and a bucket with --w keys, then runs on every client (pynats
+    blocking, asyncio, Trio, and nats-py if installed), each in its own process,
+    rounds interleaved: acked publish, publish_async (windows 256 and 4096),
+    fetch, messages() with explicit acks and ack none, KV put/get/watch, Object
+    Store put/get of 1 MiB (--big: 64 MiB) and a service endpoint. Prints the
+    best figure of each, with each pynats client's ratio to nats-py.
+    """
+    if c.options().server:
+        raise click.UsageError(
+            "bench layers starts its own nats-server (with JetStream); leave --server out"
+        )
+    cfg = _layers.LayersConfig(
+        n=n,
+        p=p,
+        a=a,
+        k=k,
+        w=w,
+        o=o,
+        big=big,
+        r=r,
+        repeat=repeat,
+        clients=tuple(clients.split(",")) if clients else (),
+        only=tuple(only.split(",")) if only else (),
+        timeout=run_timeout,
+        json=json_file,
+        pure_python=pure_python,
+    )
+    try:
+        cfg.check()
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    try:
+        results = _layers.run(cfg)
+    except ValueError as e:
+        raise c.fail(str(e)) from None
+    if results["failed"]:
+        raise c.fail(f"failed: {', '.join(results['failed'])} (their errors are above)")
+
+
 def _rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [*data["publishers"], *data["subscribers"]]
 
@@ -329,5 +470,5 @@ def _render(data: dict[str, Any]) -> None:
 
 
 def register(root: click.Group) -> None:
-    """Add ``bench`` and ``bench load``."""
+    """Add ``bench``, ``bench load`` and ``bench layers``."""
     root.add_command(bench)

@@ -138,9 +138,19 @@ def _num(token: str, what: str, reply: str) -> int:
     return int(token)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _time_from_ns(ns: int) -> datetime:
-    secs, rem = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(secs, tz=UTC) + timedelta(microseconds=rem // 1000)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+_NUMBERS = ("delivery count", "stream sequence", "consumer sequence", "timestamp", "pending count")
+
+# The last subject parsed and its metadata: a message's metadata is read by the
+# consumer's state, by Key-Value's entry and by the user, one after the other.
+# One tuple, replaced in one step: safe to share between threads.
+_last: tuple[str, MsgMetadata] = ("", None)  # type: ignore[assignment]
 
 
 def parse_metadata(reply: str | None) -> MsgMetadata:
@@ -149,6 +159,10 @@ def parse_metadata(reply: str | None) -> MsgMetadata:
     Raises :class:`NotJetStreamMessageError` (a ``ValueError``) when ``reply``
     is not a ``$JS.ACK`` subject of either form.
     """
+    global _last
+    last = _last
+    if reply == last[0]:
+        return last[1]
     if not reply or not reply.startswith(_ACK_PREFIX):
         raise NotJetStreamMessageError(
             f"not a jetstream message: reply subject {reply!r} does not start with $JS.ACK"
@@ -158,32 +172,38 @@ def parse_metadata(reply: str | None) -> MsgMetadata:
     domain: str | None
     if n == _V1_TOKENS:
         domain = None
-        rest = tokens[2:]
+        first = 2
     elif n >= _V2_MIN_TOKENS:
         domain = None if tokens[2] in ("_", "") else tokens[2]
-        rest = tokens[4:]
+        first = 4
     else:
         raise NotJetStreamMessageError(
             f"not a jetstream message: ack subject {reply!r} has {n} tokens, "
             f"expected {_V1_TOKENS} or at least {_V2_MIN_TOKENS}"
         )
-    stream, consumer = rest[0], rest[1]
+    stream, consumer = tokens[first], tokens[first + 1]
     if not stream or not consumer:
         raise NotJetStreamMessageError(f"empty stream or consumer in ack subject {reply!r}")
-    ts = _num(rest[5], "timestamp", reply)
-    return MsgMetadata(
-        stream=stream,
-        consumer=consumer,
-        num_delivered=_num(rest[2], "delivery count", reply),
-        sequence=SequencePair(
-            stream=_num(rest[3], "stream sequence", reply),
-            consumer=_num(rest[4], "consumer sequence", reply),
-        ),
-        timestamp=_time_from_ns(ts),
-        num_pending=_num(rest[6], "pending count", reply),
-        domain=domain,
-        timestamp_ns=ts,
+    digits = tokens[first + 2 : first + 7]
+    joined = "".join(digits)
+    if joined.isdigit() and joined.isascii() and all(digits):
+        delivered, sseq, cseq, ts, pending = map(int, digits)
+    else:  # name the bad one
+        delivered, sseq, cseq, ts, pending = (
+            _num(t, what, reply) for t, what in zip(digits, _NUMBERS, strict=True)
+        )
+    md = MsgMetadata(
+        stream,
+        consumer,
+        delivered,
+        SequencePair(sseq, cseq),
+        _time_from_ns(ts),
+        pending,
+        domain,
+        ts,
     )
+    _last = (reply, md)
+    return md
 
 
 # ----------------------------------------------------------------- statuses

@@ -134,6 +134,25 @@ def test_the_adapters_use_the_typeddicts() -> None:
             assert _annotation(getattr(handle, name), "fields") == "Unpack[ConsumerConfigFields]"
     for mod in (nats_anyio, nats_sync):
         assert _annotation(mod.connect, "options") == "Unpack[ConnectOptionsDict]", mod
+    for handle in (nats_anyio.Stream, nats_sync.Stream):
+        assert _annotation(handle.ordered_consumer, "opts") == "Unpack[OrderedConsumerOptions]"
+
+
+def _keywords(fn: Any) -> dict[str, str]:
+    """The keyword-only parameters of ``fn`` and their annotations as written."""
+    params = inspect.signature(getattr(fn, "__wrapped__", fn)).parameters.values()
+    return {p.name: str(p.annotation) for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+def test_ordered_consumer_options_are_those_of_js_ordered_consumer() -> None:
+    typed = {k: v.__forward_arg__ for k, v in jt.OrderedConsumerOptions.__annotations__.items()}
+    for js in (nats_anyio.JetStream, nats_sync.JetStream):
+        assert _keywords(js.ordered_consumer) == typed
+
+
+def test_nc_jetstream_takes_the_keywords_of_jetstream() -> None:
+    for mod in (nats_anyio, nats_sync):
+        assert _keywords(mod.Client.jetstream) == _keywords(mod.JetStream.__init__), mod
 
 
 # ================================================================= mypy
@@ -169,6 +188,8 @@ GOOD = """
             with js.subscribe("orders.*", durable="p") as push:
                 push.next_msg(1.0)
             js.queue_subscribe("orders.*", "q", durable="w").unsubscribe()
+            js.stream("T").ordered_consumer(filter_subjects="orders.1", deliver_policy="last")
+            nc.jetstream(domain="hub", timeout=2.0, publish_async_max_pending=10)
 
     async def asynchronous(url: str) -> None:
         async with nats_anyio.connect(url, name="app", ping_interval=10.0,
@@ -184,6 +205,8 @@ GOOD = """
                 await push.next_msg(1.0)
             sub = await js.queue_subscribe("orders.*", "q", durable="w")
             await sub.unsubscribe()
+            await s.ordered_consumer(filter_subjects=["a", "b"], headers_only=True)
+            nc.jetstream(api_prefix="$JS.x.API", publish_async_timeout=None)
 """
 
 # Every line marked "# bad" must be reported, and no other line.
@@ -211,6 +234,10 @@ BAD = """
             js.subscribe("a").next_mgs()  # bad: a PushSubscription, not Any
             with js.subscribe("a") as push:
                 push.next_mgs()  # bad: a PushSubscription, not Any
+            nc.jetstream(domian="x")  # bad: typo
+            nc.jetstream(timeout="5")  # bad: wrong type
+            js.stream("T").ordered_consumer(filter_subjcts="a")  # bad: typo
+            js.stream("T").ordered_consumer(opt_start_seq="1")  # bad: wrong type
 
     async def asynchronous(url: str) -> None:
         async with nats_anyio.connect(url, tls_hostnme="x") as nc:  # bad: misspelt option
@@ -223,6 +250,9 @@ BAD = """
                 push.next_mgs()  # bad: a PushSubscription, not Any
             async with js.queue_subscribe("a", "q") as qpush:
                 qpush.next_mgs()  # bad: a PushSubscription, not Any
+            nc.jetstream(domian="x")  # bad: typo
+            s = await js.stream("T")
+            await s.ordered_consumer(filter_subjcts="a")  # bad: typo
 """
 
 

@@ -10,7 +10,7 @@ Hand-written, the source of truth: run ``python scripts/unasync.py`` after editi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Unpack
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from nats_core.jetstream.models import (
     ConsumerConfig,
@@ -19,7 +19,7 @@ from nats_core.jetstream.models import (
     StoredMsg,
     StreamInfo,
 )
-from nats_core.jetstream.typed import ConsumerConfigFields
+from nats_core.jetstream.typed import ConsumerConfigFields, OrderedConsumerOptions
 
 from ._compat import Listing
 
@@ -96,8 +96,9 @@ class StreamContext(Protocol):
 
     def list_consumers(self, stream: str) -> Listing[ConsumerInfo]: ...
 
-    # (*args, **opts): Any matches any signature, so the options stay those of the context
-    async def ordered_consumer(self, stream: str, *args: Any, **opts: Any) -> OrderedConsumer: ...
+    async def ordered_consumer(
+        self, stream: str, **opts: Unpack[OrderedConsumerOptions]
+    ) -> OrderedConsumer: ...
 
     async def pause_consumer(
         self,
@@ -255,9 +256,10 @@ class Stream:
         """Every consumer's info on this stream, page by page."""
         return self._js.list_consumers(self._name)
 
-    async def ordered_consumer(self, **opts: Any) -> OrderedConsumer:
+    async def ordered_consumer(self, **opts: Unpack[OrderedConsumerOptions]) -> OrderedConsumer:
         """An ordered consumer of this stream; options as for ``js.ordered_consumer``
-        (``filter_subjects``, ``deliver_policy``, ``opt_start_seq``, ...)."""
+        (``filter_subjects``, ``deliver_policy``, ``opt_start_seq``, ...: see
+        :class:`~nats_core.jetstream.typed.OrderedConsumerOptions`)."""
         return await self._js.ordered_consumer(self._name, **opts)
 
     async def pause_consumer(self, name: str, until: datetime) -> ConsumerPauseResponse:

@@ -20,12 +20,14 @@ from nats_core.context import (
     selected_context_path,
 )
 from nats_core.errors import ConfigError
+from nats_core.jetstream.publish import DEFAULT_MAX_PENDING
 from nats_core.request_many import Sentinel
 from nats_core.typed_options import ConnectOptionsDict
 
 from ._client import BaseClient
 from ._events import Events
 from ._jetstream import JetStream
+from ._js_publish import PublishAsyncErrorCallback
 from ._msg import Msg
 from ._request_many import Replies
 from ._transport import TCPTransport, TransportFactory
@@ -39,18 +41,37 @@ class Client(BaseClient):
     #: JetStream options of the context connected with (``domain`` or ``api_prefix``).
     _js_defaults: dict[str, str] = {}  # replaced, never mutated
 
-    def jetstream(self, **opts: Any) -> JetStream:
+    def jetstream(
+        self,
+        *,
+        domain: str | None = None,
+        api_prefix: str | None = None,
+        timeout: float = 5.0,
+        publish_async_max_pending: int = DEFAULT_MAX_PENDING,
+        publish_async_timeout: float | None = None,
+        publish_async_error_cb: PublishAsyncErrorCallback | None = None,
+    ) -> JetStream:
         """A JetStream context on this connection.
 
-        Options: ``domain``, ``api_prefix``, ``timeout`` (seconds per API
-        request, default 5), ``publish_async_max_pending`` (default 4000) and
-        ``publish_async_timeout`` (default none); see :class:`JetStream`.
+        ``domain`` or ``api_prefix``: another domain's JetStream, or an imported
+        API; ``timeout``: seconds per API request; ``publish_async_max_pending``,
+        ``publish_async_timeout`` and ``publish_async_error_cb``: the async
+        publishes' limits and default error handler; see :class:`JetStream`.
         Connected with a ``context``, its JetStream domain (or API prefix) is
         the default, unless ``domain`` or ``api_prefix`` is given.
         """
-        if self._js_defaults and "domain" not in opts and "api_prefix" not in opts:
-            opts = {**self._js_defaults, **opts}
-        return JetStream(self, **opts)
+        if domain is None and api_prefix is None:
+            domain = self._js_defaults.get("domain")
+            api_prefix = self._js_defaults.get("api_prefix")
+        return JetStream(
+            self,
+            domain=domain,
+            api_prefix=api_prefix,
+            timeout=timeout,
+            publish_async_max_pending=publish_async_max_pending,
+            publish_async_timeout=publish_async_timeout,
+            publish_async_error_cb=publish_async_error_cb,
+        )
 
     def events(self, max_size: int = 1024) -> Events:
         """The connection's lifecycle as data, from now on: a (blocking) iterator of

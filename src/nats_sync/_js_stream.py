@@ -14,7 +14,7 @@ Generated from ``nats_anyio/_js_stream.py`` by ``scripts/unasync.py``: do not ed
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Unpack
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from nats_core.jetstream.models import (
     ConsumerConfig,
@@ -23,7 +23,7 @@ from nats_core.jetstream.models import (
     StoredMsg,
     StreamInfo,
 )
-from nats_core.jetstream.typed import ConsumerConfigFields
+from nats_core.jetstream.typed import ConsumerConfigFields, OrderedConsumerOptions
 
 from ._compat import Listing
 
@@ -100,8 +100,9 @@ class StreamContext(Protocol):
 
     def list_consumers(self, stream: str) -> Listing[ConsumerInfo]: ...
 
-    # (*args, **opts): Any matches any signature, so the options stay those of the context
-    def ordered_consumer(self, stream: str, *args: Any, **opts: Any) -> OrderedConsumer: ...
+    def ordered_consumer(
+        self, stream: str, **opts: Unpack[OrderedConsumerOptions]
+    ) -> OrderedConsumer: ...
 
     def pause_consumer(
         self,
@@ -259,9 +260,10 @@ class Stream:
         """Every consumer's info on this stream, page by page."""
         return self._js.list_consumers(self._name)
 
-    def ordered_consumer(self, **opts: Any) -> OrderedConsumer:
+    def ordered_consumer(self, **opts: Unpack[OrderedConsumerOptions]) -> OrderedConsumer:
         """An ordered consumer of this stream; options as for ``js.ordered_consumer``
-        (``filter_subjects``, ``deliver_policy``, ``opt_start_seq``, ...)."""
+        (``filter_subjects``, ``deliver_policy``, ``opt_start_seq``, ...: see
+        :class:`~nats_core.jetstream.typed.OrderedConsumerOptions`)."""
         return self._js.ordered_consumer(self._name, **opts)
 
     def pause_consumer(self, name: str, until: datetime) -> ConsumerPauseResponse:

@@ -22,11 +22,16 @@ accept what the dataclasses accept when built:
   ``["orders.*"]``), a list of sources one source;
 - a duration takes a :class:`~datetime.timedelta` or seconds (``ack_wait=30``).
 
-``tests/test_typed_config.py`` keeps the keys and the dataclasses' fields the same.
+:class:`OrderedConsumerOptions` holds the keywords of ``js.ordered_consumer``
+for ``stream.ordered_consumer(...)``, which passes them on.
+
+``tests/test_typed_config.py`` keeps the keys and the dataclasses' fields (and
+``js.ordered_consumer``'s keywords) the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
@@ -53,6 +58,7 @@ __all__ = [
     "DiscardPolicyValue",
     "KeyValueConfigFields",
     "ObjectStoreConfigFields",
+    "OrderedConsumerOptions",
     "PriorityPolicyValue",
     "ReplayPolicyValue",
     "RetentionPolicyValue",
@@ -207,3 +213,17 @@ class ObjectStoreConfigFields(TypedDict, total=False):
     replicas: int
     compression: bool
     metadata: dict[str, str] | None
+
+
+class OrderedConsumerOptions(TypedDict, total=False):
+    """The keywords of ``js.ordered_consumer(stream, ...)``, for the calls that
+    pass them on (``stream.ordered_consumer(...)``): the same names and types."""
+
+    filter_subjects: str | Sequence[str] | None
+    deliver_policy: DeliverPolicy | str
+    opt_start_seq: int | None
+    opt_start_time: datetime | None
+    replay_policy: ReplayPolicy | str | None
+    inactive_threshold: timedelta | float
+    headers_only: bool
+    max_reset_attempts: int | None

@@ -51,6 +51,12 @@ class CallbackDispatch(ClientState):
         finally:
             self._dispatch_done.set()
 
+    def _close_callback_queue(self) -> None:
+        """Close both ends of the callback queue (once no task uses them: the
+        task group ended, or it never started); a callback queued later is dropped."""
+        self._cb_send.close()
+        self._cb_receive.close()
+
     def _callback(self, fn: Callable[..., object] | None, *args: Any) -> None:
         if fn is not None and not self._quiet:
             try:

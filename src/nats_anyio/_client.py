@@ -14,6 +14,7 @@ This is :class:`BaseClient`; the public :class:`~nats_anyio.Client` (in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -160,6 +161,7 @@ class BaseClient(CallbackDispatch):
                 tg.start_soon(self._deadlines.run, name="nats-timeouts")
                 task_status.started()
         finally:
+            self._close_callback_queue()  # the dispatcher is gone with the task group
             self._tasks_done.set()
 
     def _mark_own_task(self) -> None:
@@ -265,7 +267,8 @@ class BaseClient(CallbackDispatch):
             self._finish_all()
             self._status_now("closed")
             self._callback(self._cbs.closed_cb)
-            self._cb_send.send_nowait(None)  # the dispatcher stops after the queue
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._cb_send.send_nowait(None)  # the dispatcher stops after the queue
             if self._tg is not None:
                 if anyio.get_current_task().id != self._dispatcher:
                     with anyio.move_on_after(_CLOSE_GRACE):

@@ -247,7 +247,11 @@ async def connect(
     client = Client(opts, factory)
     if js_defaults:
         client._js_defaults = js_defaults
-    first, reconnect_first = await client._connect_first()
+    try:
+        first, reconnect_first = await client._connect_first()
+    except BaseException:
+        client._close_callback_queue()  # no task group will
+        raise
     body_error: BaseException | None = None
     async with anyio.create_task_group() as tg:
         await tg.start(client._run, reconnect_first)

@@ -93,6 +93,61 @@ def test_without_natspy(
     assert all(number(row[2]) > 0 for row in rows.values())
 
 
+def _go_available() -> bool:
+    import shutil
+
+    return (
+        bool(shutil.which("go"))
+        and Path("/usr/share/gocode/src/github.com/nats-io/nats.go").is_dir()
+    )
+
+
+@pytest.mark.skipif(not _go_available(), reason="needs golang-go and Debian's nats.go")
+def test_table_beside_natsgo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "layers.json"
+    only = ["js_async_256", "fetch", "kv_watch", "obj_rt", "svc"]
+    rc, out, err = pynats(
+        capsys,
+        "bench",
+        "layers",
+        *TINY,
+        "--clients",
+        "sync,nats.go",
+        "--only",
+        ",".join(only),
+        "--json",
+        str(out_file),
+    )
+    assert rc == 0, err
+    head, rows = parse(out)
+    assert head == ["workload", "unit", "sync", "nats.go", "sync/go"]
+    assert sorted(rows) == sorted(only)
+    for name in only:
+        assert all(number(v) > 0 for v in rows[name][2:]), rows[name]
+    data = json.loads(out_file.read_text())
+    assert data["failed"] == [] and set(data["ratios_go"]) == {"sync"}
+    assert set(only) <= set(data["ratios_go"]["sync"])  # obj_put, obj_get ran too
+
+
+def test_natsgo_missing_is_skipped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc, out, err = pynats(
+        capsys,
+        "bench",
+        "layers",
+        *TINY,
+        "--clients",
+        "sync,nats.go",
+        "--only",
+        "kv_get",
+        "--go-src",
+        str(tmp_path),  # no main.go there
+    )
+    assert rc == 0, err
+    assert "nats.go: not available" in err
+    head, rows = parse(out)
+    assert head == ["workload", "unit", "sync"] and number(rows["kv_get"][2]) > 0
+
+
 def test_only_natspy_missing_fails(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,7 +161,7 @@ def test_only_natspy_missing_fails(
     ("args", "text"),
     [
         (["--only", "nope"], "unknown nope"),
-        (["--clients", "sync,nats.go"], "unknown nats.go"),
+        (["--clients", "sync,nats.rs"], "unknown nats.rs"),
         (["--only", "obj64_get"], "needs --big"),
         (["--n", "0"], "--n"),
         (["--server", "nats://127.0.0.1:1"], "starts its own nats-server"),

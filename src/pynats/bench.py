@@ -30,7 +30,7 @@ from typing import Any
 
 from .server import NatsServer
 
-__all__ = ["main"]
+__all__ = ["go_build", "main"]
 
 WORKLOADS = ("pub", "pubsub", "reqrep")
 OUR_CLIENTS = ("sync", "asyncio", "trio")
@@ -424,24 +424,27 @@ def _run_worker(cmd: list[str], timeout: float) -> dict[str, float]:
     return figures
 
 
-def _gobench(peers: Path | None) -> str | None:
-    """Build ../shared/peers/gobench when Go and nats.go are installed."""
-    if peers is None or not (peers / "gobench" / "main.go").exists() or not shutil.which("go"):
+def go_build(src: Path, name: str) -> str | None:
+    """Build the Go program in ``src`` against Debian's nats.go 1.22 (GOPATH mode,
+    ``golang-go`` and ``golang-github-nats-io-go-nats-dev``); the binary's path,
+    or None when Go, nats.go or the source is missing or the build fails."""
+    if not (src / "main.go").exists() or not shutil.which("go"):
         return None
     if not Path("/usr/share/gocode/src/github.com/nats-io/nats.go").is_dir():
         return None
-    out = Path(tempfile.mkdtemp(prefix="pynats-gobench-")) / "gobench"
+    out = Path(tempfile.mkdtemp(prefix=f"pynats-{name}-")) / name
     env = dict(
         os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=str(out.parent / "cache")
     )
     r = subprocess.run(
-        ["go", "build", "-o", str(out), "."],
-        cwd=peers / "gobench",
-        env=env,
-        capture_output=True,
-        text=True,
+        ["go", "build", "-o", str(out), "."], cwd=src, env=env, capture_output=True, text=True
     )
     return str(out) if r.returncode == 0 else None
+
+
+def _gobench(peers: Path | None) -> str | None:
+    """Build ../shared/peers/gobench when Go and nats.go are installed."""
+    return None if peers is None else go_build(peers / "gobench", "gobench")
 
 
 def _fmt(v: float | None) -> str:

@@ -4,8 +4,8 @@
 with JetStream (a file store in a temporary directory, on a free loopback port;
 stopped at the end, by its own handle), fills a file stream with N messages of
 128 B and a Key-Value bucket with W keys, then runs, each client in its own
-process (pynats blocking, asyncio and Trio, nats-py), rounds interleaved, the
-same workloads:
+process (pynats blocking, asyncio and Trio, nats-py, and nats.go 1.22: the Go
+worker in ``benchmarks/golayers``), rounds interleaved, the same workloads:
 
 - ``js_pub``: P JetStream publishes of 128 B, each waiting for its ack;
 - ``js_async_256`` / ``js_async_4096``: A ``publish_async`` with at most 256 /
@@ -23,8 +23,11 @@ same workloads:
   own service: ``add_service`` / nats-py's ``nats.micro``) on another connection.
 
 It prints a table, the best of ``--repeat`` rounds for each figure, with each
-pynats client's ratio to nats-py. nats-py is optional: when ``import nats``
-fails its column and the ratios are left out, with a note. Defaults (N=30,000)
+pynats client's ratio to nats-py and to nats.go. Both peers are optional: when
+``import nats`` fails, or Go, Debian's nats.go (``golang-go``,
+``golang-github-nats-io-go-nats-dev``) or the Go source is missing, that column
+and its ratios are left out, with a note. nats.go 1.22 has no ``messages()``
+either: its ``msgs_*`` figures are its ``Fetch`` loop (see its README). Defaults (N=30,000)
 keep a run of one round near a minute on the project's 2-core VM and
 ``--repeat 3`` under four minutes.
 
@@ -64,6 +67,14 @@ __all__ = [
 ]
 
 NATSPY_MISSING = "nats-py is not installed (pip install nats-py): its column and the ratios skipped"
+GO_MISSING = (
+    "nats.go: not available (needs golang-go, golang-github-nats-io-go-nats-dev and the "
+    "source benchmarks/golayers: --go-src): its column skipped"
+)
+#: The nats.go 1.22 worker's source in a checkout of pynats (see its README).
+GO_SRC = Path(__file__).resolve().parents[2] / "benchmarks" / "golayers"
+#: Every client a run may ask for: ours, nats-py, and nats.go (a Go worker).
+ALL_CLIENTS = (*CLIENTS, "nats.go")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,18 +90,19 @@ class LayersConfig:
     big: int = 0  # 64 MiB object puts+gets
     r: int = 3_000  # service requests
     repeat: int = 3  # interleaved rounds, each figure's best kept
-    clients: tuple[str, ...] = CLIENTS
+    clients: tuple[str, ...] = ALL_CLIENTS
     only: tuple[str, ...] = ()  # workloads (empty: all)
     timeout: float = 300.0  # seconds per client run
     json: str | None = None  # write every round's figures there
     pure_python: bool = False  # switch the C module off in our workers
+    go_src: str | None = None  # the nats.go worker's source (default: GO_SRC)
 
     def check(self) -> None:
         """Raise :class:`ValueError` naming what is wrong (an unknown client or workload)."""
-        bad = [c for c in self.clients if c not in CLIENTS]
+        bad = [c for c in self.clients if c not in ALL_CLIENTS]
         if bad or not self.clients:
             what = f"unknown client(s) {', '.join(bad)}" if bad else "no client given"
-            raise ValueError(f"{what}; choose from {','.join(CLIENTS)}")
+            raise ValueError(f"{what}; choose from {','.join(ALL_CLIENTS)}")
         bad = [w for w in self.only if w not in WORKLOADS]
         if bad:
             raise ValueError(
@@ -113,11 +125,20 @@ def natspy_available() -> bool:
 
 
 def run_worker(
-    client: str, params: dict[str, Any], timeout: float, env: dict[str, str] | None = None
+    client: str,
+    params: dict[str, Any],
+    timeout: float,
+    env: dict[str, str] | None = None,
+    gobin: str | None = None,
 ) -> tuple[dict[str, float], bool]:
-    """Run one client's worker process: its figures (those printed before a failure
-    are kept), and whether it succeeded (a failure is told on stderr)."""
-    cmd = [sys.executable, "-m", "pynats.bench_layers", "--worker", client, json.dumps(params)]
+    """Run one client's worker process (``gobin``: the nats.go worker's binary,
+    for client ``nats.go``): its figures (those printed before a failure are
+    kept), and whether it succeeded (a failure is told on stderr)."""
+    if client == "nats.go":
+        assert gobin is not None
+        cmd = [gobin, json.dumps(params)]
+    else:
+        cmd = [sys.executable, "-m", "pynats.bench_layers", "--worker", client, json.dumps(params)]
     try:
         out = subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
@@ -139,9 +160,9 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else (f"{v:,.1f}" if v < 100 else f"{v:,.0f}")
 
 
-def ratios(best: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Each pynats client's figure over nats-py's, per workload (where both ran)."""
-    py = best.get("nats-py", {})
+def ratios(best: dict[str, dict[str, float]], peer: str = "nats-py") -> dict[str, dict[str, float]]:
+    """Each pynats client's figure over ``peer``'s, per workload (where both ran)."""
+    py = best.get(peer, {})
     return {
         c: {w: v / py[w] for w, v in best[c].items() if py.get(w)} for c in OURS if c in best and py
     }
@@ -151,11 +172,13 @@ def table(
     best: dict[str, dict[str, float]], clients: Sequence[str], only: Sequence[str] = ()
 ) -> str:
     """The Markdown table of the best figures, with a ``CLIENT/py`` ratio column per
-    pynats client when nats-py is among ``clients``; rows for ``only`` (or all that ran)."""
+    pynats client when nats-py is among ``clients`` (``CLIENT/go`` for nats.go);
+    rows for ``only`` (or all that ran)."""
     head = ["workload", "unit", *clients]
     ours = [c for c in clients if c in OURS]
-    if "nats-py" in clients:
-        head += [f"{c}/py" for c in ours]
+    peers = [(p, tag) for p, tag in (("nats-py", "py"), ("nats.go", "go")) if p in clients]
+    for _, tag in peers:
+        head += [f"{c}/{tag}" for c in ours]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in WORKLOADS:
         if only and name not in only:
@@ -164,11 +187,11 @@ def table(
         if all(v is None for v in vals):
             continue
         cells = [name, unit(name)] + [_fmt(v) for v in vals]
-        py = best.get("nats-py", {}).get(name)
-        if "nats-py" in clients:
+        for peer, _ in peers:
+            pv = best.get(peer, {}).get(name)
             for c in ours:
                 v = best.get(c, {}).get(name)
-                cells.append("-" if v is None or not py else f"{v / py:.2f}")
+                cells.append("-" if v is None or not pv else f"{v / pv:.2f}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -190,8 +213,17 @@ def run(cfg: LayersConfig) -> dict[str, Any]:
         print(NATSPY_MISSING, file=sys.stderr)
         clients.remove("nats-py")
         skipped.append("nats-py")
+    gobin = None
+    if "nats.go" in clients:
+        from .bench import go_build
+
+        gobin = go_build(Path(cfg.go_src) if cfg.go_src else GO_SRC, "golayers")
+        if gobin is None:
+            print(GO_MISSING, file=sys.stderr)
+            clients.remove("nats.go")
+            skipped.append("nats.go")
     if not clients:
-        raise ValueError("no client left to run (nats-py is not installed)")
+        raise ValueError(f"no client left to run ({', '.join(skipped)} not available)")
     env = dict(os.environ)
     if cfg.pure_python:
         env["PYNATS_PURE_PYTHON"] = "1"
@@ -208,12 +240,12 @@ def run(cfg: LayersConfig) -> dict[str, Any]:
             for client in clients:
                 params = {
                     "url": server.url,
-                    "tag": f"{client.replace('-', '')}{rnd}",
+                    "tag": "".join(ch for ch in client if ch.isalnum()) + str(rnd),
                     "only": list(cfg.only),
                     **counts,
                 }
                 t = time.perf_counter()
-                got[client], ok = run_worker(client, params, cfg.timeout, env)
+                got[client], ok = run_worker(client, params, cfg.timeout, env, gobin)
                 if not ok and client not in failed:
                     failed.append(client)
                 print(
@@ -242,6 +274,7 @@ def run(cfg: LayersConfig) -> dict[str, Any]:
         "rounds": rounds,
         "best": best,
         "ratios": ratios(best),
+        "ratios_go": ratios(best, "nats.go"),
         "skipped": skipped,
         "failed": failed,
         "seconds": seconds,
@@ -270,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--repeat", "--rounds", type=int, default=d.repeat, help="interleaved rounds (best kept)"
     )
-    ap.add_argument("--clients", default=",".join(CLIENTS))
+    ap.add_argument("--clients", default=",".join(ALL_CLIENTS), help=f"of {','.join(ALL_CLIENTS)}")
+    ap.add_argument("--go-src", help=f"the nats.go worker's source (default {GO_SRC})")
     ap.add_argument("--only", default="", help="comma-separated workloads (default: all)")
     ap.add_argument("--json", help="write every round's figures to this file")
     ap.add_argument("--timeout", type=float, default=d.timeout, help="seconds per client run")
@@ -299,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout=args.timeout,
         json=args.json,
         pure_python=args.pure_python,
+        go_src=args.go_src,
     )
     try:
         results = run(cfg)

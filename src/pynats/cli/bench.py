@@ -352,10 +352,16 @@ _D = _layers.LayersConfig()
 )
 @click.option(
     "--clients",
-    default=",".join(_layers.CLIENTS),
+    default=",".join(_layers.ALL_CLIENTS),
     show_default=True,
-    callback=_layer_names(_layers.CLIENTS),
-    help="clients to run, comma-separated",
+    callback=_layer_names(_layers.ALL_CLIENTS),
+    help="clients to run, comma-separated (nats.go: a Go worker, built when Go and "
+    "Debian's nats.go are installed, else skipped with a note)",
+)
+@click.option(
+    "--go-src",
+    type=click.Path(file_okay=False, exists=True),
+    help="the nats.go worker's source (default: benchmarks/golayers of this checkout)",
 )
 @click.option(
     "--only",
@@ -394,16 +400,18 @@ def bench_layers(
     run_timeout: float,
     pure_python: bool,
     json_file: str | None,
+    go_src: str | None,
 ) -> None:
-    """JetStream, Key-Value, Object Store and services: pynats beside nats-py.
+    """JetStream, Key-Value, Object Store and services: pynats beside nats-py and nats.go.
 
     Starts its own nats-server with JetStream, fills a file stream with --n
     messages and a bucket with --w keys, then runs on every client (pynats
-    blocking, asyncio, Trio, and nats-py if installed), each in its own process,
-    rounds interleaved: acked publish, publish_async (windows 256 and 4096),
-    fetch, messages() with explicit acks and ack none, KV put/get/watch, Object
-    Store put/get of 1 MiB (--big: 64 MiB) and a service endpoint. Prints the
-    best figure of each, with each pynats client's ratio to nats-py.
+    blocking, asyncio, Trio, nats-py if installed, nats.go 1.22 if Go and
+    Debian's nats.go are), each in its own process, rounds interleaved: acked
+    publish, publish_async (windows 256 and 4096), fetch, messages() with
+    explicit acks and ack none, KV put/get/watch, Object Store put/get of 1 MiB
+    (--big: 64 MiB) and a service endpoint. Prints the best figure of each,
+    with each pynats client's ratio to nats-py and nats.go.
     """
     if c.options().server:
         raise click.UsageError(
@@ -424,6 +432,7 @@ def bench_layers(
         timeout=run_timeout,
         json=json_file,
         pure_python=pure_python,
+        go_src=go_src,
     )
     try:
         cfg.check()

@@ -1,6 +1,7 @@
 """The instrumentation seam: hooks a client calls on connection events, publish,
 delivery, request/reply, message processing (subscription callbacks, service
-handlers, JetStream consume callbacks) and JetStream acks.
+handlers, JetStream consume callbacks), JetStream async publishes, pull
+consumers' receives (fetch, next, iteration) and JetStream acks.
 
 Subclass :class:`Instrumentation`, override the hooks you need (each default
 does nothing) and give an instance to ``connect(instrumentation=...)``;
@@ -11,28 +12,35 @@ they are installed, per client, as wrappers of ``publish``, ``request``,
 ``subscribe`` and the event dispatch only when an instrumentation is given
 (:func:`install`). Every hook call is guarded: a hook that raises is logged
 (logger ``nats_core.instrument``) and the client goes on as if it had returned
-its default, so instrumentation never breaks messaging.
+its default, so instrumentation never breaks messaging. The JetStream layer
+calls its hooks (``on_publish_async_*``, ``on_receive_*``, ``on_process_*`` of
+``consume()``) only after one check that the client has an instrumentation.
 
 Hooks run on the thread or task of the call they observe: ``on_publish`` and
 ``on_request_*`` in the caller, ``on_deliver`` and ``on_connection_event`` on the
 client's reader (keep them quick: no I/O, no waiting), ``on_process_*`` around a
-callback, on the thread or task that runs it.
+callback, on the thread or task that runs it, ``on_receive_*`` in the caller of
+``fetch()`` / ``next()`` / the iterator. ``on_publish_async_start`` runs in the
+caller of ``publish_async()``, but its ``on_publish_async_end`` runs where the
+outcome is known: the reader's callback thread or task (the ack), the reaper
+(a timeout, the connection closed) or the caller (the publish could not be sent).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ._events import Connected, Event, InfoUpdated, LameDuckMode, Msg
-from ._headers import HeadersInput
+from ._headers import Headers, HeadersInput
 from .errors import SlowConsumerError
 
 __all__ = [
     "CONNECTION_EVENTS",
     "PROCESS_KINDS",
+    "RECEIVE_KINDS",
     "REQUEST_KINDS",
     "GuardedInstrumentation",
     "Instrumentation",
@@ -68,6 +76,12 @@ PROCESS_KINDS = ("subscription", "service", "jetstream")
 #: JetStream publish waiting for its ack.
 REQUEST_KINDS = ("request", "jetstream.publish")
 
+#: The ``kind`` of :meth:`Instrumentation.on_receive_start`: ``fetch`` hands a
+#: batch over (``fetch``, ``fetch_bytes``, ``fetch_no_wait``), ``next`` one
+#: message (a consumer's ``next()``, the ``messages()`` iterator's ``next()`` and
+#: ``for`` / ``async for``).
+RECEIVE_KINDS = ("fetch", "next")
+
 _ACK_PREFIX = "$JS.ACK."
 _ACK_KINDS = {b"+ACK": "ack", b"+NXT": "next", b"+WPI": "in_progress", b"-NAK": "nak"}
 
@@ -87,9 +101,11 @@ class Instrumentation:
     """Base class of instrumentations: every hook does nothing (and returns
     what it was given). Override the ones you need.
 
-    Tokens: ``on_request_start`` and ``on_process_start`` return an object
-    (a span, a start time...) that the matching ``*_end`` hook gets back, always
-    (the call failed or not), on the same thread or task.
+    Tokens: ``on_request_start``, ``on_process_start`` and ``on_receive_start``
+    return an object (a span, a start time...) that the matching ``*_end`` hook
+    gets back, always (the call failed or not), on the same thread or task.
+    ``on_publish_async_start``'s token also comes back always, exactly once (the
+    ack, a failure, the connection closed), but on another thread or task.
     """
 
     def attach(self, client: Any) -> None:
@@ -134,6 +150,35 @@ class Instrumentation:
 
     def on_process_end(self, token: object, error: BaseException | None) -> None:
         """The handling of ``token`` is over, having raised ``error`` or not."""
+
+    def on_publish_async_start(
+        self, subject: str, headers: Headers | None
+    ) -> tuple[Headers | None, object]:
+        """A JetStream ``publish_async`` to ``subject`` is about to be sent (it
+        has its place among the pending publishes): returns the headers to send
+        (also those of its retries; never change ``headers`` in place) and a
+        token for :meth:`on_publish_async_end`."""
+        return headers, None
+
+    def on_publish_async_end(self, token: object, ack: object, error: BaseException | None) -> None:
+        """The async publish of ``token`` got its ``ack`` (a
+        :class:`~nats_core.jetstream.PubAck`), or failed with ``error`` (then
+        ``ack`` is None): a negative ack, no stream, no ack in time, the
+        connection closed, or the publish could not be sent (cancellation
+        included). Called once per token, on the thread or task that saw the
+        outcome (the reader's callbacks for an ack: keep it quick)."""
+
+    def on_receive_start(self, kind: str, stream: str, consumer: str) -> object:
+        """A pull ``consumer`` of ``stream`` is asked for messages (``kind`` in
+        :data:`RECEIVE_KINDS`); returns a token for :meth:`on_receive_end`."""
+        return None
+
+    def on_receive_end(
+        self, token: object, msgs: Sequence[Msg], error: BaseException | None
+    ) -> None:
+        """The receive of ``token`` is over: ``msgs`` are handed to the caller
+        now (a fetch's batch, maybe empty; for ``next``, one message, or none
+        when it raised ``error``: a timeout, the iterator stopped...)."""
 
     def on_js_ack(self, subject: str, kind: str) -> None:
         """A JetStream message is acknowledged (``kind``: see :func:`ack_kind`)
@@ -218,6 +263,40 @@ class GuardedInstrumentation:
             self.inner.on_process_end(token, error)
         except Exception:
             self._failed("on_process_end")
+
+    def on_publish_async_start(
+        self, subject: str, headers: Headers | None
+    ) -> tuple[Headers | None, object]:
+        """Guarded :meth:`Instrumentation.on_publish_async_start`."""
+        try:
+            return self.inner.on_publish_async_start(subject, headers)
+        except Exception:
+            self._failed("on_publish_async_start")
+            return headers, None
+
+    def on_publish_async_end(self, token: object, ack: object, error: BaseException | None) -> None:
+        """Guarded :meth:`Instrumentation.on_publish_async_end`."""
+        try:
+            self.inner.on_publish_async_end(token, ack, error)
+        except Exception:
+            self._failed("on_publish_async_end")
+
+    def on_receive_start(self, kind: str, stream: str, consumer: str) -> object:
+        """Guarded :meth:`Instrumentation.on_receive_start`."""
+        try:
+            return self.inner.on_receive_start(kind, stream, consumer)
+        except Exception:
+            self._failed("on_receive_start")
+            return None
+
+    def on_receive_end(
+        self, token: object, msgs: Sequence[Msg], error: BaseException | None
+    ) -> None:
+        """Guarded :meth:`Instrumentation.on_receive_end`."""
+        try:
+            self.inner.on_receive_end(token, msgs, error)
+        except Exception:
+            self._failed("on_receive_end")
 
     def on_js_ack(self, subject: str, kind: str) -> None:
         """Guarded :meth:`Instrumentation.on_js_ack`."""

@@ -50,7 +50,8 @@ PublishAsyncErrorCallback = Callable[[CoreMsg, BaseException], object]
 retries), :class:`~nats_core.jetstream.AsyncPublishTimeoutError` or a
 :class:`~nats_core.jetstream.JetStreamError` (closed before the ack)."""
 
-_Slot = tuple[Future[PubAck], PublishAsyncErrorCallback | None]
+#: The future, the error handler and the instrumentation's token of an async publish.
+_Slot = tuple[Future[PubAck], PublishAsyncErrorCallback | None, object]
 
 #: How often the async publish reaper expires overdue acks.
 _REAP_INTERVAL = 0.25
@@ -204,6 +205,8 @@ class JetStreamPublisher(JetStreamManager):
         elif out.error is None:  # stored: resolve the future, nothing else to tell
             slot: _Slot | None = out.slot
             if slot is not None:
+                if self._nc._instr is not None:  # the span ends before the future
+                    self._nc._instr.on_publish_async_end(slot[2], out.ack, None)
                 resolve(slot[0], out.ack, None)
         else:
             await self._pa_settle(tracker, [out])
@@ -218,9 +221,14 @@ class JetStreamPublisher(JetStreamManager):
         """Resolve the futures, call the error handlers, then tell the tracker: a
         waiter of :meth:`publish_async_complete` returns after the handlers."""
         try:
+            instr = self._nc._instr
+            if instr is not None:  # before the handlers, which may be cancelled
+                for out in done:
+                    if out.slot is not None:
+                        instr.on_publish_async_end(out.slot[2], out.ack, out.error)
             for out in done:
                 slot: _Slot | None = out.slot
-                fut, error_cb = (None, None) if slot is None else slot
+                fut, error_cb = (None, None) if slot is None else slot[:2]
                 if fut is not None:
                     resolve(fut, out.ack, out.error)
                 if out.error is None:
@@ -317,32 +325,44 @@ class JetStreamPublisher(JetStreamManager):
         if tracker is None:
             tracker = await self._pa_tracker()
         fut: Future[PubAck] = Future()
-        slot: _Slot = (fut, error_cb)
+        instr = self._nc._instr
+        token: object = None
+        if instr is not None:  # a span from now to the ack (the headers carry it)
+            hdrs, token = instr.on_publish_async_start(subject, hdrs)
+        slot: _Slot = (fut, error_cb, token)
         deadline = None
-        while True:
-            with self._lock:
-                if not tracker.is_full:
-                    t = 0.0 if tracker.ack_timeout is None else now()
-                    pending = tracker.track(subject, data, hdrs, now=t, slot=slot)
-                    break
-                self._pa_waiting = True
-                event = self._pa_event
-            if deadline is None and stall_timeout is not None:
-                deadline = now() + stall_timeout
-            left = None if deadline is None else deadline - now()
-            if left is not None and left <= 0:
-                raise TooManyPendingError(
-                    f"{tracker.pending_count} async publishes still wait for their acks after "
-                    f"{stall_timeout} s (max_pending={tracker.max_pending})"
-                )
-            if event is not None:
-                await event.wait(left)
+        try:
+            while True:
+                with self._lock:
+                    if not tracker.is_full:
+                        t = 0.0 if tracker.ack_timeout is None else now()
+                        pending = tracker.track(subject, data, hdrs, now=t, slot=slot)
+                        break
+                    self._pa_waiting = True
+                    event = self._pa_event
+                if deadline is None and stall_timeout is not None:
+                    deadline = now() + stall_timeout
+                left = None if deadline is None else deadline - now()
+                if left is not None and left <= 0:
+                    raise TooManyPendingError(
+                        f"{tracker.pending_count} async publishes still wait for their acks "
+                        f"after {stall_timeout} s (max_pending={tracker.max_pending})"
+                    )
+                if event is not None:
+                    await event.wait(left)
+        except BaseException as exc:  # no room (cancelled while waiting included)
+            if instr is not None:
+                instr.on_publish_async_end(token, None, exc)
+            raise
         try:
             await self._nc.publish(subject, data, reply=pending.reply, headers=hdrs)
-        except BaseException:
+        except BaseException as exc:
             with self._lock:
+                ours = tracker.pending(pending.token) is not None  # else: acked or failed
                 tracker.forget(pending.token)
                 self._pa_changed()
+            if instr is not None and ours:
+                instr.on_publish_async_end(token, None, exc)
             raise
         return fut
 

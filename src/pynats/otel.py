@@ -17,7 +17,9 @@ What it does, on the hooks of :mod:`nats_core.instrument`:
 - **request**: a ``request <subject>`` span (kind CLIENT), current while the
   request waits and injected into its headers; a timeout or no responders
   marks it as an error. A JetStream publish is a ``publish <subject>`` span
-  (kind PRODUCER) with the stream and sequence of its ack.
+  (kind PRODUCER) with the stream and sequence of its ack; so is a
+  ``publish_async``, from the call to its ack (or its failure: a negative ack,
+  no stream, a timeout, cancellation, the client closed), never current.
 - **processing**: a subscription callback, a service endpoint's handler, a
   JetStream ``consume()`` callback run inside a span (``process <subject>``,
   ``<service> <endpoint>`` of kind SERVER, ``process <consumer>``) whose
@@ -160,12 +162,12 @@ def _process_attributes(msg: Msg) -> dict[str, Any]:
 
 class _Token:
     """What a ``*_start`` hook hands its ``*_end``: the span, the context token
-    to detach, when it started and what it is."""
+    to detach (None: the span was not made current), when it started and what it is."""
 
     __slots__ = ("ctx_token", "kind", "span", "start")
 
     def __init__(
-        self, span: Span, ctx_token: Token[Context], start: float = 0.0, kind: str = ""
+        self, span: Span, ctx_token: Token[Context] | None, start: float = 0.0, kind: str = ""
     ) -> None:
         self.span = span
         self.ctx_token = ctx_token
@@ -311,14 +313,37 @@ class OpenTelemetryInstrumentation(Instrumentation):
             self._duration.record(
                 time.perf_counter() - token.start, {**_SYSTEM, "kind": token.kind}
             )
-            if isinstance(reply, PubAck):
-                span.set_attribute("messaging.nats.stream", reply.stream)
-                span.set_attribute("messaging.nats.sequence", reply.seq)
-                if reply.duplicate:
-                    span.set_attribute("messaging.nats.duplicate", True)
+            _acked(span, reply)
             _end(span, error)
         finally:
-            otel_context.detach(token.ctx_token)
+            if token.ctx_token is not None:
+                otel_context.detach(token.ctx_token)
+
+    def on_publish_async_start(
+        self, subject: str, headers: Headers | None
+    ) -> tuple[Headers | None, object]:
+        """Start the async publish's span (not current: it ends at the ack) and inject it."""
+        span = self._tracer.start_span(
+            f"publish {subject}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                **_SYSTEM,
+                "messaging.operation.name": "publish",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": subject,
+            },
+        )
+        if not (subject.startswith("$") and not self._internal) and not _has_traceparent(headers):
+            headers = inject(headers, trace.set_span_in_context(span), self._textmap())
+        return headers, _Token(span, None, time.perf_counter(), "jetstream.publish_async")
+
+    def on_publish_async_end(self, token: object, ack: object, error: BaseException | None) -> None:
+        """End the async publish's span (the ack's stream and sequence, or the error)."""
+        if not isinstance(token, _Token):
+            return
+        self._duration.record(time.perf_counter() - token.start, {**_SYSTEM, "kind": token.kind})
+        _acked(token.span, ack)
+        _end(token.span, error)
 
     def on_process_start(self, msg: Msg, kind: str, name: str) -> object:
         """Start the processing span, child of the context in the message's headers."""
@@ -345,7 +370,8 @@ class OpenTelemetryInstrumentation(Instrumentation):
         try:
             _end(token.span, error)
         finally:
-            otel_context.detach(token.ctx_token)
+            if token.ctx_token is not None:
+                otel_context.detach(token.ctx_token)
 
     def on_js_ack(self, subject: str, kind: str) -> None:
         """Count the ack, and note it on the current span."""
@@ -355,9 +381,18 @@ class OpenTelemetryInstrumentation(Instrumentation):
             span.add_event("nats.jetstream.ack", {"kind": kind})
 
 
+def _acked(span: Span, reply: object) -> None:
+    if isinstance(reply, PubAck):
+        span.set_attribute("messaging.nats.stream", reply.stream)
+        span.set_attribute("messaging.nats.sequence", reply.seq)
+        if reply.duplicate:
+            span.set_attribute("messaging.nats.duplicate", True)
+
+
 def _end(span: Span, error: BaseException | None) -> None:
     if error is not None:
         if isinstance(error, Exception):
             span.record_exception(error)
+        span.set_attribute("error.type", type(error).__qualname__)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
     span.end()

@@ -391,6 +391,20 @@ class MessagesContext:
         or :class:`~nats_core.errors.SubscriptionClosedError` once stopped or
         drained (or the connection closed).
         """
+        instr = self._js._nc._instr
+        if instr is None:
+            return await self._next(timeout)
+        token = instr.on_receive_start("next", self._stream, self._name)
+        try:
+            msg = await self._next(timeout)
+        except BaseException as exc:
+            instr.on_receive_end(token, (), exc)
+            raise
+        instr.on_receive_end(token, (msg,), None)
+        return msg
+
+    async def _next(self, timeout: float | None) -> Msg:
+        """:meth:`next` without the receive hooks (``consume()`` has process hooks)."""
         deadline = None if timeout is None else now() + timeout
         while True:
             if self._error is not None:
@@ -500,7 +514,7 @@ class ConsumeContext:
         try:
             while True:
                 try:
-                    msg = await it.next()
+                    msg = await it._next(None)
                 except SubscriptionClosedError:
                     return
                 except Exception as exc:

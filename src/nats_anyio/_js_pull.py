@@ -89,8 +89,30 @@ async def fetch_batch(
     consumer: str,
     state: FetchState,
     ordered: OrderedConsumerState | None,
+    kind: str = "fetch",
 ) -> MessageBatch:
-    """Run one pull request to completion (see :class:`FetchState`)."""
+    """Run one pull request to completion (see :class:`FetchState`), between the
+    instrumentation's receive hooks (``kind``: ``fetch``, or ``next`` for one message)."""
+    instr = js._nc._instr
+    if instr is None:
+        return await _fetch_batch(js, stream, consumer, state, ordered)
+    token = instr.on_receive_start(kind, stream, consumer)
+    try:
+        batch = await _fetch_batch(js, stream, consumer, state, ordered)
+    except BaseException as exc:
+        instr.on_receive_end(token, (), exc)
+        raise
+    instr.on_receive_end(token, batch, None)
+    return batch
+
+
+async def _fetch_batch(
+    js: JetStreamManager,
+    stream: str,
+    consumer: str,
+    state: FetchState,
+    ordered: OrderedConsumerState | None,
+) -> MessageBatch:
     nc = js._nc
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
@@ -315,14 +337,9 @@ class Consumer:
         """The next message, waiting up to ``timeout`` seconds
         (:class:`~nats_core.errors.NatsTimeoutError` when none came).
         Priority groups: see :meth:`fetch`."""
-        got = await self.fetch(
-            1,
-            max_wait=timeout,
-            group=group,
-            min_pending=min_pending,
-            min_ack_pending=min_ack_pending,
-            priority=priority,
-        )
+        prio = self._priority(group, min_pending, min_ack_pending, priority)
+        state = FetchState(1, expires=timeout, now=now(), **prio)
+        got = await fetch_batch(self._js, self._stream, self._name, state, None, "next")
         return first_msg(got, f"consumer {self._name!r}", timeout)
 
     def messages(

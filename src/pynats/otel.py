@@ -26,6 +26,15 @@ What it does, on the hooks of :mod:`nats_core.instrument`:
   parent is the context extracted from the message's headers, so the
   responder's span is the child of the requester's across the wire.
   Messages read with ``next_msg()`` or iterated: :func:`process_span`.
+- **receive**: a pull consumer's ``fetch()`` (and ``fetch_bytes``,
+  ``fetch_no_wait``) is one ``receive <consumer>`` span (kind CONSUMER) for
+  the batch, child of the current span, with a link to each message's context
+  and ``messaging.batch.message_count``; ``next()`` and the ``messages()``
+  iterator make one per message handed over, child of the message's context
+  (as a process span). Each covers the call, from when it was made to when
+  the messages are handed over (it ends then: the handling of the message is
+  not in it). A ``next()`` that times out, and the end of an iteration, make
+  none; another error makes one with an error status.
 - **metrics** (meter ``pynats``): ``nats.client.messages.sent`` /
   ``.received``, ``nats.client.bytes.sent`` / ``.received``,
   ``nats.client.reconnects`` (observed from the clients' statistics, at no
@@ -39,7 +48,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import Token
 from typing import Any
@@ -49,11 +58,13 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.propagators.textmap import Getter, Setter, TextMapPropagator
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, TracerProvider
 
 from nats_core import Headers, HeadersInput, Msg
+from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.instrument import Instrumentation
 from nats_core.jetstream import PubAck
+from nats_core.jetstream.msg import parse_metadata
 
 __all__ = [
     "OpenTelemetryInstrumentation",
@@ -173,6 +184,24 @@ class _Token:
         self.ctx_token = ctx_token
         self.start = start
         self.kind = kind
+
+
+class _Receive:
+    """What ``on_receive_start`` hands ``on_receive_end``: the span is made at the
+    end (its parent is known then), starting at ``start`` (ns since the epoch)."""
+
+    __slots__ = ("consumer", "kind", "start", "stream")
+
+    def __init__(self, kind: str, stream: str, consumer: str) -> None:
+        self.start = time.time_ns()
+        self.kind = kind
+        self.stream = stream
+        self.consumer = consumer
+
+
+#: Errors of a ``next()`` that received nothing, without a span: nothing came in
+#: time, the iterator ended.
+_NOTHING = (NatsTimeoutError, SubscriptionClosedError)
 
 
 class OpenTelemetryInstrumentation(Instrumentation):
@@ -344,6 +373,60 @@ class OpenTelemetryInstrumentation(Instrumentation):
         self._duration.record(time.perf_counter() - token.start, {**_SYSTEM, "kind": token.kind})
         _acked(token.span, ack)
         _end(token.span, error)
+
+    def on_receive_start(self, kind: str, stream: str, consumer: str) -> object:
+        """Note when the receive started (its span is made at the end)."""
+        return _Receive(kind, stream, consumer)
+
+    def on_receive_end(
+        self, token: object, msgs: Sequence[Msg], error: BaseException | None
+    ) -> None:
+        """The receive span, from the call to now (see the module's documentation)."""
+        if not isinstance(token, _Receive):
+            return
+        batch = token.kind == "fetch"
+        if not msgs and not batch and (error is None or isinstance(error, _NOTHING)):
+            return  # a next() that got nothing
+        if not isinstance(error, Exception | None):
+            return  # cancelled: no receive happened
+        if not self._internal and msgs and all(m.subject.startswith("$") for m in msgs):
+            return  # KV and object store reads
+        attributes: dict[str, Any] = {
+            **_SYSTEM,
+            "messaging.operation.name": "receive",
+            "messaging.operation.type": "receive",
+            "messaging.consumer.group.name": token.consumer,
+            "messaging.nats.stream": token.stream,
+        }
+        textmap = self._textmap()
+        parent: Context | None = None  # the current context
+        links: list[Link] = []
+        if batch:
+            attributes["messaging.batch.message_count"] = len(msgs)
+            for msg in msgs:
+                sc = trace.get_current_span(textmap.extract(msg.headers or {}, getter=_GETTER))
+                if sc.get_span_context().is_valid:
+                    links.append(Link(sc.get_span_context()))
+        elif msgs:
+            msg = msgs[0]
+            attributes["messaging.destination.name"] = msg.subject
+            attributes["messaging.message.body.size"] = len(msg.data)
+            try:
+                attributes["messaging.nats.sequence"] = parse_metadata(msg.reply).sequence.stream
+            except Exception:
+                pass  # not a JetStream delivery (a reply subject of another form)
+            ctx = textmap.extract(msg.headers or {}, getter=_GETTER)
+            if trace.get_current_span(ctx).get_span_context().is_valid:
+                parent = ctx
+        span = self._tracer.start_span(
+            f"receive {token.consumer}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            links=links,
+            start_time=token.start,
+        )
+        _end(span, error)
 
     def on_process_start(self, msg: Msg, kind: str, name: str) -> object:
         """Start the processing span, child of the context in the message's headers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +122,24 @@ def test_metadata_v1_v2_agree(stream: str, consumer: str, nums: list[int]) -> No
         ts,
         pending,
     )
+    # built without the dataclass __init__: the same as one built with it
+    when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts // 1000)
+    built = MsgMetadata(stream, consumer, delivered, SequencePair(sseq, cseq), when, pending)
+    built = dataclasses.replace(built, timestamp_ns=ts)
+    assert v1 == built and hash(v1) == hash(built) and repr(v1) == repr(built)
+    assert parse_metadata(f"$JS.ACK.{tail}") == v1  # kept from the last call, or parsed again
+
+
+def test_metadata_is_frozen_and_kept() -> None:
+    reply = "$JS.ACK.S.C.1.2.3.1764590000123456789.5"
+    md = parse_metadata(reply)
+    assert parse_metadata(reply) is md  # the last subject's metadata is kept
+    assert parse_metadata("$JS.ACK.S.C.1.3.4.1764590000123456789.4").sequence.stream == 3
+    assert parse_metadata(reply) == md
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        md.stream = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        md.sequence.stream = 9  # type: ignore[misc]
 
 
 # -------------------------------------------------------------- ack payloads

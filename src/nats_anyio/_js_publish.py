@@ -91,6 +91,7 @@ class JetStreamPublisher(JetStreamManager):
         self._pa_event: Event | None = None
         self._pa_waiting = False  # someone waits on _pa_event
         self._pa_sub: Subscription | None = None
+        self._instr = client._instr  # the async publishes' hooks (None: no instrumentation)
 
     async def publish(
         self,
@@ -205,8 +206,8 @@ class JetStreamPublisher(JetStreamManager):
         elif out.error is None:  # stored: resolve the future, nothing else to tell
             slot: _Slot | None = out.slot
             if slot is not None:
-                if self._nc._instr is not None:  # the span ends before the future
-                    self._nc._instr.on_publish_async_end(slot[2], out.ack, None)
+                if self._instr is not None:  # the span ends before the future
+                    self._instr.on_publish_async_end(slot[2], out.ack, None)
                 resolve(slot[0], out.ack, None)
         else:
             await self._pa_settle(tracker, [out])
@@ -221,7 +222,7 @@ class JetStreamPublisher(JetStreamManager):
         """Resolve the futures, call the error handlers, then tell the tracker: a
         waiter of :meth:`publish_async_complete` returns after the handlers."""
         try:
-            instr = self._nc._instr
+            instr = self._instr
             if instr is not None:  # before the handlers, which may be cancelled
                 for out in done:
                     if out.slot is not None:
@@ -325,7 +326,7 @@ class JetStreamPublisher(JetStreamManager):
         if tracker is None:
             tracker = await self._pa_tracker()
         fut: Future[PubAck] = Future()
-        instr = self._nc._instr
+        instr = self._instr
         token: object = None
         if instr is not None:  # a span from now to the ack (the headers carry it)
             hdrs, token = instr.on_publish_async_start(subject, hdrs)

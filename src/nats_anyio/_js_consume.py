@@ -184,6 +184,8 @@ class MessagesContext:
         self._verified = ordered is not None  # the consumer was seen to exist at the start
         self._gone_error: JetStreamError | None = None  # what that check found
         self._clock = now  # the loop's own clock once pulling (read twice a message)
+        #: The receive hooks of :meth:`next` (``consume()`` clears it: it has process hooks).
+        self._instr: GuardedInstrumentation | None = js._nc._instr
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopped else "draining" if self._draining else "running"
@@ -346,9 +348,10 @@ class MessagesContext:
             and out.pull is None
             and not out.respond_to
             and not out.check_consumer
-            and self._ordered is None
-        ):
-            return msg  # the usual message: nothing to send, check or report
+        ):  # the usual message: nothing to send, check or report
+            if self._ordered is None:
+                return msg
+            return await self._in_order(msg)
         if out.done and out.error is None and pull.drained:
             await self._finish()  # the drain is over; this message may be its last
             if not out.deliver:
@@ -369,16 +372,21 @@ class MessagesContext:
         if not out.deliver:
             return None
         if self._ordered is not None:
-            verdict = self._ordered._state.on_msg(msg)
-            if verdict.reset is not None:
-                if self._draining:
-                    await self._finish()  # a gap while draining: nothing after it is next
-                else:
-                    await self._open(verdict.reset)
-                return None
-            if not verdict.deliver:
-                return None
+            return await self._in_order(msg)
         return msg
+
+    async def _in_order(self, msg: Msg) -> Msg | None:
+        """``msg`` if it is the ordered consumer's next; else ``None`` (an old
+        consumer's message, or a gap: the consumer is made again from there)."""
+        assert self._ordered is not None
+        verdict = self._ordered._state.on_msg(msg)
+        if verdict.reset is not None:
+            if self._draining:
+                await self._finish()  # a gap while draining: nothing after it is next
+            else:
+                await self._open(verdict.reset)
+            return None
+        return msg if verdict.deliver else None
 
     async def next(self, timeout: float | None = None) -> Msg:
         """The next message, waiting up to ``timeout`` seconds (None: as long as it takes).
@@ -391,40 +399,35 @@ class MessagesContext:
         or :class:`~nats_core.errors.SubscriptionClosedError` once stopped or
         drained (or the connection closed).
         """
-        instr = self._js._nc._instr
-        if instr is None:
-            return await self._next(timeout)
-        token = instr.on_receive_start("next", self._stream, self._name)
-        try:
-            msg = await self._next(timeout)
-        except BaseException as exc:
-            instr.on_receive_end(token, (), exc)
-            raise
-        instr.on_receive_end(token, (msg,), None)
-        return msg
-
-    async def _next(self, timeout: float | None) -> Msg:
-        """:meth:`next` without the receive hooks (``consume()`` has process hooks)."""
+        instr = self._instr
+        token = None if instr is None else instr.on_receive_start("next", self._stream, self._name)
         deadline = None if timeout is None else now() + timeout
-        while True:
-            if self._error is not None:
-                raise self._error
-            if self._stopped:
-                raise SubscriptionClosedError("the message iterator was stopped")
-            try:
-                if self._sub is None:
-                    await self._open(None)
+        try:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                if self._stopped:
+                    raise SubscriptionClosedError("the message iterator was stopped")
+                try:
+                    if self._sub is None:
+                        await self._open(None)
+                        continue
+                    msg = await self._step(deadline)
+                except SubscriptionClosedError:
+                    if self._error is None and not self._stopped:
+                        self._stopped = True
+                        raise
                     continue
-                msg = await self._step(deadline)
-            except SubscriptionClosedError:
-                if self._error is None and not self._stopped:
-                    self._stopped = True
-                    raise
-                continue
-            if msg is not None:
-                return msg
-            if deadline is not None and now() >= deadline:
-                raise NatsTimeoutError(f"no message from {self._stream!r} within {timeout} s")
+                if msg is not None:
+                    if instr is not None:
+                        instr.on_receive_end(token, (msg,), None)
+                    return msg
+                if deadline is not None and now() >= deadline:
+                    raise NatsTimeoutError(f"no message from {self._stream!r} within {timeout} s")
+        except BaseException as exc:
+            if instr is not None:
+                instr.on_receive_end(token, (), exc)
+            raise
 
     async def stop(self) -> None:
         """Stop pulling; messages already pulled and not read are dropped
@@ -489,6 +492,7 @@ class ConsumeContext:
     ) -> None:
         self._js = js
         self._it = it
+        it._instr = None  # process spans around the callback instead of receive spans
         self._cb = cb
         self._error_cb = error_cb
         self._closed = Event()
@@ -514,7 +518,7 @@ class ConsumeContext:
         try:
             while True:
                 try:
-                    msg = await it._next(None)
+                    msg = await it.next()
                 except SubscriptionClosedError:
                     return
                 except Exception as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -182,6 +182,7 @@ def _bad_config_calls() -> list[Any]:
     )
     from nats_core.jetstream import requests as req
     from nats_core.jetstream.kv import KeyValueConfig
+    from nats_core.jetstream.msg import nak_payload, term_payload
 
     wrong: Any = ConsumerConfig()
     return [
@@ -230,7 +231,34 @@ def _bad_config_calls() -> list[Any]:
             ValueError,
             id="status_changed(unknown)",
         ),
+        pytest.param(lambda: nak_payload(-1), ValueError, id="nak(delay=-1)"),
+        pytest.param(lambda: term_payload("a\nb"), ValueError, id="term(two lines)"),
+        pytest.param(
+            lambda: nats_sync.Subscription.status_changed(wrong, print, "gone"),
+            ValueError,
+            id="sync sub.status_changed(unknown)",
+        ),
+        pytest.param(
+            lambda: nats_anyio.Subscription.status_changed(wrong, print, "gone"),
+            ValueError,
+            id="anyio sub.status_changed(unknown)",
+        ),
+        pytest.param(
+            lambda: _js_publish_options(publish_async_max_pending=0),
+            ValueError,
+            id="publish_async_max_pending=0",
+        ),
+        pytest.param(
+            lambda: _js_publish_options(publish_async_timeout=-1),
+            ValueError,
+            id="publish_async_timeout=-1",
+        ),
     ]
+
+
+def _js_publish_options(**opts: Any) -> None:
+    """A JetStream context of a client never connected: its options are checked first."""
+    nats_sync.JetStream(cast(Any, None), **opts)
 
 
 @pytest.mark.parametrize(("call", "builtin"), _bad_config_calls())

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 from nats_core import HeadersInput
 from nats_core import Msg as CoreMsg
 from nats_core.errors import NatsTimeoutError, NoRespondersError
-from nats_core.jetstream.errors import JetStreamError, NoStreamResponseError, TooManyPendingError
+from nats_core.jetstream.errors import (
+    InvalidOptionError,
+    JetStreamError,
+    NoStreamResponseError,
+    TooManyPendingError,
+)
 from nats_core.jetstream.models import PubAck
 from nats_core.jetstream.publish import (
     DEFAULT_MAX_PENDING,
@@ -84,9 +89,9 @@ class JetStreamPublisher(JetStreamManager):
         self._pa_max_pending = publish_async_max_pending
         self._pa_timeout = publish_async_timeout
         if publish_async_max_pending < 1:
-            raise ValueError("publish_async_max_pending must be at least 1")
+            raise InvalidOptionError("publish_async_max_pending must be at least 1")
         if publish_async_timeout is not None and publish_async_timeout <= 0:
-            raise ValueError("publish_async_timeout must be positive (or None)")
+            raise InvalidOptionError("publish_async_timeout must be positive (or None)")
         self._pa: AsyncPublishTracker | None = None
         self._pa_event: Event | None = None
         self._pa_waiting = False  # someone waits on _pa_event

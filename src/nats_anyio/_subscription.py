@@ -12,7 +12,12 @@ import anyio
 import anyio.lowlevel
 
 from nats_core import ClientOptions, PendingQueue, SlowConsumerPolicy
-from nats_core.errors import NatsTimeoutError, SlowConsumerError, SubscriptionClosedError
+from nats_core.errors import (
+    ConfigError,
+    NatsTimeoutError,
+    SlowConsumerError,
+    SubscriptionClosedError,
+)
 
 from ._msg import Msg
 
@@ -303,7 +308,7 @@ class Subscription(PendingQueue[Msg]):
         """
         bad = [s for s in statuses if s not in SUB_STATUSES]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown subscription status {bad[0]!r}; statuses are {', '.join(SUB_STATUSES)}"
             )
         entry = (cb, frozenset(statuses))

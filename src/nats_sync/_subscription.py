@@ -12,7 +12,7 @@ from itertools import repeat, starmap
 from typing import Any, Protocol
 
 from nats_core import ClientOptions, PendingQueue, SlowConsumerPolicy
-from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
+from nats_core.errors import ConfigError, NatsTimeoutError, SubscriptionClosedError
 
 from ._dispatch import CallbackPool
 from ._msg import Msg
@@ -320,7 +320,7 @@ class Subscription(PendingQueue[Msg]):
         """
         bad = [s for s in statuses if s not in SUB_STATUSES]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown subscription status {bad[0]!r}; statuses are {', '.join(SUB_STATUSES)}"
             )
         entry = (cb, frozenset(statuses))

@@ -24,6 +24,7 @@ from ._codec import dump_json, to_nanos
 from .errors import (
     BatchCompletedError,
     ConsumerDeletedError,
+    InvalidOptionError,
     LeadershipChangedError,
     MaxBytesExceededError,
     NoMessagesError,
@@ -89,7 +90,7 @@ def nak_payload(delay: timedelta | float | None = None) -> bytes:
         return NAK
     ns = to_nanos(delay)
     if ns < 0:
-        raise ValueError(f"nak delay must not be negative: {delay!r}")
+        raise InvalidOptionError(f"nak delay must not be negative: {delay!r}")
     return NAK + b" " + dump_json({"delay": ns})
 
 
@@ -98,7 +99,7 @@ def term_payload(reason: str | None = None) -> bytes:
     if not reason:
         return TERM
     if "\r" in reason or "\n" in reason:
-        raise ValueError("a term reason must be a single line")
+        raise InvalidOptionError("a term reason must be a single line")
     return TERM + b" " + reason.encode("utf-8")
 
 

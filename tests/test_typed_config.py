@@ -136,6 +136,8 @@ def test_the_adapters_use_the_typeddicts() -> None:
         assert _annotation(mod.connect, "options") == "Unpack[ConnectOptionsDict]", mod
     for handle in (nats_anyio.Stream, nats_sync.Stream):
         assert _annotation(handle.ordered_consumer, "opts") == "Unpack[OrderedConsumerOptions]"
+    for js in (nats_anyio.JetStream, nats_sync.JetStream):
+        assert _annotation(js.queue_subscribe, "options") == "Unpack[PushSubscribeOptions]"
 
 
 def _keywords(fn: Any) -> dict[str, str]:
@@ -150,6 +152,14 @@ def test_ordered_consumer_options_are_those_of_js_ordered_consumer() -> None:
         assert _keywords(js.ordered_consumer) == typed
 
 
+def test_push_subscribe_options_are_those_of_js_subscribe_but_queue() -> None:
+    typed = {k: v.__forward_arg__ for k, v in jt.PushSubscribeOptions.__annotations__.items()}
+    for js in (nats_anyio.JetStream, nats_sync.JetStream):
+        keywords = _keywords(js.subscribe)
+        assert keywords.pop("queue") == "str | None"
+        assert keywords == typed
+
+
 def test_nc_jetstream_takes_the_keywords_of_jetstream() -> None:
     for mod in (nats_anyio, nats_sync):
         assert _keywords(mod.Client.jetstream) == _keywords(mod.JetStream.__init__), mod
@@ -160,8 +170,9 @@ def test_nc_jetstream_takes_the_keywords_of_jetstream() -> None:
 
 GOOD = """
     from datetime import timedelta
+    from typing import assert_type
     import nats_anyio, nats_sync
-    from nats_core.jetstream import AckPolicy, StorageType, StreamConfig
+    from nats_core.jetstream import AckPolicy, DeliverPolicy, StorageType, StreamConfig
 
     def blocking(url: str) -> None:
         with nats_sync.connect(url, name="app", connect_timeout=1.5, no_echo=True,
@@ -188,6 +199,11 @@ GOOD = """
             with js.subscribe("orders.*", durable="p") as push:
                 push.next_msg(1.0)
             js.queue_subscribe("orders.*", "q", durable="w").unsubscribe()
+            qsub = js.queue_subscribe("orders.*", "q", print, durable="w", ack_policy="explicit",
+                                      manual_ack=True, idle_heartbeat=5, error_cb=print)
+            assert_type(qsub, nats_sync.PushSubscription)
+            with js.queue_subscribe("orders.*", "q", deliver_policy=DeliverPolicy.NEW) as qpush:
+                assert_type(qpush, nats_sync.PushSubscription)
             js.stream("T").ordered_consumer(filter_subjects="orders.1", deliver_policy="last")
             nc.jetstream(domain="hub", timeout=2.0, publish_async_max_pending=10)
 
@@ -204,7 +220,12 @@ GOOD = """
             async with js.subscribe("orders.*", durable="p") as push:
                 await push.next_msg(1.0)
             sub = await js.queue_subscribe("orders.*", "q", durable="w")
+            assert_type(sub, nats_anyio.PushSubscription)
             await sub.unsubscribe()
+            async with js.queue_subscribe("orders.*", "q", None, ack_policy=AckPolicy.ALL,
+                                          inactive_threshold=timedelta(seconds=30),
+                                          pending_msgs_limit=100) as qpush:
+                assert_type(qpush, nats_anyio.PushSubscription)
             await s.ordered_consumer(filter_subjects=["a", "b"], headers_only=True)
             nc.jetstream(api_prefix="$JS.x.API", publish_async_timeout=None)
 """
@@ -238,6 +259,8 @@ BAD = """
             nc.jetstream(timeout="5")  # bad: wrong type
             js.stream("T").ordered_consumer(filter_subjcts="a")  # bad: typo
             js.stream("T").ordered_consumer(opt_start_seq="1")  # bad: wrong type
+            js.queue_subscribe("a", "q", durabel="x")  # bad: typo
+            js.queue_subscribe("a", "q", ack_policy=5)  # bad: wrong type
 
     async def asynchronous(url: str) -> None:
         async with nats_anyio.connect(url, tls_hostnme="x") as nc:  # bad: misspelt option
@@ -253,6 +276,8 @@ BAD = """
             nc.jetstream(domian="x")  # bad: typo
             s = await js.stream("T")
             await s.ordered_consumer(filter_subjcts="a")  # bad: typo
+            await js.queue_subscribe("a", "q", durabel="x")  # bad: typo
+            await js.queue_subscribe("a", "q", ack_policy=5)  # bad: wrong type
 """
 
 

@@ -18,7 +18,7 @@ Generated from ``nats_anyio/_js_manage.py`` by ``scripts/unasync.py``: do not ed
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
@@ -41,7 +41,7 @@ from nats_core.jetstream.models import (
     StreamInfo,
 )
 from nats_core.jetstream.objectstore import ObjectStoreConfig
-from nats_core.jetstream.typed import StreamConfigFields
+from nats_core.jetstream.typed import ErrorCallback, StreamConfigFields
 
 from ._compat import Lister, call_maybe_async, lister
 
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["ErrorCallback", "JetStreamManager", "with_fields"]
 
 _M = TypeVar("_M", StreamConfig, ConsumerConfig, KeyValueConfig, ObjectStoreConfig)
-
-ErrorCallback = Callable[[BaseException], object]
 
 
 def with_fields(cls: type[_M], config: _M | None, fields: Mapping[str, Any]) -> _M:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from nats_core.errors import NatsTimeoutError, SubscriptionClosedError
 from nats_core.jetstream import requests as _req
@@ -33,6 +33,7 @@ from nats_core.jetstream.push import (
     PushSubscriptionState,
     build_push_subscribe,
 )
+from nats_core.jetstream.typed import PushSubscribeOptions
 
 from ._compat import Event, StateLock, call_maybe_async, now, opens, spawn
 from ._js_manage import ErrorCallback, JetStreamManager
@@ -482,9 +483,11 @@ class PushSubscriber(JetStreamManager):
         subject: str,
         queue: str,
         cb: Callable[[Msg], object] | None = None,
-        **options: Any,
+        **options: Unpack[PushSubscribeOptions],
     ) -> PushSubscription:
         """:meth:`subscribe` in queue group ``queue`` (the consumer's deliver group):
         each message goes to one member. The members share a durable consumer,
-        named ``queue`` unless ``durable`` says otherwise."""
+        named ``queue`` unless ``durable`` says otherwise. Options as for
+        :meth:`subscribe` but ``queue`` (see
+        :class:`~nats_core.jetstream.typed.PushSubscribeOptions`)."""
         return self.subscribe(subject, cb, queue=queue, **options)

@@ -23,20 +23,23 @@ accept what the dataclasses accept when built:
 - a duration takes a :class:`~datetime.timedelta` or seconds (``ack_wait=30``).
 
 :class:`OrderedConsumerOptions` holds the keywords of ``js.ordered_consumer``
-for ``stream.ordered_consumer(...)``, which passes them on.
+for ``stream.ordered_consumer(...)``, which passes them on;
+:class:`PushSubscribeOptions` those of ``js.subscribe`` but ``queue``, for
+``js.queue_subscribe(subject, queue, ...)``.
 
 ``tests/test_typed_config.py`` keeps the keys and the dataclasses' fields (and
-``js.ordered_consumer``'s keywords) the same.
+``js.ordered_consumer``'s and ``js.subscribe``'s keywords) the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
 from .models import (
     AckPolicy,
+    ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
     Placement,
@@ -56,10 +59,12 @@ __all__ = [
     "ConsumerConfigFields",
     "DeliverPolicyValue",
     "DiscardPolicyValue",
+    "ErrorCallback",
     "KeyValueConfigFields",
     "ObjectStoreConfigFields",
     "OrderedConsumerOptions",
     "PriorityPolicyValue",
+    "PushSubscribeOptions",
     "ReplayPolicyValue",
     "RetentionPolicyValue",
     "StorageTypeValue",
@@ -89,6 +94,10 @@ PriorityPolicyValue = PriorityPolicy | Literal["none", "overflow", "pinned_clien
 
 Duration = timedelta | float
 """A :class:`~datetime.timedelta`, or seconds."""
+
+ErrorCallback = Callable[[BaseException], object]
+"""A JetStream subscription's or consumer's ``error_cb``: called (plain or async)
+with each error met while running."""
 
 
 class StreamConfigFields(TypedDict, total=False):
@@ -227,3 +236,27 @@ class OrderedConsumerOptions(TypedDict, total=False):
     inactive_threshold: timedelta | float
     headers_only: bool
     max_reset_attempts: int | None
+
+
+class PushSubscribeOptions(TypedDict, total=False):
+    """The keywords of ``js.subscribe(subject, cb, ...)`` but ``queue``, for
+    ``js.queue_subscribe(subject, queue, cb, ...)``, which passes them on: the
+    same names and types."""
+
+    durable: str | None
+    stream: str | None
+    consumer: str | None
+    deliver_policy: DeliverPolicy | str | None
+    opt_start_seq: int | None
+    opt_start_time: datetime | None
+    ack_policy: AckPolicy | str | None
+    manual_ack: bool
+    ordered_consumer: bool
+    idle_heartbeat: timedelta | float | None
+    flow_control: bool
+    headers_only: bool
+    inactive_threshold: timedelta | float | None
+    config: ConsumerConfig | None
+    pending_msgs_limit: int | None
+    pending_bytes_limit: int | None
+    error_cb: ErrorCallback | None

@@ -296,25 +296,22 @@ def _fig(values: list[float], fmt: str) -> str:
 
 def report(results: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.Namespace) -> None:
     print(
-        f"\n| client | per queued {SIZE} B msg (n={args.n:,}) | object, traced (getsizeof) | "
-        f"queue +/msg | residual after drain | RSS growth, {args.million:,} msgs | "
-        "peak queued |\n|---|---|---|---|---|---|---|"
+        f"\n| client | per queued {SIZE} B msg, B (n={args.n:,}) | message object, B: traced "
+        "(getsizeof) | queue +B/msg | residual after drain, KiB (+ until the reader's next "
+        f"read) | RSS growth, {args.million:,} msgs, MiB | peak queued |\n"
+        "|---|---|---|---|---|---|---|"
     )
     for client, parts in results.items():
         p1, p2 = parts.get("part1", []), parts.get("part2", [])
         row = [client] + ["-"] * 6
         if p1:
-            row[1] = _fig([r["per_msg"] for r in p1], "{:.1f} B")
+            row[1] = _fig([r["per_msg"] for r in p1], "{:.1f}")
             row[2] = _fig([r["obj_traced"] for r in p1], "{:.1f}") + f" ({p1[0]['obj']})"
-            row[3] = _fig([r["overhead"] for r in p1], "{:+.1f} B")
-            row[4] = (
-                _fig([r["residual"] / 1024 for r in p1], "{:.1f} KiB")
-                + " (+"
-                + _fig([r["reader_held"] / 1024 for r in p1], "{:.0f}")
-                + " before the reader's next read)"
-            )
+            row[3] = _fig([r["overhead"] for r in p1], "{:+.1f}")
+            held = _fig([max(0, r["reader_held"]) / 1024 for r in p1], "{:.0f}")
+            row[4] = _fig([r["residual"] / 1024 for r in p1], "{:.1f}") + f" (+{held})"
         if p2:
-            row[5] = _fig([r["growth_kib"] / 1024 for r in p2], "{:.1f} MiB")
+            row[5] = _fig([r["growth_kib"] / 1024 for r in p2], "{:.1f}")
             row[6] = _fig([r["peak_queued"] for r in p2], "{:,.0f}")
         print("| " + " | ".join(row) + " |")
     for client, parts in results.items():

@@ -28,7 +28,9 @@ callback subscription, as ``pynats bench --memory`` does: VmRSS after the
 subscription is flushed, VmHWM (peak RSS) once the callback saw them all (no
 tracemalloc). ``peak queued``: the most messages waiting at once
 (``sub.max_pending`` for pynats; nats-py keeps no such figure, so its queue
-size is sampled in the callback every 256 messages, a lower bound).
+size is sampled in the callback every 256 messages, a lower bound). Growth well
+above peak queued x per queued points at messages alive outside the queue
+(handled but still referenced) or at the allocator (threads' arenas, buffers).
 
 ``--repeat K`` runs each measurement K times (clients interleaved) and shows
 the median (range in brackets). ``--lines K`` prints each client's top K

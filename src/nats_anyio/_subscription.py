@@ -229,6 +229,7 @@ class Subscription(PendingQueue[Msg]):
                         self._callback_failed(e)
                     self._inflight -= 1  # handled: no longer pending (inline, once per message)
                     self._inflight_bytes -= len(msg.data)
+                batch.clear()  # handled: not kept alive while the next batch is awaited
                 if self._barriers:
                     self._client._barrier_progress(self, self.delivered)
                 if msgs:  # more came meanwhile: let the other tasks run first

@@ -376,6 +376,7 @@ class BaseClient(ClientState):
                             self._wake_flusher()
                         if evs:
                             self._handle(evs)
+                        del data, ops, evs  # handed over: not kept alive while reading again
                 except OSError as e:
                     err = e
                 except NatsError as e:  # bytes that are not NATS, or a core refusal

@@ -89,6 +89,20 @@ def test_credential_paths_and_reapplying(tmp_path: Path) -> None:
         apply_credentials(opts, read)
     with pytest.raises(ConfigError, match="token_file"):
         build_options("nats://127.0.0.1:1", token="x", token_file=str(token))
+    # a pathlib.Path for any file option is taken as its str
+    paths = build_options(
+        "nats://127.0.0.1:1",
+        nkeys_seed=seed,
+        token_file=token,
+        tls_ca_file=[seed, str(token)],
+        tls_cert_file=seed,
+        tls_key_file=token,
+    )
+    assert credential_paths(paths) == (str(seed), str(token))
+    assert list(paths.tls_ca_file or ()) == [str(seed), str(token)]
+    assert (paths.tls_cert_file, paths.tls_key_file) == (str(seed), str(token))
+    pair = build_options("nats://127.0.0.1:1", user_credentials=(seed, token)).user_credentials
+    assert pair == (str(seed), str(token))
 
 
 # ------------------------------------------------------------- blocking client
@@ -102,8 +116,8 @@ def test_sync_nkey_seed_file_rotates(
     seed = tmp_path / "user.nk"
     seed.write_text(a.seed + "\n")
     reconnected = threading.Event()
-    with nats_sync.connect(
-        server.url, nkeys_seed=str(seed), reconnect_time_wait=0.05, reconnected_cb=reconnected.set
+    with nats_sync.connect(  # a pathlib.Path is taken as well as a str
+        server.url, nkeys_seed=seed, reconnect_time_wait=0.05, reconnected_cb=reconnected.set
     ) as nc:
         assert identity(server, nc.client_id) == a.public
         seed.write_text(b.seed + "\n")  # rotated while connected: used at the next connect
@@ -121,7 +135,7 @@ def test_sync_creds_file_rotates(nats_server_factory: NatsServerFactory, tmp_pat
     reconnected = threading.Event()
     with nats_sync.connect(
         server.url,
-        user_credentials=str(creds),
+        user_credentials=creds,  # a pathlib.Path
         reconnect_time_wait=0.05,
         reconnected_cb=reconnected.set,
     ) as nc:

@@ -104,6 +104,10 @@ async def test_tls_url_with_ca_file(nats_server_factory: NatsServerFactory, cert
     async with nats_anyio.connect(tls_url(server.url), tls_ca_file=certs.ca) as nc:
         assert await roundtrip(nc) == b"payload"
         assert nc.server_info is not None and nc.server_info.tls_required
+    # a pathlib.Path, alone or in a list, is taken as well as a str
+    for ca in (Path(certs.ca), [Path(certs.wrong_ca), Path(certs.ca)]):
+        async with nats_anyio.connect(tls_url(server.url), tls_ca_file=ca) as nc:
+            assert await roundtrip(nc) == b"payload"
 
 
 async def test_given_context_is_used_as_is(

@@ -341,8 +341,16 @@ WRONG_OPTIONS = [
     ("inbox_prefix", b"_IN", "a str"),
     ("error_cb", "print", "a callable or None"),
     ("reconnect_delay_cb", 2.0, "a callable or None"),
-    ("tls_ca_file", ["a.pem", 3], "a str or a sequence of str or None"),
-    ("user_credentials", ("only-one",), "a str or a tuple (str, str) or None"),
+    (
+        "tls_ca_file",
+        ["a.pem", 3],
+        "a str or a path (os.PathLike) or a sequence of (str or PathLike) or None",
+    ),
+    (
+        "user_credentials",
+        ("only-one",),
+        "a str or a path (os.PathLike) or a tuple (str or PathLike, str or PathLike) or None",
+    ),
 ]
 
 

@@ -6,6 +6,7 @@ The core validates and stores them; the adapters act on the I/O ones
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -126,6 +127,21 @@ _POSITIVE_OR_NONE = {"flusher_timeout"}
 _NON_NEGATIVE = {"reconnect_time_wait", "reconnect_jitter", "reconnect_jitter_tls"}
 
 
+#: The options naming files: a ``pathlib.Path`` (any ``os.PathLike``) is taken as its
+#: ``str``, also inside ``tls_ca_file``'s list and ``user_credentials``' pair.
+_PATH_OPTIONS = frozenset(
+    {"tls_ca_file", "tls_cert_file", "tls_key_file", "user_credentials", "nkeys_seed", "token_file"}
+)
+
+
+def _fspath(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, tuple | list):
+        return type(value)(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
+    return value
+
+
 def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> ClientOptions:
     """Validate keyword options as the clients' ``connect()`` takes them.
 
@@ -142,6 +158,8 @@ def build_options(servers: str | Sequence[str] | None = None, **kwargs: Any) -> 
     core_kw: dict[str, Any] = {"servers": urls}
     client_kw: dict[str, Any] = {}
     for name, value in kwargs.items():
+        if name in _PATH_OPTIONS:
+            value = _fspath(value)
         if name in _ALIASES:
             core_kw[_ALIASES[name]] = bool(value)
         elif name in _CORE_NAMES:

@@ -23,6 +23,7 @@ import collections.abc
 import types
 import typing
 from collections.abc import Callable, Sequence
+from os import PathLike
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .errors import ConfigTypeError
@@ -88,11 +89,12 @@ class ConnectOptionsDict(TypedDict, total=False):
     #: core imports no ``ssl``, so the type is not spelt out).
     tls: Any
     tls_hostname: str | None
-    tls_ca_file: str | Sequence[str] | None
-    tls_cert_file: str | None
-    tls_key_file: str | None
-    user_credentials: str | tuple[str, str] | None
-    nkeys_seed: str | None
+    #: File options take a ``str`` or an ``os.PathLike`` (a ``pathlib.Path``).
+    tls_ca_file: str | PathLike[str] | Sequence[str | PathLike[str]] | None
+    tls_cert_file: str | PathLike[str] | None
+    tls_key_file: str | PathLike[str] | None
+    user_credentials: str | PathLike[str] | tuple[str | PathLike[str], str | PathLike[str]] | None
+    nkeys_seed: str | PathLike[str] | None
     nkeys_seed_str: str | None
     error_cb: Callable[..., Any] | None
     disconnected_cb: Callable[..., Any] | None
@@ -103,7 +105,7 @@ class ConnectOptionsDict(TypedDict, total=False):
     reconnect_error_cb: Callable[..., Any] | None
     user_info_cb: Callable[[], tuple[str, str]] | None
     #: A file holding the token, read at every (re)connect.
-    token_file: str | None
+    token_file: str | PathLike[str] | None
     #: Called once the first connection is made (nats.go's ConnectHandler).
     connected_cb: Callable[..., Any] | None
     flusher_timeout: float | None
@@ -140,7 +142,7 @@ def check_option(name: str, value: Any) -> None:
     if not _hints:
         from .instrument import Instrumentation
 
-        ns = {"Instrumentation": Instrumentation}  # imported for type checkers only
+        ns = {"Instrumentation": Instrumentation, "PathLike": PathLike}
         _hints.update(typing.get_type_hints(ConnectOptionsDict, localns=ns))
     tp = _hints.get(name)
     if tp is None or _matches(value, tp):
@@ -173,6 +175,8 @@ def _matches(value: Any, tp: Any) -> bool:
         )
     if origin is collections.abc.Sequence:
         return isinstance(value, Sequence) and all(_matches(v, args[0]) for v in value)
+    if origin is PathLike:
+        return isinstance(value, PathLike)
     if isinstance(tp, type):
         return isinstance(value, tp)
     return True  # a type this check does not know: the option's own checks decide
@@ -190,7 +194,9 @@ def _describe(tp: Any, *, inner: bool = False) -> str:
     if origin is tuple:
         return f"a tuple ({', '.join(_describe(a, inner=True) for a in args)})"
     if origin is collections.abc.Sequence:
-        return f"a sequence of {_describe(args[0], inner=True)}"
+        return f"a sequence of ({_describe(args[0], inner=True)})"
+    if origin is PathLike:
+        return "PathLike" if inner else "a path (os.PathLike)"
     name = getattr(tp, "__name__", str(tp))
     if inner:
         return name

@@ -44,10 +44,21 @@ def server() -> Iterator[NatsServer]:
 def cluster() -> Iterator[Cluster]:
     c = start_cluster(3, "sys", config=SYS_CONFIG)
     try:
+        _wait_system_account(c)
         yield c
     finally:
         for s in reversed(c.servers):
             s.stop()
+
+
+def _wait_system_account(c: Cluster) -> None:
+    """Routes up is not yet every server answering a system request sent to one
+    of them (the system account's interest crosses the routes after): wait for it."""
+    deadline = time.monotonic() + 15
+    with nats_sync.connect(c[0].url, user="sys", password="pw") as nc:
+        sysc = nats_sync.SystemClient(nc, timeout=2, stall=0.5)
+        while len(sysc.varz()) < len(c.servers) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _ok(results: list[ServerAPIResponse[Varz] | ServerAPIError]) -> list[ServerAPIResponse[Varz]]:
@@ -99,7 +110,7 @@ def test_sync_one_server(server: NatsServer) -> None:
 
 def test_sync_cluster(cluster: Cluster) -> None:
     with nats_sync.connect(cluster[0].url, user="sys", password="pw") as nc:
-        sysc = nats_sync.SystemClient(nc, timeout=5, stall=0.5)
+        sysc = nats_sync.SystemClient(nc, timeout=5, stall=1.0)
         answers = _ok(sysc.varz())
         assert sorted(a.server.name for a in answers) == ["sys-0", "sys-1", "sys-2"]
         assert all(a.server.cluster == "sys" for a in answers)
@@ -126,7 +137,7 @@ def test_sync_one_server_timeout(server: NatsServer) -> None:
 @pytest.mark.anyio
 async def test_async_system(cluster: Cluster) -> None:
     async with nats_anyio.connect(cluster[1].url, user="sys", password="pw") as nc:
-        sysc = nats_anyio.SystemClient(nc, timeout=5, stall=0.5)
+        sysc = nats_anyio.SystemClient(nc, timeout=5, stall=1.0)
         answers = _ok(await sysc.varz())
         assert sorted(a.server.name for a in answers) == ["sys-0", "sys-1", "sys-2"]
         sid = answers[0].server.id
